@@ -1,0 +1,233 @@
+"""The ``entitune`` command: one short function per verb, each parsing options and calling the library.
+
+User errors (``EntituneError``) print one line to stderr and exit with status 2; no traceback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import ConfigError, EntituneError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Fine-tune BERT-family encoders for named entity recognition, evaluate them, and predict.",
+)
+
+FormatOpt = Annotated[str, typer.Option("--format", help="auto | conll (word ... TAG) | bio (TAG<TAB>word)")]
+
+
+def _err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _set_threads(threads: int | None) -> None:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def _load(path: Path, fmt: str, word_column: int = 0, tag_column: int = -1):
+    from .data import load_annotated
+
+    data = load_annotated(path, fmt, word_column, tag_column)
+    for notice in data.notices:
+        _err(f"notice: {notice}")
+    return data
+
+
+class _Progress:
+    """Training progress: a rich bar with loss and throughput on a terminal, epoch lines always."""
+
+    def __init__(self, show_bar: bool) -> None:
+        self.show_bar = show_bar
+        self.bar = None
+        self.task = None
+
+    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
+        _err(f"training: {total_steps} steps ({steps_per_epoch} per epoch)")
+        if self.show_bar:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("[progress.description]{task.description}"), BarColumn(),
+                TextColumn("{task.completed}/{task.total}"), TextColumn("loss {task.fields[loss]:.4f}"),
+                TextColumn("{task.fields[speed]:,.0f} sub-words/s"), TimeRemainingColumn(),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=total_steps, loss=0.0, speed=0.0)
+
+    def on_step(self, step: int, loss: float, subwords_per_s: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, loss=loss, speed=subwords_per_s)
+
+    def on_epoch(self, r) -> None:
+        dev = f" | dev entity F1 {r.dev['entity']['f1']:.4f}" if r.dev else ""
+        best = " (best)" if r.is_best and r.dev else ""
+        msg = (f"epoch {r.epoch}: loss {r.train_loss:.4f} | {r.seconds:.1f} s | "
+               f"{r.subwords_per_s:,.0f} sub-words/s | padding {r.positions / max(r.subwords, 1) - 1:.1%}{dev}{best}")
+        if self.bar is not None:
+            self.bar.console.print(msg)
+        else:
+            _err(msg)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def train(
+    train: Annotated[Path, typer.Option("--train", help="training file")],
+    out: Annotated[Path, typer.Option("--out", help="directory for the trained model")],
+    dev: Annotated[Optional[Path], typer.Option("--dev", help="dev file for model selection (default: a seeded split of --train)")] = None,
+    test: Annotated[Optional[Path], typer.Option("--test", help="test file, scored after training")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", help="local Hugging Face checkpoint directory (default: bundled MiniLM)")] = None,
+    epochs: Annotated[int, typer.Option(help="passes over the training data")] = 3,
+    lr: Annotated[float, typer.Option(help="peak learning rate of the encoder")] = 1e-4,
+    head_lr: Annotated[float, typer.Option("--head-lr", help="peak learning rate of the head")] = 1e-3,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="windows per training step")] = 16,
+    max_length: Annotated[int, typer.Option("--max-length", help="sub-tokens per window, special tokens included")] = 128,
+    stride: Annotated[int, typer.Option(help="sub-tokens shared by overlapping windows of long sentences")] = 32,
+    seed: Annotated[int, typer.Option(help="seed for initialisation, shuffling and the dev split")] = 42,
+    warmup: Annotated[float, typer.Option(help="fraction of steps for linear warm-up")] = 0.1,
+    weight_decay: Annotated[float, typer.Option("--weight-decay")] = 0.01,
+    dev_fraction: Annotated[float, typer.Option("--dev-fraction", help="share of --train held out as dev when --dev is not given")] = 0.1,
+    unconstrained: Annotated[bool, typer.Option("--unconstrained", help="decode by argmax, without BIO transition constraints")] = False,
+    format: FormatOpt = "auto",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: torch's choice)")] = None,
+) -> None:
+    """Fine-tune an encoder with a tagging head and save the best model (by dev entity F1)."""
+    from .data import split_dev
+    from .evaluate import evaluate
+    from .metrics import format_report
+    from .model import Tagger, label_set
+    from .train import TrainConfig, fit
+
+    _set_threads(threads)
+    config = TrainConfig(epochs=epochs, lr=lr, head_lr=head_lr, batch_size=batch_size, warmup=warmup,
+                         weight_decay=weight_decay, seed=seed)
+    train_data = _load(train, format)
+    train_sents = train_data.sentences
+    if dev is not None:
+        dev_sents = _load(dev, format).sentences
+        _err(f"data: train {len(train_sents)} sentences, dev {len(dev_sents)} from {dev}")
+    else:
+        if not 0.0 < dev_fraction < 1.0:
+            raise ConfigError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
+        train_sents, dev_sents = split_dev(train_sents, dev_fraction, seed)
+        _err(f"data: train {len(train_sents)} sentences, dev {len(dev_sents)} held out from --train "
+             f"({dev_fraction:.0%}, seed {seed}); pass --dev FILE to use a dev file")
+    test_sents = _load(test, format).sentences if test is not None else None
+    labels = label_set([t for s in train_sents for t in s.tags])
+    unseen = sorted({t for s in [*dev_sents, *(test_sents or [])] for t in s.tags} - set(labels))
+    if unseen:
+        _err(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
+    tagger = Tagger.from_encoder(model, labels, max_length=max_length, stride=stride, constrained=not unconstrained)
+    _err(f"model: {tagger.settings.encoder} + {tagger.settings.head} head, {len(labels)} labels")
+    progress = _Progress(show_bar=sys.stderr.isatty())
+    try:
+        result = fit(tagger, train_sents, dev_sents, config, progress)
+    finally:
+        progress.close()
+    tagger.save(out)
+    log = {"config": vars(config) if hasattr(config, "__dict__") else {}, "train": result.to_dict()}
+    log["config"] = {k: getattr(config, k) for k in config.__dataclass_fields__}
+    _err(f"saved best model (epoch {result.best_epoch}) to {out}")
+    if test_sents is not None:
+        report = evaluate(tagger, test_sents, config.eval_batch_size)
+        log["test"] = report
+        typer.echo(f"test: {test}")
+        typer.echo(format_report(report))
+    (out / "train_log.json").write_text(json.dumps(log, indent=2) + "\n")
+
+
+@app.command()
+def evaluate(
+    model_dir: Annotated[Path, typer.Argument(help="trained model directory")],
+    data: Annotated[Path, typer.Argument(help="annotated file to score")],
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="write the report as JSON here")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
+    format: FormatOpt = "auto",
+    threads: Annotated[Optional[int], typer.Option()] = None,
+) -> None:
+    """Score a trained model on an annotated file: entity P/R/F1 per type and token micro F1."""
+    from .evaluate import evaluate as run_evaluation
+    from .metrics import format_report
+    from .model import Tagger
+
+    _set_threads(threads)
+    tagger = Tagger.load(model_dir)
+    sentences = _load(data, format).sentences
+    report = run_evaluation(tagger, sentences, batch_size)
+    typer.echo(format_report(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _parse_input_line(line: str) -> str | list[str]:
+    """A JSON list of strings is pre-split words; anything else is raw text."""
+    stripped = line.strip()
+    if stripped.startswith("["):
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError:
+            return line
+        if isinstance(value, list) and all(isinstance(w, str) for w in value):
+            return value
+    return line
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[Path, typer.Argument(help="trained model directory")],
+    input: Annotated[Optional[Path], typer.Option("--input", help="one text (or JSON list of words) per line; default stdin")] = None,
+    output: Annotated[str, typer.Option("--output", help="jsonl | conll")] = "jsonl",
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
+    threads: Annotated[Optional[int], typer.Option()] = None,
+) -> None:
+    """Tag raw text or pre-split words, one input per line; JSONL (words, tags, entities) or CoNLL out."""
+    from .io import write_conll
+    from .model import Tagger
+    from .predict import Predictor
+
+    if output not in ("jsonl", "conll"):
+        raise ConfigError(f"--output must be jsonl or conll, got {output!r}")
+    _set_threads(threads)
+    if input is not None:
+        try:
+            text = input.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{input}: cannot read ({exc})") from None
+    else:
+        text = sys.stdin.read()
+    lines = [line for line in text.splitlines() if line.strip()]
+    predictor = Predictor(Tagger.load(model_dir), batch_size=batch_size)
+    results = predictor.predict([_parse_input_line(line) for line in lines])
+    if output == "conll":
+        sys.stdout.write(write_conll((r.words, r.tags) for r in results))
+    else:
+        for r in results:
+            sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: runs the app, turning user errors into one line and exit status 2."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app(args=argv, standalone_mode=True)
+    except EntituneError as exc:
+        _err(f"error: {exc}")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

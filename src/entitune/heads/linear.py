@@ -1,0 +1,75 @@
+"""Linear softmax head, as in ``BertForTokenClassification``: dropout then one Linear layer.
+
+Its decode runs the shared Viterbi over log-softmax scores with the scheme's hard transition
+constraints (so no ``I-X`` after ``O``), or plain argmax when constraints are off.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..encode import IGNORE
+from .viterbi import viterbi
+
+
+class LinearHead(nn.Module):
+    """Scores each word's vector with one Linear layer.
+
+    Args:
+        hidden: size of the word vectors.
+        num_labels: number of tags.
+        dropout: dropout before the Linear layer (training only).
+        constraints: ``(start, trans, end)`` additive score tensors from
+            ``viterbi.constraint_tensors``, or None to decode by argmax.
+    """
+
+    kind = "linear"
+
+    def __init__(
+        self,
+        hidden: int,
+        num_labels: int,
+        dropout: float = 0.1,
+        constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, num_labels)
+        self.num_labels = num_labels
+        self.constrained = constraints is not None
+        zeros = (torch.zeros(num_labels), torch.zeros(num_labels, num_labels), torch.zeros(num_labels))
+        start, trans, end = constraints if constraints is not None else zeros
+        # buffers, not parameters: they move with .to(device) but are never trained or saved
+        self.register_buffer("start_constraint", start.float(), persistent=False)
+        self.register_buffer("trans_constraint", trans.float(), persistent=False)
+        self.register_buffer("end_constraint", end.float(), persistent=False)
+
+    def forward(self, words: torch.Tensor) -> torch.Tensor:
+        """(batch, words, hidden) word vectors -> (batch, words, labels) scores."""
+        return self.classifier(self.dropout(words))
+
+    def loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy over words whose label is not -100.
+
+        Args:
+            scores: (batch, words, labels).
+            labels: (batch, words), -100 on padding and on words to ignore.
+        """
+        return nn.functional.cross_entropy(scores.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE)
+
+    def decode(self, scores: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Best valid tags and their probabilities.
+
+        Args:
+            scores: (batch, words, labels).
+            mask: (batch, words) bool, True on real words (a prefix of each row).
+
+        Returns:
+            tags (batch, words) long and, for each chosen tag, its softmax probability (batch, words).
+        """
+        log_probs = scores.float().log_softmax(dim=-1)
+        if self.constrained:
+            tags = viterbi(log_probs, mask, self.start_constraint, self.trans_constraint, self.end_constraint)
+        else:
+            tags = log_probs.argmax(dim=-1)
+        return tags, log_probs.gather(2, tags.unsqueeze(2)).squeeze(2).exp()

@@ -1,0 +1,108 @@
+"""Column-per-token readers: CoNLL (word first, tag in a chosen column) and MIT ``.bio``
+(tag first). One token a line, a blank line between sentences, ``-DOCSTART-`` lines skipped.
+
+Readers yield raw ``Sentence`` objects: every tag has been checked for its shape (``O`` or
+``PREFIX-TYPE``) with the line it came from; scheme detection and conversion happen later.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import DataFormatError
+from ..tags import TAG_PATTERN
+from ..types import Sentence
+from ._lines import iter_lines, split_fields
+
+
+def check_tag(tag: str, path: str, line: int) -> str:
+    """Return ``tag`` if it has a valid shape, else raise ``DataFormatError`` for that line."""
+    if not TAG_PATTERN.match(tag):
+        raise DataFormatError(path, line, f"tag {tag!r} is neither 'O' nor B-TYPE / I-TYPE")
+    return tag
+
+
+def _sentences(path: str, rows: Iterator[tuple[int, str | None, str | None]]) -> Iterator[Sentence]:
+    """Group ``(line, word, tag)`` rows into sentences; ``word is None`` marks a boundary."""
+    words: list[str] = []
+    tags: list[str] = []
+    first = 0
+    for number, word, tag in rows:
+        if word is None:
+            if words:
+                yield Sentence(tuple(words), tuple(tags), first)
+            words, tags = [], []
+            continue
+        if not words:
+            first = number
+        words.append(word)
+        tags.append(check_tag(tag or "", path, number))
+    if words:
+        yield Sentence(tuple(words), tuple(tags), first)
+
+
+def read_conll(path: str | Path, word_column: int = 0, tag_column: int = -1) -> Iterator[Sentence]:
+    """Read a CoNLL column file: ``word ... TAG`` (columns configurable, 0-based, negative from
+    the end), space or tab separated, ``-DOCSTART-`` lines and blank lines as boundaries."""
+    path = str(path)
+
+    def rows() -> Iterator[tuple[int, str | None, str | None]]:
+        for number, text in iter_lines(path):
+            if not text.strip():
+                yield number, None, None
+                continue
+            fields = split_fields(text)
+            if fields[0] == "-DOCSTART-":
+                yield number, None, None
+                continue
+            if len(fields) < 2:
+                raise DataFormatError(path, number, f"missing tag column: expected 'word ... TAG', found {text!r}")
+            try:
+                word, tag = fields[word_column], fields[tag_column]
+            except IndexError:
+                raise DataFormatError(
+                    path, number, f"has {len(fields)} columns; word column {word_column} or tag column "
+                    f"{tag_column} is out of range"
+                ) from None
+            yield number, word, tag
+
+    return _sentences(path, rows())
+
+
+def read_bio(path: str | Path) -> Iterator[Sentence]:
+    """Read an MIT-style ``.bio`` file: ``TAG<TAB>word`` per line, blank line between sentences."""
+    path = str(path)
+
+    def rows() -> Iterator[tuple[int, str | None, str | None]]:
+        for number, text in iter_lines(path):
+            if not text.strip():
+                yield number, None, None
+                continue
+            fields = split_fields(text)
+            if len(fields) < 2 or not fields[1]:
+                raise DataFormatError(path, number, f"expected 'TAG<TAB>word', found {text!r}")
+            yield number, fields[1], fields[0]
+
+    return _sentences(path, rows())
+
+
+def sniff_format(path: str | Path, max_lines: int = 500) -> str:
+    """Tell ``conll`` (tag last) from ``bio`` (tag first) by which column looks like tags."""
+    path = str(path)
+    first_is_tag = last_is_tag = lines = 0
+    for _, text in iter_lines(path):
+        fields = split_fields(text)
+        if len(fields) < 2 or fields[0] == "-DOCSTART-":
+            continue
+        lines += 1
+        first_is_tag += bool(TAG_PATTERN.match(fields[0]))
+        last_is_tag += bool(TAG_PATTERN.match(fields[-1]))
+        if lines >= max_lines:
+            break
+    if lines == 0:
+        raise DataFormatError(path, None, "no token lines found; expected 'word ... TAG' or 'TAG<TAB>word' columns")
+    if first_is_tag > last_is_tag:
+        return "bio"
+    if last_is_tag > 0:
+        return "conll"
+    raise DataFormatError(path, None, "cannot tell the format: no column holds tags like O, B-X, I-X")

@@ -1,0 +1,139 @@
+"""``Predictor``: words or raw text -> tags and entities with character offsets and scores.
+
+The one decode path of entitune: evaluation, the CLI and (later) the server all call
+``Predictor.tag``. Windows are batched by length under ``torch.inference_mode``, merged back per
+sentence (``encode.merge_windows``), then decoded per sentence by the head over whole sentences.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .encode import collate, length_grouped_batches, merge_windows
+from .model import Tagger
+from .tags import spans_from_tags
+from .text import join_words, split_words
+from .types import Entity
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """Tags of one word sequence and the probability the model gave each chosen tag."""
+
+    words: tuple[str, ...]
+    tags: tuple[str, ...]
+    scores: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A tagged input: its text, words with offsets, tags, and entities."""
+
+    text: str
+    words: tuple[str, ...]
+    offsets: tuple[tuple[int, int], ...]
+    tags: tuple[str, ...]
+    entities: tuple[Entity, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "words": list(self.words),
+            "tags": list(self.tags),
+            "entities": [e.to_dict() for e in self.entities],
+        }
+
+
+class Predictor:
+    """Batched, windowed tagging with a ``Tagger``.
+
+    Args:
+        tagger: the model (put in eval mode here).
+        batch_size: windows per forward pass.
+    """
+
+    def __init__(self, tagger: Tagger, batch_size: int = 32) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.tagger = tagger
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
+        """Tag word sequences; every word gets a tag, however long the sentence."""
+        tagger = self.tagger
+        was_training = tagger.training
+        tagger.eval()
+        device = next(tagger.parameters()).device
+        windows = tagger.word_encoder.encode(sentences)
+        window_scores: list[torch.Tensor | None] = [None] * len(windows)
+        lengths = [len(w.input_ids) for w in windows]
+        for idx in length_grouped_batches(lengths, self.batch_size, seed=0, shuffle=False):
+            batch = collate([windows[i] for i in idx], tagger.pad_id)
+            scores = tagger(
+                batch["input_ids"].to(device), batch["attention_mask"].to(device),
+                batch["word_starts"].to(device), batch["token_type_ids"].to(device),
+            ).float().cpu()
+            for row, i in enumerate(idx):
+                window_scores[i] = scores[row, : windows[i].n_words]
+        merged = merge_windows(windows, window_scores, [len(s) for s in sentences])
+        out: list[Tagged | None] = [None] * len(sentences)
+        for idx in length_grouped_batches([len(s) for s in sentences], self.batch_size, seed=0, shuffle=False):
+            longest = max(len(sentences[i]) for i in idx)
+            if longest == 0:
+                for i in idx:
+                    out[i] = Tagged((), (), ())
+                continue
+            # shape: (batch, words, labels)
+            padded = torch.zeros((len(idx), longest, len(tagger.labels)))
+            mask = torch.zeros((len(idx), longest), dtype=torch.bool)
+            for row, i in enumerate(idx):
+                n = len(sentences[i])
+                if n:
+                    padded[row, :n] = merged[i]
+                    mask[row, :n] = True
+            tag_ids, probs = tagger.head.decode(padded.to(device), mask.to(device))
+            tag_ids, probs = tag_ids.cpu().tolist(), probs.cpu().tolist()
+            for row, i in enumerate(idx):
+                n = len(sentences[i])
+                out[i] = Tagged(
+                    tuple(sentences[i]),
+                    tuple(tagger.labels[t] for t in tag_ids[row][:n]),
+                    tuple(probs[row][:n]),
+                )
+        tagger.train(was_training)
+        return out  # type: ignore[return-value]
+
+    def predict(self, inputs: Sequence[str | Sequence[str]]) -> list[Prediction]:
+        """Tag raw texts (split into words here) or pre-split word lists.
+
+        Entity offsets index the raw text; for pre-split words they index the words joined by
+        single spaces (the ``text`` of the result). An entity's score is the mean probability of
+        its words' tags.
+        """
+        texts: list[str] = []
+        word_lists: list[list[str]] = []
+        offsets: list[list[tuple[int, int]]] = []
+        for item in inputs:
+            if isinstance(item, str):
+                split = split_words(item)
+                texts.append(item)
+                word_lists.append([w for w, _, _ in split])
+                offsets.append([(s, e) for _, s, e in split])
+            else:
+                words = [str(w) for w in item]
+                text, offs = join_words(words)
+                texts.append(text)
+                word_lists.append(words)
+                offsets.append(offs)
+        results: list[Prediction] = []
+        for text, offs, tagged in zip(texts, offsets, self.tag(word_lists)):
+            entities = []
+            for span in spans_from_tags(tagged.tags):
+                start, end = offs[span.start][0], offs[span.end - 1][1]
+                score = sum(tagged.scores[span.start : span.end]) / (span.end - span.start)
+                entities.append(Entity(text[start:end], span.label, start, end, score, span.start, span.end))
+            results.append(Prediction(text, tagged.words, tuple(offs), tagged.tags, tuple(entities)))
+        return results

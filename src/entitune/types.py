@@ -1,0 +1,60 @@
+"""Small immutable value types passed between the layers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence: its words and, when annotated, one tag per word.
+
+    ``line`` is the 1-based line in the source file where the sentence starts (0 if unknown),
+    kept so that later checks can point at the file.
+    """
+
+    words: tuple[str, ...]
+    tags: tuple[str, ...] | None = None
+    line: int = 0
+
+    def __post_init__(self) -> None:
+        if self.tags is not None and len(self.tags) != len(self.words):
+            raise ValueError(f"{len(self.words)} words but {len(self.tags)} tags")
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+@dataclass(frozen=True)
+class Span:
+    """An entity over word positions ``[start, end)`` with its type."""
+
+    start: int
+    end: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A predicted entity: surface text, type, character offsets ``[start, end)``, and score.
+
+    ``word_start``/``word_end`` give the same entity over word positions ``[word_start, word_end)``.
+    """
+
+    text: str
+    label: str
+    start: int
+    end: int
+    score: float
+    word_start: int = field(default=0)
+    word_end: int = field(default=0)
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "label": self.label,
+            "start": self.start,
+            "end": self.end,
+            "score": round(float(self.score), 6),
+            "word_start": self.word_start,
+            "word_end": self.word_end,
+        }
