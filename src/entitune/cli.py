@@ -94,7 +94,7 @@ def train(
     epochs: Annotated[int, typer.Option(help="passes over the training data")] = 3,
     lr: Annotated[float, typer.Option(help="peak learning rate of the encoder")] = 1e-4,
     head_lr: Annotated[float, typer.Option("--head-lr", help="peak learning rate of the head")] = 1e-3,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="windows per training step")] = 16,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="windows per training step")] = 32,
     max_length: Annotated[int, typer.Option("--max-length", help="sub-tokens per window, special tokens included")] = 128,
     stride: Annotated[int, typer.Option(help="sub-tokens shared by overlapping windows of long sentences")] = 32,
     seed: Annotated[int, typer.Option(help="seed for initialisation, shuffling and the dev split")] = 42,
@@ -131,7 +131,8 @@ def train(
     unseen = sorted({t for s in [*dev_sents, *(test_sents or [])] for t in s.tags} - set(labels))
     if unseen:
         _err(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
-    tagger = Tagger.from_encoder(model, labels, max_length=max_length, stride=stride, constrained=not unconstrained)
+    tagger = Tagger.from_encoder(model, labels, max_length=max_length, stride=stride, constrained=not unconstrained,
+                                 seed=seed)
     _err(f"model: {tagger.settings.encoder} + {tagger.settings.head} head, {len(labels)} labels")
     progress = _Progress(show_bar=sys.stderr.isatty())
     try:

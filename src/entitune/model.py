@@ -170,8 +170,10 @@ class Tagger(nn.Module):
         stride: int = 32,
         constrained: bool = True,
         dropout: float = 0.1,
+        seed: int = 42,
     ) -> "Tagger":
-        """A new tagger on a pretrained local checkpoint (default: the bundled MiniLM)."""
+        """A new tagger on a pretrained local checkpoint (default: the bundled MiniLM); ``seed``
+        drives the head's initialisation."""
         from transformers import AutoConfig
 
         _quiet_transformers()
@@ -183,7 +185,7 @@ class Tagger(nn.Module):
         )
         tagger = cls(_build_encoder(config, path), load_tokenizer(path, config.model_type), settings)
         std = getattr(config, "initializer_range", 0.02)
-        nn.init.normal_(tagger.head.classifier.weight, std=std)
+        nn.init.normal_(tagger.head.classifier.weight, std=std, generator=torch.Generator().manual_seed(seed))
         nn.init.zeros_(tagger.head.classifier.bias)
         return tagger
 

@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from .compact import COMPACT_SUFFIX, compact_word_embeddings
 from .encode import collate, length_grouped_batches
 from .errors import ConfigError
 from .evaluate import evaluate
@@ -31,12 +32,13 @@ class TrainConfig:
     epochs: int = 3
     lr: float = 1e-4
     head_lr: float = 1e-3
-    batch_size: int = 16
+    batch_size: int = 32
     warmup: float = 0.1
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     seed: int = 42
     eval_batch_size: int = 64
+    compact_embeddings: bool = True  # train only the embedding rows the data uses (exact; see compact.py)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -123,13 +125,15 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
 
 
 def build_optimizer(tagger: Tagger, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW: encoder at ``lr``, head at ``head_lr``; no weight decay on biases and LayerNorm."""
+    """AdamW: encoder at ``lr``, head at ``head_lr``; no weight decay on biases, LayerNorm and the
+    word embedding (so that compact embedding training equals dense training, see ``compact``)."""
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, param in tagger.named_parameters():
         if not param.requires_grad:
             continue
         is_head = name.startswith("head.")
-        no_decay = param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name or name.endswith(".bias")
+        no_decay = (param.ndim < 2 or "LayerNorm" in name or "layer_norm" in name or name.endswith(".bias")
+                    or name.endswith(COMPACT_SUFFIX) or "word_embeddings" in name)
         groups.setdefault((is_head, no_decay), []).append(param)
     param_groups = [
         {
@@ -155,13 +159,24 @@ def fit(
     """Fine-tune ``tagger`` on ``train``; keep the weights of the best dev epoch (or the last)."""
     listener = listener or _Silent()
     seed_everything(config.seed)
-    device = next(tagger.parameters()).device
     label_ids = {label: i for i, label in enumerate(tagger.labels)}
     windows = tagger.word_encoder.encode(
         [s.words for s in train], [[label_ids[t] for t in (s.tags or ())] for s in train]
     )
     lengths = [len(w.input_ids) for w in windows]
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
+    used_ids = {i for w in windows for i in w.input_ids} if config.compact_embeddings else None
+    with compact_word_embeddings(tagger.encoder, used_ids) as compact:
+        result, best_state = _loop(tagger, windows, lengths, dev, config, listener, compact, steps_per_epoch)
+    if best_state is not None:
+        tagger.load_state_dict(best_state)
+    tagger.eval()
+    return result
+
+
+def _loop(tagger, windows, lengths, dev, config, listener, compact, steps_per_epoch):
+    """The epochs of ``fit``; returns the result and the best weights (full embedding layout)."""
+    device = next(tagger.parameters()).device
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = int(config.warmup * total_steps)
     optimizer = build_optimizer(tagger, config)
@@ -197,13 +212,17 @@ def fit(
             listener.on_step(step, loss.item(), subwords / max(time.perf_counter() - t0, 1e-9))
         seconds = time.perf_counter() - t0
         # ---- evaluate on dev, keep the best
+        if compact is not None:
+            compact.write_back()
         t1 = time.perf_counter()
         report = evaluate(tagger, dev, config.eval_batch_size) if dev else None
         f1 = report["entity"]["f1"] if report else float(epoch)
         is_best = f1 > best_f1
         if is_best:
             best_f1 = f1
-            best_state = {k: v.detach().clone() for k, v in tagger.state_dict().items()}
+            best_state = {
+                k: v.detach().clone() for k, v in tagger.state_dict().items() if not k.endswith(COMPACT_SUFFIX)
+            }
             result.best_epoch = epoch
         epoch_result = EpochResult(
             epoch, loss_sum / max(1, len(batches)), seconds, subwords, positions,
@@ -211,7 +230,4 @@ def fit(
         )
         result.epochs.append(epoch_result)
         listener.on_epoch(epoch_result)
-    if best_state is not None:
-        tagger.load_state_dict(best_state)
-    tagger.eval()
-    return result
+    return result, best_state
