@@ -44,7 +44,8 @@ def test_transformers_pipeline_loads_the_model(tiny_tagger_dir, tagger):
     enc = tagger.tokenizer([["drew", "barrymore", "movies"]], is_split_into_words=True, return_tensors="pt")
     with torch.inference_mode():
         theirs = hf(**enc).logits[0, 1:4]
-        ours = tagger(enc["input_ids"], enc["attention_mask"], torch.tensor([[1, 2, 3]]), enc["token_type_ids"])[0]
+        ours = tagger(enc["input_ids"], enc["attention_mask"], torch.tensor([[1, 2, 3]]), torch.ones(1, 3, dtype=torch.bool),
+                      enc["token_type_ids"])[0]
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
 
 
@@ -124,3 +125,26 @@ def test_compact_embedding_training_equals_dense(tiny_bert):
         torch.testing.assert_close(states[0][k], states[1][k], atol=1e-6, rtol=1e-5, msg=k)
     emb = "encoder.embeddings.word_embeddings.weight"
     assert not torch.equal(states[0][emb], Tagger.from_encoder(tiny_bert, labels).state_dict()[emb])
+
+
+@pytest.mark.parametrize("head", ["linear", "crf", "bilstm-crf"])
+@pytest.mark.parametrize("features", ["finetune", "frozen-sum4", "frozen-concat4"])
+def test_every_head_and_feature_mode_trains_saves_and_reloads(tiny_bert, tmp_path, head, features):
+    sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
+    labels = label_set([t for s in sentences for t in s.tags])
+    tagger = Tagger.from_encoder(tiny_bert, labels, head=head, features=features, max_length=16, stride=4)
+    before = {k: v.clone() for k, v in tagger.encoder.state_dict().items()}
+    result = fit(tagger, sentences * 3, sentences, TrainConfig(epochs=2, lr=1e-3, head_lr=1e-2, batch_size=4))
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss or result.epochs[0].train_loss < 1.0
+    encoder_changed = any(not torch.equal(before[k], v) for k, v in tagger.encoder.state_dict().items())
+    assert encoder_changed == (features == "finetune")
+    tagger.save(tmp_path)
+    again = Tagger.load(tmp_path)
+    assert again.settings.head == head and again.settings.features == features
+    words = [w for w, _ in TINY_SENTENCES] + [["films"] * 30]
+    assert Predictor(again).tag(words) == Predictor(tagger).tag(words)
+    report = evaluate(again, sentences)
+    assert report["invalid_sequences"] == 0 and report["words_untagged"] == 0
+    if head != "linear":
+        assert "transitions" in dict(again.head.named_parameters())
+        torch.testing.assert_close(again.head.transitions, tagger.head.transitions)

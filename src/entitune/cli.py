@@ -91,6 +91,8 @@ def train(
     dev: Annotated[Optional[Path], typer.Option("--dev", help="dev file for model selection (default: a seeded split of --train)")] = None,
     test: Annotated[Optional[Path], typer.Option("--test", help="test file, scored after training")] = None,
     model: Annotated[Optional[Path], typer.Option("--model", help="local Hugging Face checkpoint directory (default: bundled MiniLM)")] = None,
+    head: Annotated[str, typer.Option(help="linear | crf | bilstm-crf")] = "linear",
+    features: Annotated[str, typer.Option(help="finetune | frozen-sum4 | frozen-concat4 (frozen: sum or concatenation of the encoder's last four layers; only the head trains)")] = "finetune",
     epochs: Annotated[int, typer.Option(help="passes over the training data")] = 3,
     lr: Annotated[float, typer.Option(help="peak learning rate of the encoder")] = 1e-4,
     head_lr: Annotated[float, typer.Option("--head-lr", help="peak learning rate of the head")] = 1e-3,
@@ -131,9 +133,9 @@ def train(
     unseen = sorted({t for s in [*dev_sents, *(test_sents or [])] for t in s.tags} - set(labels))
     if unseen:
         _err(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
-    tagger = Tagger.from_encoder(model, labels, max_length=max_length, stride=stride, constrained=not unconstrained,
-                                 seed=seed)
-    _err(f"model: {tagger.settings.encoder} + {tagger.settings.head} head, {len(labels)} labels")
+    tagger = Tagger.from_encoder(model, labels, head=head, features=features, max_length=max_length, stride=stride,
+                                 constrained=not unconstrained, seed=seed)
+    _err(f"model: {tagger.settings.encoder} ({features}) + {tagger.settings.head} head, {len(labels)} labels")
     progress = _Progress(show_bar=sys.stderr.isatty())
     try:
         result = fit(tagger, train_sents, dev_sents, config, progress)

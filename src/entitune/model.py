@@ -25,7 +25,7 @@ from torch import nn
 from . import __version__
 from .encode import WordEncoder
 from .errors import ConfigError
-from .heads import HEADS, LinearHead, constraint_tensors
+from .heads import HEADS, build_head, constraint_tensors
 from .tags import allowed_transitions
 
 SETTINGS_FILE = "entitune.json"
@@ -40,13 +40,18 @@ class TaggerSettings:
 
     labels: tuple[str, ...]
     head: str = "linear"
+    features: str = "finetune"
     scheme: str = "IOB2"
     max_length: int = 128
     stride: int = 32
     constrained: bool = True
     dropout: float = 0.1
+    lstm_hidden: int = 256
     encoder: str = ""
     version: str = field(default=__version__)
+
+
+FEATURES = ("finetune", "frozen-sum4", "frozen-concat4")
 
 
 def default_encoder_dir() -> str:
@@ -120,13 +125,20 @@ class Tagger(nn.Module):
         super().__init__()
         if settings.head not in HEADS:
             raise ConfigError(f"unknown head {settings.head!r}; expected one of {', '.join(HEADS)}")
+        if settings.features not in FEATURES:
+            raise ConfigError(f"unknown features {settings.features!r}; expected one of {', '.join(FEATURES)}")
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.settings = settings
         self.word_encoder = WordEncoder(tokenizer, settings.max_length, settings.stride)
         constraints = constraint_tensors(*allowed_transitions(settings.labels)) if settings.constrained else None
-        hidden = encoder.config.hidden_size
-        self.head = LinearHead(hidden, len(settings.labels), settings.dropout, constraints)
+        # the last four layers, or all hidden states (embeddings included) of a smaller encoder
+        self.n_layers = min(4, encoder.config.num_hidden_layers + 1)
+        hidden = encoder.config.hidden_size * (self.n_layers if settings.features == "frozen-concat4" else 1)
+        self.head = build_head(settings.head, hidden, len(settings.labels), settings.dropout, constraints, settings.lstm_hidden)
+        self.frozen = settings.features != "finetune"
+        if self.frozen:
+            encoder.requires_grad_(False)
         self._token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
 
     @property
@@ -137,25 +149,49 @@ class Tagger(nn.Module):
     def pad_id(self) -> int:
         return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
+    def train(self, mode: bool = True) -> "Tagger":
+        super().train(mode)
+        if self.frozen:  # a frozen encoder is a fixed feature extractor: no dropout
+            self.encoder.eval()
+        return self
+
+    def encode_words(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_starts: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Sub-token inputs (batch, seq) -> vectors of each word's first sub-token (batch, words, hidden').
+
+        ``finetune``: the last layer. ``frozen-sum4`` / ``frozen-concat4``: the last four layers
+        summed / concatenated, computed without gradients.
+        """
+        kwargs = {"token_type_ids": token_type_ids} if self._token_types and token_type_ids is not None else {}
+        if self.frozen:
+            with torch.no_grad():
+                states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                      output_hidden_states=True, **kwargs).hidden_states[-self.n_layers :]
+                # shape: (batch, seq, hidden) or (batch, seq, 4 * hidden)
+                hidden = torch.stack(states).sum(0) if self.settings.features == "frozen-sum4" else torch.cat(states, -1)
+        else:
+            # shape: (batch, seq, hidden)
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        index = word_starts.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+        return hidden.gather(1, index)
+
     def forward(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         word_starts: torch.Tensor,
+        word_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sub-token inputs (batch, seq) and word starts (batch, words) -> scores (batch, words, labels)."""
-        kwargs = {"token_type_ids": token_type_ids} if self._token_types and token_type_ids is not None else {}
-        # shape: (batch, seq, hidden)
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-        index = word_starts.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
-        # shape: (batch, words, hidden)
-        words = hidden.gather(1, index)
-        return self.head(words)
+        """Sub-token inputs (batch, seq), word starts and word mask (batch, words) -> scores (batch, words, labels)."""
+        return self.head(self.encode_words(input_ids, attention_mask, word_starts, token_type_ids), word_mask)
 
     def batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Loss of a collated, labelled batch (see ``encode.collate``)."""
-        scores = self(batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["token_type_ids"])
+        scores = self(batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["word_mask"],
+                      batch["token_type_ids"])
         return self.head.loss(scores, batch["word_labels"])
 
     # ------------------------------------------------------------------ construction and files
@@ -166,6 +202,7 @@ class Tagger(nn.Module):
         labels: Sequence[str],
         *,
         head: str = "linear",
+        features: str = "finetune",
         max_length: int = 128,
         stride: int = 32,
         constrained: bool = True,
@@ -180,7 +217,7 @@ class Tagger(nn.Module):
         path = _check_checkpoint(encoder_dir or default_encoder_dir())
         config = AutoConfig.from_pretrained(str(path), local_files_only=True)
         settings = TaggerSettings(
-            labels=tuple(labels), head=head, max_length=max_length, stride=stride,
+            labels=tuple(labels), head=head, features=features, max_length=max_length, stride=stride,
             constrained=constrained, dropout=dropout, encoder=str(path),
         )
         tagger = cls(_build_encoder(config, path), load_tokenizer(path, config.model_type), settings)
@@ -204,7 +241,9 @@ class Tagger(nn.Module):
         config.id2label = dict(enumerate(self.labels))
         config.label2id = {label: i for i, label in enumerate(self.labels)}
         arch = MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES.get(config.model_type)
-        config.architectures = [arch] if arch else None
+        # only a fine-tuned linear head is exactly what *ForTokenClassification computes
+        exact = self.settings.head == "linear" and self.settings.features == "finetune"
+        config.architectures = [arch] if arch and exact else None
         config.save_pretrained(str(path))
         prefix = self.encoder.base_model_prefix
         state = {f"{prefix}.{k}": v for k, v in self.encoder.state_dict().items()}

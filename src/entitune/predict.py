@@ -74,7 +74,7 @@ class Predictor:
             batch = collate([windows[i] for i in idx], tagger.pad_id)
             scores = tagger(
                 batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                batch["word_starts"].to(device), batch["token_type_ids"].to(device),
+                batch["word_starts"].to(device), batch["word_mask"].to(device), batch["token_type_ids"].to(device),
             ).float().cpu()
             for row, i in enumerate(idx):
                 window_scores[i] = scores[row, : windows[i].n_words]

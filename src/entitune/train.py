@@ -165,7 +165,8 @@ def fit(
     )
     lengths = [len(w.input_ids) for w in windows]
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
-    used_ids = {i for w in windows for i in w.input_ids} if config.compact_embeddings else None
+    trains_embeddings = config.compact_embeddings and not tagger.frozen
+    used_ids = {i for w in windows for i in w.input_ids} if trains_embeddings else None
     with compact_word_embeddings(tagger.encoder, used_ids) as compact:
         result, best_state = _loop(tagger, windows, lengths, dev, config, listener, compact, steps_per_epoch)
     if best_state is not None:

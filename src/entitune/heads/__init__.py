@@ -1,7 +1,27 @@
 """Heads that turn word vectors into tag scores; each has ``forward``, ``loss`` and ``decode``."""
+from __future__ import annotations
+
+import torch
+
+from .crf import CRFHead
 from .linear import LinearHead
 from .viterbi import FORBIDDEN, constraint_tensors, viterbi
 
-HEADS = ("linear",)
+HEADS = ("linear", "crf", "bilstm-crf")
 
-__all__ = ["FORBIDDEN", "HEADS", "LinearHead", "constraint_tensors", "viterbi"]
+
+def build_head(
+    kind: str, hidden: int, num_labels: int, dropout: float,
+    constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None, lstm_hidden: int = 256,
+) -> LinearHead | CRFHead:
+    """The head named ``kind`` (one of ``HEADS``)."""
+    if kind == "linear":
+        return LinearHead(hidden, num_labels, dropout, constraints)
+    if kind == "crf":
+        return CRFHead(hidden, num_labels, dropout, constraints)
+    if kind == "bilstm-crf":
+        return CRFHead(hidden, num_labels, dropout, constraints, lstm_hidden=lstm_hidden)
+    raise ValueError(f"unknown head {kind!r}; expected one of {', '.join(HEADS)}")
+
+
+__all__ = ["FORBIDDEN", "HEADS", "CRFHead", "LinearHead", "build_head", "constraint_tensors", "viterbi"]

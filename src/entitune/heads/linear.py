@@ -44,8 +44,8 @@ class LinearHead(nn.Module):
         self.register_buffer("trans_constraint", trans.float(), persistent=False)
         self.register_buffer("end_constraint", end.float(), persistent=False)
 
-    def forward(self, words: torch.Tensor) -> torch.Tensor:
-        """(batch, words, hidden) word vectors -> (batch, words, labels) scores."""
+    def forward(self, words: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, words, hidden) word vectors -> (batch, words, labels) scores (``mask`` unused)."""
         return self.classifier(self.dropout(words))
 
     def loss(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
