@@ -37,6 +37,8 @@ def main() -> None:
     p.add_argument("--head-lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dev-fraction", type=float, default=0.1)
+    p.add_argument("--head", default="linear")
+    p.add_argument("--features", default="finetune")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--save", default=None, help="save the trained model here")
     p.add_argument("--out", required=True)
@@ -57,7 +59,8 @@ def main() -> None:
                                    "head_lr": args.head_lr, "seed": args.seed}.items() if v is not None}
     config = TrainConfig(**overrides)
     train, dev = split_dev(train_all, args.dev_fraction, config.seed)
-    tagger = Tagger.from_encoder(None, label_set([t for s in train_all for t in s.tags]))
+    tagger = Tagger.from_encoder(None, label_set([t for s in train_all for t in s.tags]), head=args.head,
+                                 features=args.features, seed=config.seed)
     t0 = time.perf_counter()
     result = fit(tagger, train, dev, config)
     wall = time.perf_counter() - t0
@@ -73,6 +76,7 @@ def main() -> None:
         "script": "bench/train_mit.py",
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "model": {"head": args.head, "features": args.features},
         "data": {"train_sentences": len(train), "dev_sentences": len(dev), "test_sentences": len(test)},
         "test": {
             "entity_f1": report["entity"]["f1"], "entity_precision": report["entity"]["precision"],

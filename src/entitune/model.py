@@ -189,10 +189,13 @@ class Tagger(nn.Module):
         return self.head(self.encode_words(input_ids, attention_mask, word_starts, token_type_ids), word_mask)
 
     def batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Loss of a collated, labelled batch (see ``encode.collate``)."""
-        scores = self(batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["word_mask"],
-                      batch["token_type_ids"])
-        return self.head.loss(scores, batch["word_labels"])
+        """Loss of a collated, labelled batch (see ``encode.collate``); precomputed frozen features
+        may come as ``word_vectors`` (batch, words, hidden'), and then the encoder is skipped."""
+        words = batch.get("word_vectors")
+        if words is None:
+            words = self.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
+                                      batch["token_type_ids"])
+        return self.head.loss(self.head(words, batch["word_mask"]), batch["word_labels"])
 
     # ------------------------------------------------------------------ construction and files
     @classmethod

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .compact import COMPACT_SUFFIX, compact_word_embeddings
-from .encode import collate, length_grouped_batches
+from .encode import Window, collate, length_grouped_batches
 from .errors import ConfigError
 from .evaluate import evaluate
 from .model import Tagger
@@ -149,6 +149,21 @@ def build_optimizer(tagger: Tagger, config: TrainConfig) -> torch.optim.Optimize
         return torch.optim.AdamW(param_groups, foreach=True)
 
 
+@torch.no_grad()  # not inference_mode: the head's backward must be able to save these tensors
+def frozen_word_vectors(tagger: Tagger, windows: Sequence[Window], batch_size: int = 64) -> list[torch.Tensor]:
+    """Word vectors of every window from a frozen encoder, computed once: (n_words, hidden') each."""
+    device = next(tagger.parameters()).device
+    tagger.eval()
+    out: list[torch.Tensor | None] = [None] * len(windows)
+    for idx in length_grouped_batches([len(w.input_ids) for w in windows], batch_size, seed=0, shuffle=False):
+        batch = {k: v.to(device) for k, v in collate([windows[i] for i in idx], tagger.pad_id).items()}
+        vectors = tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
+                                      batch["token_type_ids"])
+        for row, i in enumerate(idx):
+            out[i] = vectors[row, : windows[i].n_words].clone()
+    return out  # type: ignore[return-value]
+
+
 def fit(
     tagger: Tagger,
     train: Sequence[Sentence],
@@ -160,6 +175,7 @@ def fit(
     listener = listener or _Silent()
     seed_everything(config.seed)
     label_ids = {label: i for i, label in enumerate(tagger.labels)}
+    train = [s for s in train if s.words]
     windows = tagger.word_encoder.encode(
         [s.words for s in train], [[label_ids[t] for t in (s.tags or ())] for s in train]
     )
@@ -167,15 +183,17 @@ def fit(
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
     trains_embeddings = config.compact_embeddings and not tagger.frozen
     used_ids = {i for w in windows for i in w.input_ids} if trains_embeddings else None
+    # a frozen encoder gives the same vectors every epoch: compute them once
+    features = frozen_word_vectors(tagger, windows, config.eval_batch_size) if tagger.frozen else None
     with compact_word_embeddings(tagger.encoder, used_ids) as compact:
-        result, best_state = _loop(tagger, windows, lengths, dev, config, listener, compact, steps_per_epoch)
+        result, best_state = _loop(tagger, windows, features, lengths, dev, config, listener, compact, steps_per_epoch)
     if best_state is not None:
         tagger.load_state_dict(best_state)
     tagger.eval()
     return result
 
 
-def _loop(tagger, windows, lengths, dev, config, listener, compact, steps_per_epoch):
+def _loop(tagger, windows, features, lengths, dev, config, listener, compact, steps_per_epoch):
     """The epochs of ``fit``; returns the result and the best weights (full embedding layout)."""
     device = next(tagger.parameters()).device
     total_steps = steps_per_epoch * config.epochs
@@ -198,7 +216,10 @@ def _loop(tagger, windows, lengths, dev, config, listener, compact, steps_per_ep
             for group, base in zip(optimizer.param_groups, base_lrs):
                 group["lr"] = base * factor
             # ---- forward and backward
-            batch = {k: v.to(device) for k, v in collate([windows[i] for i in idx], tagger.pad_id).items()}
+            batch = collate([windows[i] for i in idx], tagger.pad_id)
+            if features is not None:
+                batch["word_vectors"] = torch.nn.utils.rnn.pad_sequence([features[i] for i in idx], batch_first=True)
+            batch = {k: v.to(device) for k, v in batch.items()}
             loss = tagger.batch_loss(batch)
             loss.backward()
             # ---- clip, step
