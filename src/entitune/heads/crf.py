@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..encode import IGNORE
-from .viterbi import viterbi
+from .viterbi import register_constraints, viterbi
 
 
 class CRFHead(nn.Module):
@@ -49,11 +49,7 @@ class CRFHead(nn.Module):
         self.start_transitions = nn.Parameter(torch.zeros(num_labels))
         self.transitions = nn.Parameter(torch.zeros(num_labels, num_labels))
         self.end_transitions = nn.Parameter(torch.zeros(num_labels))
-        zeros = (torch.zeros(num_labels), torch.zeros(num_labels, num_labels), torch.zeros(num_labels))
-        start, trans, end = constraints if constraints is not None else zeros
-        self.register_buffer("start_constraint", start.float(), persistent=False)
-        self.register_buffer("trans_constraint", trans.float(), persistent=False)
-        self.register_buffer("end_constraint", end.float(), persistent=False)
+        register_constraints(self, num_labels, constraints)
 
     def forward(self, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(batch, words, hidden) vectors and (batch, words) mask -> (batch, words, labels) emissions."""

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..encode import IGNORE
-from .viterbi import viterbi
+from .viterbi import register_constraints, viterbi
 
 
 class LinearHead(nn.Module):
@@ -37,12 +37,7 @@ class LinearHead(nn.Module):
         self.classifier = nn.Linear(hidden, num_labels)
         self.num_labels = num_labels
         self.constrained = constraints is not None
-        zeros = (torch.zeros(num_labels), torch.zeros(num_labels, num_labels), torch.zeros(num_labels))
-        start, trans, end = constraints if constraints is not None else zeros
-        # buffers, not parameters: they move with .to(device) but are never trained or saved
-        self.register_buffer("start_constraint", start.float(), persistent=False)
-        self.register_buffer("trans_constraint", trans.float(), persistent=False)
-        self.register_buffer("end_constraint", end.float(), persistent=False)
+        register_constraints(self, num_labels, constraints)
 
     def forward(self, words: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, words, hidden) word vectors -> (batch, words, labels) scores (``mask`` unused)."""

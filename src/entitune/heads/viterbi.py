@@ -30,6 +30,18 @@ def constraint_tensors(
     return to_scores(start), to_scores(trans), to_scores(end)
 
 
+def register_constraints(
+    module: torch.nn.Module, num_labels: int, constraints: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
+) -> None:
+    """Give a head ``start_constraint`` (C,), ``trans_constraint`` (C, C), ``end_constraint`` (C,)
+    buffers: the given constraints, or zeros. Buffers move with ``.to(device)`` but are neither
+    trained nor saved (they are rebuilt from the labels on load)."""
+    if constraints is None:
+        constraints = (torch.zeros(num_labels), torch.zeros(num_labels, num_labels), torch.zeros(num_labels))
+    for name, tensor in zip(("start_constraint", "trans_constraint", "end_constraint"), constraints):
+        module.register_buffer(name, tensor.float(), persistent=False)
+
+
 def viterbi(
     emissions: torch.Tensor,
     mask: torch.Tensor,

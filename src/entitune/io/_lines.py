@@ -38,7 +38,9 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
 def split_fields(text: str) -> list[str]:
     """Split a column line: on tabs when the line has one (words may then hold spaces), else on
-    runs of whitespace."""
+    runs of whitespace. A blank line gives no fields."""
+    if not text.strip():
+        return []
     if "\t" in text:
         return [f.strip(" ") for f in text.split("\t")]
     return text.split()

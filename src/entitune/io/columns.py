@@ -41,49 +41,47 @@ def _sentences(path: str, rows: Iterator[tuple[int, str | None, str | None]]) ->
         yield Sentence(tuple(words), tuple(tags), first)
 
 
+def _column_rows(path: str, pick) -> Iterator[tuple[int, str | None, str | None]]:
+    """``(line, word, tag)`` per token line, ``(line, None, None)`` at blank and ``-DOCSTART-`` lines;
+    ``pick(number, text, fields)`` returns a token line's (word, tag) or raises ``DataFormatError``."""
+    for number, text in iter_lines(path):
+        fields = split_fields(text)
+        if not fields or fields[0] == "-DOCSTART-":
+            yield number, None, None
+            continue
+        word, tag = pick(number, text, fields)
+        yield number, word, tag
+
+
 def read_conll(path: str | Path, word_column: int = 0, tag_column: int = -1) -> Iterator[Sentence]:
     """Read a CoNLL column file: ``word ... TAG`` (columns configurable, 0-based, negative from
     the end), space or tab separated, ``-DOCSTART-`` lines and blank lines as boundaries."""
     path = str(path)
 
-    def rows() -> Iterator[tuple[int, str | None, str | None]]:
-        for number, text in iter_lines(path):
-            if not text.strip():
-                yield number, None, None
-                continue
-            fields = split_fields(text)
-            if fields[0] == "-DOCSTART-":
-                yield number, None, None
-                continue
-            if len(fields) < 2:
-                raise DataFormatError(path, number, f"missing tag column: expected 'word ... TAG', found {text!r}")
-            try:
-                word, tag = fields[word_column], fields[tag_column]
-            except IndexError:
-                raise DataFormatError(
-                    path, number, f"has {len(fields)} columns; word column {word_column} or tag column "
-                    f"{tag_column} is out of range"
-                ) from None
-            yield number, word, tag
+    def pick(number: int, text: str, fields: list[str]) -> tuple[str, str]:
+        if len(fields) < 2:
+            raise DataFormatError(path, number, f"missing tag column: expected 'word ... TAG', found {text!r}")
+        try:
+            return fields[word_column], fields[tag_column]
+        except IndexError:
+            raise DataFormatError(
+                path, number, f"has {len(fields)} columns; word column {word_column} or tag column "
+                f"{tag_column} is out of range"
+            ) from None
 
-    return _sentences(path, rows())
+    return _sentences(path, _column_rows(path, pick))
 
 
 def read_bio(path: str | Path) -> Iterator[Sentence]:
     """Read an MIT-style ``.bio`` file: ``TAG<TAB>word`` per line, blank line between sentences."""
     path = str(path)
 
-    def rows() -> Iterator[tuple[int, str | None, str | None]]:
-        for number, text in iter_lines(path):
-            if not text.strip():
-                yield number, None, None
-                continue
-            fields = split_fields(text)
-            if len(fields) < 2 or not fields[1]:
-                raise DataFormatError(path, number, f"expected 'TAG<TAB>word', found {text!r}")
-            yield number, fields[1], fields[0]
+    def pick(number: int, text: str, fields: list[str]) -> tuple[str, str]:
+        if len(fields) < 2 or not fields[1]:
+            raise DataFormatError(path, number, f"expected 'TAG<TAB>word', found {text!r}")
+        return fields[1], fields[0]
 
-    return _sentences(path, rows())
+    return _sentences(path, _column_rows(path, pick))
 
 
 def sniff_format(path: str | Path, max_lines: int = 500) -> str:
