@@ -83,3 +83,8 @@ def test_missing_model_and_file_errors(tmp_path, trained):
     assert r.returncode == 2 and "not an entitune model" in r.stderr and "Traceback" not in r.stderr
     r = run("evaluate", out, tmp_path / "missing.bio")
     assert r.returncode == 2 and "missing.bio: no such file" in r.stderr
+
+
+def test_unknown_head_fails_before_reading_data(tmp_path):
+    r = run("train", "--train", tmp_path / "missing.bio", "--out", tmp_path / "o", "--head", "softmax")
+    assert r.returncode == 2 and "--head must be one of linear, crf, bilstm-crf" in r.stderr

@@ -114,6 +114,13 @@ def train(
     from .model import Tagger, label_set
     from .train import TrainConfig, fit
 
+    from .heads import HEADS
+    from .model import FEATURES
+
+    if head not in HEADS:
+        raise ConfigError(f"--head must be one of {', '.join(HEADS)}, got {head!r}")
+    if features not in FEATURES:
+        raise ConfigError(f"--features must be one of {', '.join(FEATURES)}, got {features!r}")
     _set_threads(threads)
     config = TrainConfig(epochs=epochs, lr=lr, head_lr=head_lr, batch_size=batch_size, warmup=warmup,
                          weight_decay=weight_decay, seed=seed)
