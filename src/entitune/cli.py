@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -149,8 +149,7 @@ def train(
     finally:
         progress.close()
     tagger.save(out)
-    log = {"config": vars(config) if hasattr(config, "__dict__") else {}, "train": result.to_dict()}
-    log["config"] = {k: getattr(config, k) for k in config.__dataclass_fields__}
+    log = {"config": asdict(config), "model": asdict(tagger.settings), "train": result.to_dict()}
     _err(f"saved best model (epoch {result.best_epoch}) to {out}")
     if test_sents is not None:
         report = evaluate(tagger, test_sents, config.eval_batch_size)
