@@ -148,3 +148,18 @@ def test_every_head_and_feature_mode_trains_saves_and_reloads(tiny_bert, tmp_pat
     if head != "linear":
         assert "transitions" in dict(again.head.named_parameters())
         torch.testing.assert_close(again.head.transitions, tagger.head.transitions)
+
+
+@pytest.mark.parametrize("head, expected", [("linear", 1e-3), ("crf", 1e-2), ("bilstm-crf", 1e-2)])
+def test_head_learning_rate_defaults_per_head_and_can_be_set(tiny_bert, head, expected):
+    from entitune.train import build_optimizer
+
+    tagger = Tagger.from_encoder(tiny_bert, ["O", "B-A", "I-A"], head=head)
+    n_head = sum(p.numel() for p in tagger.head.parameters())
+    def head_lrs(config):
+        opt = build_optimizer(tagger, config)
+        return {g["lr"] for g in opt.param_groups if sum(p.numel() for p in g["params"]) <= n_head and
+                any(p is q for p in g["params"] for q in tagger.head.parameters())}
+    assert head_lrs(TrainConfig()) == {expected}
+    assert head_lrs(TrainConfig(head_lr=5e-3)) == {5e-3}
+    assert {g["lr"] for g in build_optimizer(tagger, TrainConfig()).param_groups} - {expected} == {TrainConfig().lr}
