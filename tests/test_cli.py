@@ -88,3 +88,45 @@ def test_missing_model_and_file_errors(tmp_path, trained):
 def test_unknown_head_fails_before_reading_data(tmp_path):
     r = run("train", "--train", tmp_path / "missing.bio", "--out", tmp_path / "o", "--head", "softmax")
     assert r.returncode == 2 and "--head must be one of linear, crf, bilstm-crf" in r.stderr
+
+
+def test_doctor_table_json_and_bad_file(tmp_path, tiny_bert):
+    train = write_bio(tmp_path / "train.bio", TINY_SENTENCES * 2)
+    test = tmp_path / "test.bio"
+    test.write_text("B-PER\tjane\n\nO\tshow\nI-LOC\tparis\n\nB-FOOD\tpizza\n\nO\tfilms\nO\tin\nB-PLOT\tparis\n\n")
+    r = run("doctor", train, test, "--model", tiny_bert, "--max-length", 8, "--json", tmp_path / "d.json")
+    assert r.returncode == 0, r.stderr
+    assert "invalid tag sequences: 1" in r.stdout and "line 4: I-LOC after O" in r.stdout
+    report = json.loads((tmp_path / "d.json").read_text())
+    assert report["sentences"] == 2 * len(TINY_SENTENCES) + 4
+    t = report["files"][1]
+    assert t["labels_not_in_train"] == ["B-FOOD", "B-LOC", "B-PER"] and t["duplicates_of_train"]["count"] == 1
+    assert t["entities"] == {"FOOD": 1, "PER": 1, "PLOT": 1}  # the I-LOC start is listed as invalid, not counted
+    assert sum(report["files"][0]["subword_lengths"]["histogram"].values()) == 2 * len(TINY_SENTENCES)
+    assert "unk_words" in t and "zero_subword_words" in t
+    bad = tmp_path / "bad.bio"
+    bad.write_text("O\tok\nB-PER\n")
+    r = run("doctor", bad, "--model", tiny_bert)
+    assert r.returncode == 2 and r.stderr.strip().endswith("bad.bio:2: expected 'TAG<TAB>word', found 'B-PER'")
+    assert "Traceback" not in r.stderr
+
+
+def test_convert_and_split(tmp_path):
+    src = write_bio(tmp_path / "d.bio", TINY_SENTENCES * 5)
+    r = run("convert", src, "--out", tmp_path / "d.jsonl", "--to", "jsonl", "--scheme", "bioes")
+    assert r.returncode == 0, r.stderr
+    first = json.loads((tmp_path / "d.jsonl").read_text().splitlines()[0])
+    assert first["tokens"] == list(TINY_SENTENCES[0][0])
+    assert first["tags"][-2:] == ["B-ACTOR", "E-ACTOR"]
+    r = run("split", tmp_path / "d.jsonl", "--out", tmp_path / "parts", "--ratios", "0.6,0.2,0.2", "--seed", 7)
+    assert r.returncode == 0, r.stderr
+    counts = [len(run_read(tmp_path / "parts" / f"{n}.conll")) for n in ("train", "dev", "test")]
+    assert sum(counts) == 5 * len(TINY_SENTENCES) and counts[1] == counts[2] == round(0.2 * sum(counts))
+    r = run("split", src, "--out", tmp_path / "p2", "--ratios", "a,b")
+    assert r.returncode == 2 and "--ratios must be three numbers" in r.stderr
+
+
+def run_read(path):
+    from entitune.data import load_annotated
+
+    return load_annotated(path).sentences

@@ -163,3 +163,29 @@ def test_head_learning_rate_defaults_per_head_and_can_be_set(tiny_bert, head, ex
     assert head_lrs(TrainConfig()) == {expected}
     assert head_lrs(TrainConfig(head_lr=5e-3)) == {5e-3}
     assert {g["lr"] for g in build_optimizer(tagger, TrainConfig()).param_groups} - {expected} == {TrainConfig().lr}
+
+
+@pytest.mark.parametrize("head", ["linear", "crf"])
+def test_bioes_training_predicts_iob2_and_decodes_valid_bioes(tiny_bert, tmp_path, head):
+    from entitune.tags import from_iob2, to_iob2
+
+    gold = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
+    train = [Sentence(s.words, tuple(from_iob2(s.tags, "BIOES"))) for s in gold]
+    labels = label_set([t for s in train for t in s.tags], "BIOES")
+    assert "E-ACTOR" in labels and "S-YEAR" in labels
+    tagger = Tagger.from_encoder(tiny_bert, labels, head=head, max_length=16, stride=4, scheme="BIOES")
+    fit(tagger, train * 4, gold, TrainConfig(epochs=10, lr=1e-3, head_lr=1e-2, batch_size=4))
+    tagger.save(tmp_path)
+    again = Tagger.load(tmp_path)
+    assert again.settings.scheme == "BIOES"
+    tagged = Predictor(again).tag([s.words for s in gold] + [["films"] * 30])
+    assert all(t.startswith(("B-", "I-")) or t == "O" for x in tagged for t in x.tags)  # IOB2 out
+    assert all(x.tags == tuple(to_iob2(x.native, "BIOES")) for x in tagged)
+    assert any(t.startswith(("E-", "S-")) for x in tagged for t in x.native)  # BIOES inside
+    report = evaluate(again, gold)
+    assert report["invalid_sequences"] == 0 and report["words_untagged"] == 0
+
+
+def test_unknown_training_scheme_is_refused(tiny_bert):
+    with pytest.raises(ConfigError, match="trained in IOB2 or BIOES"):
+        Tagger.from_encoder(tiny_bert, ["O", "I-A"], scheme="IO")

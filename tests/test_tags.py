@@ -94,3 +94,36 @@ def test_allowed_transitions_bioes():
 def test_tags_from_spans_rejects_overlap():
     with pytest.raises(TagSchemeError, match="overlaps"):
         tags_from_spans([Span(0, 2, "A"), Span(1, 3, "B")], 4)
+
+
+@pytest.mark.parametrize("scheme", ["IOB1", "IOB2", "BIOES", "BILOU"])
+@given(spans())
+def test_every_scheme_round_trips_and_keeps_the_entities(scheme, case):
+    from entitune.tags import from_iob2, to_iob2
+
+    n, sp = case
+    iob2 = tags_from_spans(sp, n)
+    written = from_iob2(iob2, scheme)
+    assert to_iob2(written, scheme) == iob2
+    assert spans_from_tags(written, "conlleval") == sp
+
+
+@given(spans())
+def test_io_round_trips_when_no_two_entities_of_one_type_touch(case):
+    from entitune.tags import from_iob2, to_iob2
+
+    n, sp = case
+    touching = any(a.end == b.start and a.label == b.label for a, b in zip(sp, sp[1:]))
+    iob2 = tags_from_spans(sp, n)
+    io = from_iob2(iob2, "IO")
+    assert all(t == "O" or t.startswith("I-") for t in io)
+    # IO cannot keep two touching entities of one type apart: they merge; otherwise it is exact
+    assert (to_iob2(io, "IO") == iob2) == (not touching)
+
+
+@pytest.mark.parametrize("scheme", ["IOB1", "BIOES", "BILOU"])
+def test_detect_scheme_recognises_written_schemes(scheme):
+    from entitune.tags import from_iob2
+
+    sentences = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "B-ORG", "I-ORG"], ["O", "B-PER"]]
+    assert detect_scheme(from_iob2(s, scheme) for s in sentences)[0] == scheme

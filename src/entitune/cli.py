@@ -20,7 +20,11 @@ app = typer.Typer(
     help="Fine-tune BERT-family encoders for named entity recognition, evaluate them, and predict.",
 )
 
-FormatOpt = Annotated[str, typer.Option("--format", help="auto | conll (word ... TAG) | bio (TAG<TAB>word)")]
+FormatOpt = Annotated[str, typer.Option(
+    "--format",
+    help="auto | conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens+tags or text+entities) | "
+         "gmb (Sentence #,Word,POS,Tag CSV) | weibo (char+digit<TAB>tag) | klue | kmou",
+)]
 
 
 def _err(message: str) -> None:
@@ -104,6 +108,7 @@ def train(
     weight_decay: Annotated[float, typer.Option("--weight-decay")] = 0.01,
     dev_fraction: Annotated[float, typer.Option("--dev-fraction", help="share of --train held out as dev when --dev is not given")] = 0.1,
     unconstrained: Annotated[bool, typer.Option("--unconstrained", help="decode by argmax, without BIO transition constraints")] = False,
+    scheme: Annotated[str, typer.Option(help="tag scheme the model learns: IOB2 | BIOES (predictions are always given in IOB2)")] = "IOB2",
     format: FormatOpt = "auto",
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: torch's choice)")] = None,
 ) -> None:
@@ -115,8 +120,12 @@ def train(
     from .train import TrainConfig, fit
 
     from .heads import HEADS
-    from .model import FEATURES
+    from .model import FEATURES, TRAIN_SCHEMES
+    from .tags import from_iob2
 
+    scheme = scheme.upper()
+    if scheme not in TRAIN_SCHEMES:
+        raise ConfigError(f"--scheme must be one of {', '.join(TRAIN_SCHEMES)}, got {scheme!r}")
     if head not in HEADS:
         raise ConfigError(f"--head must be one of {', '.join(HEADS)}, got {head!r}")
     if features not in FEATURES:
@@ -136,13 +145,17 @@ def train(
         _err(f"data: train {len(train_sents)} sentences, dev {len(dev_sents)} held out from --train "
              f"({dev_fraction:.0%}, seed {seed}); pass --dev FILE to use a dev file")
     test_sents = _load(test, format).sentences if test is not None else None
-    labels = label_set([t for s in train_sents for t in s.tags])
-    unseen = sorted({t for s in [*dev_sents, *(test_sents or [])] for t in s.tags} - set(labels))
+    if scheme != "IOB2":  # learn in another scheme; dev and test stay IOB2 (predictions come back in IOB2)
+        from dataclasses import replace
+
+        train_sents = [replace(s, tags=tuple(from_iob2(s.tags, scheme))) for s in train_sents]
+    labels = label_set([t for s in train_sents for t in s.tags], scheme)
+    unseen = sorted({t for s in [*dev_sents, *(test_sents or [])] for t in from_iob2(s.tags, scheme)} - set(labels))
     if unseen:
         _err(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
     tagger = Tagger.from_encoder(model, labels, head=head, features=features, max_length=max_length, stride=stride,
-                                 constrained=not unconstrained, seed=seed)
-    _err(f"model: {tagger.settings.encoder} ({features}) + {tagger.settings.head} head, {len(labels)} labels")
+                                 constrained=not unconstrained, seed=seed, scheme=scheme)
+    _err(f"model: {tagger.settings.encoder} ({features}) + {tagger.settings.head} head, {len(labels)} {scheme} labels")
     progress = _Progress(show_bar=sys.stderr.isatty())
     try:
         result = fit(tagger, train_sents, dev_sents, config, progress)
@@ -226,6 +239,92 @@ def predict(
     else:
         for r in results:
             sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+
+
+@app.command()
+def doctor(
+    data: Annotated[list[Path], typer.Argument(help="annotated files; the first is taken as train")],
+    model: Annotated[Optional[Path], typer.Option("--model", help="checkpoint whose tokenizer is checked (default: bundled MiniLM)")] = None,
+    max_length: Annotated[int, typer.Option("--max-length", help="sub-tokens per window, as in training")] = 128,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="write the report as JSON here")] = None,
+    format: FormatOpt = "auto",
+) -> None:
+    """Check data before training: counts, entities per type, invalid tag sequences, sub-word
+    lengths against --max-length, [UNK] share, labels missing from train, train/test duplicates."""
+    from transformers import AutoConfig
+
+    from .doctor import diagnose, format_doctor
+    from .encode import WordEncoder
+    from .model import _check_checkpoint, _quiet_transformers, default_encoder_dir, load_tokenizer
+
+    _quiet_transformers()
+    path = _check_checkpoint(model or default_encoder_dir())
+    config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    try:
+        encoder = WordEncoder(load_tokenizer(path, config.model_type), max_length, 0)
+    except ValueError as exc:
+        raise ConfigError(f"--max-length {max_length}: {exc}") from None
+    report = diagnose(data, format, encoder)
+    report["model"] = str(path)
+    typer.echo(format_doctor(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def convert(
+    data: Annotated[Path, typer.Argument(help="annotated file to convert")],
+    out: Annotated[Path, typer.Option("--out", help="file to write")],
+    to: Annotated[str, typer.Option("--to", help="conll | bio | jsonl (tokens+tags) | jsonl-spans (text+entities)")] = "conll",
+    scheme: Annotated[str, typer.Option(help="tag scheme to write: IOB2 | IOB1 | BIOES | BILOU | IO")] = "IOB2",
+    format: FormatOpt = "auto",
+) -> None:
+    """Convert an annotated file to another format and tag scheme (the input's scheme is detected)."""
+    from dataclasses import replace
+
+    from .io import write_sentences
+    from .io.write import WRITE_FORMATS
+    from .tags import SCHEMES, from_iob2
+
+    scheme = scheme.upper()
+    if scheme not in SCHEMES:
+        raise ConfigError(f"--scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+    if to not in WRITE_FORMATS:
+        raise ConfigError(f"--to must be one of {', '.join(WRITE_FORMATS)}, got {to!r}")
+    if to == "jsonl-spans" and scheme != "IOB2":
+        raise ConfigError("jsonl-spans holds character spans, not tags; leave --scheme at IOB2")
+    sentences = [replace(s, tags=tuple(from_iob2(s.tags, scheme))) for s in _load(data, format).sentences]
+    out.write_text(write_sentences(sentences, to), encoding="utf-8")
+    _err(f"wrote {len(sentences)} sentences to {out} ({to}, {scheme})")
+
+
+@app.command()
+def split(
+    data: Annotated[Path, typer.Argument(help="annotated file that ships as one piece (e.g. GMB)")],
+    out: Annotated[Path, typer.Option("--out", help="directory for train/dev/test files")],
+    ratios: Annotated[str, typer.Option(help="train,dev,test shares")] = "0.8,0.1,0.1",
+    by: Annotated[str, typer.Option(help="sentence | document (CoNLL -DOCSTART- blocks)")] = "sentence",
+    seed: Annotated[int, typer.Option(help="seed of the shuffle")] = 42,
+    to: Annotated[str, typer.Option("--to", help="conll | bio | jsonl | jsonl-spans")] = "conll",
+    format: FormatOpt = "auto",
+) -> None:
+    """Seeded train/dev/test split of one annotated file, written as three files."""
+    from .data import split_three
+    from .io import write_sentences
+    from .io.write import WRITE_FORMATS
+
+    if to not in WRITE_FORMATS:
+        raise ConfigError(f"--to must be one of {', '.join(WRITE_FORMATS)}, got {to!r}")
+    try:
+        shares = [float(x) for x in ratios.split(",")]
+    except ValueError:
+        raise ConfigError(f"--ratios must be three numbers like 0.8,0.1,0.1, got {ratios!r}") from None
+    parts = split_three(_load(data, format).sentences, shares, seed, by)
+    out.mkdir(parents=True, exist_ok=True)
+    suffix = {"conll": "conll", "bio": "bio", "jsonl": "jsonl", "jsonl-spans": "jsonl"}[to]
+    for name, part in zip(("train", "dev", "test"), parts):
+        (out / f"{name}.{suffix}").write_text(write_sentences(part, to), encoding="utf-8")
+        _err(f"{name}: {len(part)} sentences -> {out / f'{name}.{suffix}'}")
 
 
 def main(argv: list[str] | None = None) -> None:

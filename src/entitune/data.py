@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import DataFormatError
+from .errors import ConfigError, DataFormatError
 from .io import read_sentences
-from .tags import detect_scheme, to_iob2
+from .tags import detect_scheme, invalid_starts, to_iob2
 from .types import Sentence
 
 
@@ -31,12 +31,18 @@ def load_annotated(path: str | Path, format: str = "auto", word_column: int = 0,
     scheme, evidence = detect_scheme(s.tags for s in raw)
     notices: list[str] = []
     if scheme == "IOB2":
-        return Dataset(str(path), raw, scheme)
-    if scheme == "IOB1":
-        notices.append(f"{path}: I- starts an entity at {evidence} places, so the tags were read as IOB1 and converted to IOB2")
+        if not evidence:
+            return Dataset(str(path), raw, scheme)
+        first = next(s for s in raw if invalid_starts(s.tags))
+        notices.append(
+            f"{path}: {evidence} entities start with I- instead of B- (invalid IOB2; the first in the sentence "
+            f"at line {first.line}); read as entity starts, as conlleval does"
+        )
+    elif scheme == "IOB1":
+        notices.append(f"{path}: I- starts an entity at {evidence} places, so the tags were read as IOB1 (or IO) and converted to IOB2")
     else:
-        notices.append(f"{path}: tags use E-/S- (BIOES) prefixes; converted to IOB2")
-    sentences = [Sentence(s.words, tuple(to_iob2(s.tags, scheme)), s.line) for s in raw]
+        notices.append(f"{path}: tags use {'L-/U-' if scheme == 'BILOU' else 'E-/S-'} ({scheme}) prefixes; converted to IOB2")
+    sentences = [replace(s, tags=tuple(to_iob2(s.tags, scheme))) for s in raw]
     return Dataset(str(path), sentences, scheme, tuple(notices))
 
 
@@ -51,3 +57,38 @@ def split_dev(sentences: Sequence[Sentence], fraction: float, seed: int) -> tupl
     train = [s for i, s in enumerate(sentences) if i not in dev_idx]
     dev = [s for i, s in enumerate(sentences) if i in dev_idx]
     return train, dev
+
+
+def split_three(
+    sentences: Sequence[Sentence], ratios: Sequence[float], seed: int, by: str = "sentence"
+) -> tuple[list[Sentence], list[Sentence], list[Sentence]]:
+    """Seeded train/dev/test split for data that ships as one file (GMB).
+
+    ``by="sentence"`` shuffles sentences; ``by="document"`` shuffles whole documents
+    (``Sentence.doc``) so no document straddles two parts. Ratios are normalised; each part gets
+    ``round(ratio * n)`` units (the train part takes the rounding rest), and order inside a part
+    follows the file.
+
+    >>> from entitune.types import Sentence
+    >>> parts = split_three([Sentence((str(i),)) for i in range(10)], (0.8, 0.1, 0.1), seed=1)
+    >>> [len(p) for p in parts]
+    [8, 1, 1]
+    """
+    if by not in ("sentence", "document"):
+        raise ConfigError(f"split by 'sentence' or 'document', not {by!r}")
+    if len(ratios) != 3 or any(r < 0 for r in ratios) or sum(ratios) <= 0:
+        raise ConfigError(f"give three non-negative ratios for train, dev and test, got {list(ratios)}")
+    keys = [s.doc if by == "document" else i for i, s in enumerate(sentences)]
+    units = sorted(set(keys))
+    if by == "document" and len(units) < 3:
+        raise ConfigError(f"only {len(units)} document(s) found; split by sentence instead")
+    random.Random(seed).shuffle(units)
+    total = sum(ratios)
+    n_dev = round(ratios[1] / total * len(units))
+    n_test = round(ratios[2] / total * len(units))
+    part_of = {u: 1 for u in units[:n_dev]}
+    part_of.update({u: 2 for u in units[n_dev : n_dev + n_test]})
+    parts: tuple[list[Sentence], list[Sentence], list[Sentence]] = ([], [], [])
+    for key, s in zip(keys, sentences):
+        parts[part_of.get(key, 0)].append(s)
+    return parts

@@ -75,8 +75,9 @@ class WordEncoder:
         self.stride = stride
         self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else tokenizer.pad_token_id
 
-    def word_pieces(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
-        """Sub-token ids of every word: ``[sentence][word] -> ids`` (never empty)."""
+    def raw_word_pieces(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """Sub-token ids of every word as the tokenizer gives them: ``[sentence][word] -> ids``
+        (empty for a word with no sub-token, never cut)."""
         out: list[list[list[int]]] = []
         step = 1024  # tokenizer calls in chunks keep memory flat on large files
         for lo in range(0, len(sentences), step):
@@ -89,11 +90,17 @@ class WordEncoder:
                 for pos, wid in enumerate(enc.word_ids(i)):
                     if wid is not None and wid < len(words):
                         pieces[wid].append(ids[pos])
-                for p in pieces:
-                    if not p:
-                        p.append(self.unk_id)
-                    del p[self.budget :]  # a single word never outgrows a window
                 out.append(pieces)
+        return out
+
+    def word_pieces(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """Sub-token ids of every word: ``[sentence][word] -> ids`` (never empty)."""
+        out = self.raw_word_pieces(sentences)
+        for pieces in out:
+            for p in pieces:
+                if not p:
+                    p.append(self.unk_id)
+                del p[self.budget :]  # a single word never outgrows a window
         return out
 
     def windows(self, pieces: list[list[int]]) -> list[tuple[int, int]]:

@@ -29,6 +29,6 @@ def evaluate(tagger: Tagger, sentences: Sequence[Sentence], batch_size: int = 64
         "token_micro_f1": token_micro_f1(gold, pred),
         "words": sum(len(g) for g in gold),
         "words_untagged": untagged,
-        "invalid_sequences": sum(not is_valid_sequence(p, tagger.labels) for p in pred),
+        "invalid_sequences": sum(not is_valid_sequence(t.native, tagger.labels) for t in tagged),
         "sentences": len(sentences),
     }

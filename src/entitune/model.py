@@ -52,6 +52,8 @@ class TaggerSettings:
 
 
 FEATURES = ("finetune", "frozen-sum4", "frozen-concat4")
+#: Schemes a model can be trained in; its predictions are always given back in IOB2.
+TRAIN_SCHEMES = ("IOB2", "BIOES")
 
 
 def default_encoder_dir() -> str:
@@ -108,10 +110,12 @@ def _build_encoder(config, directory: str | Path | None):
     raise AssertionError("unreachable")
 
 
-def label_set(tags: Sequence[str]) -> tuple[str, ...]:
-    """Closed IOB2 label list: ``O``, then ``B-X``, ``I-X`` for every type seen, types sorted."""
+def label_set(tags: Sequence[str], scheme: str = "IOB2") -> tuple[str, ...]:
+    """Closed label list: ``O``, then ``B-X``, ``I-X`` (and for BIOES ``E-X``, ``S-X``) for every
+    type seen, types sorted."""
     types = sorted({t[2:] for t in tags if t != "O"})
-    return ("O", *[f"{p}-{t}" for t in types for p in ("B", "I")])
+    prefixes = ("B", "I", "E", "S") if scheme == "BIOES" else ("B", "I")
+    return ("O", *[f"{p}-{t}" for t in types for p in prefixes])
 
 
 class Tagger(nn.Module):
@@ -211,9 +215,12 @@ class Tagger(nn.Module):
         constrained: bool = True,
         dropout: float = 0.1,
         seed: int = 42,
+        scheme: str = "IOB2",
     ) -> "Tagger":
         """A new tagger on a pretrained local checkpoint (default: the bundled MiniLM); ``seed``
-        drives the head's initialisation."""
+        drives the head's initialisation; ``scheme`` (IOB2 or BIOES) is the scheme of ``labels``."""
+        if scheme not in TRAIN_SCHEMES:
+            raise ConfigError(f"a model is trained in {' or '.join(TRAIN_SCHEMES)}, not {scheme!r}")
         from transformers import AutoConfig
 
         _quiet_transformers()
@@ -221,7 +228,7 @@ class Tagger(nn.Module):
         config = AutoConfig.from_pretrained(str(path), local_files_only=True)
         settings = TaggerSettings(
             labels=tuple(labels), head=head, features=features, max_length=max_length, stride=stride,
-            constrained=constrained, dropout=dropout, encoder=str(path),
+            constrained=constrained, dropout=dropout, encoder=str(path), scheme=scheme,
         )
         tagger = cls(_build_encoder(config, path), load_tokenizer(path, config.model_type), settings)
         std = getattr(config, "initializer_range", 0.02)

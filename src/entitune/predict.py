@@ -13,18 +13,22 @@ import torch
 
 from .encode import collate, length_grouped_batches, merge_windows
 from .model import Tagger
-from .tags import spans_from_tags
+from .tags import spans_from_tags, to_iob2
 from .text import join_words, split_words
 from .types import Entity
 
 
 @dataclass(frozen=True)
 class Tagged:
-    """Tags of one word sequence and the probability the model gave each chosen tag."""
+    """Tags of one word sequence (IOB2) and the probability the model gave each chosen tag.
+
+    ``native`` holds the tags in the model's own scheme (the same as ``tags`` for IOB2 models).
+    """
 
     words: tuple[str, ...]
     tags: tuple[str, ...]
     scores: tuple[float, ...]
+    native: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Predictor:
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
         """Tag word sequences; every word gets a tag, however long the sentence."""
         tagger = self.tagger
+        scheme = tagger.settings.scheme
         was_training = tagger.training
         tagger.eval()
         device = next(tagger.parameters()).device
@@ -84,7 +89,7 @@ class Predictor:
             longest = max(len(sentences[i]) for i in idx)
             if longest == 0:
                 for i in idx:
-                    out[i] = Tagged((), (), ())
+                    out[i] = Tagged((), (), (), ())
                 continue
             # shape: (batch, words, labels)
             padded = torch.zeros((len(idx), longest, len(tagger.labels)))
@@ -98,11 +103,9 @@ class Predictor:
             tag_ids, probs = tag_ids.cpu().tolist(), probs.cpu().tolist()
             for row, i in enumerate(idx):
                 n = len(sentences[i])
-                out[i] = Tagged(
-                    tuple(sentences[i]),
-                    tuple(tagger.labels[t] for t in tag_ids[row][:n]),
-                    tuple(probs[row][:n]),
-                )
+                native = tuple(tagger.labels[t] for t in tag_ids[row][:n])
+                tags = native if scheme == "IOB2" else tuple(to_iob2(native, scheme))
+                out[i] = Tagged(tuple(sentences[i]), tags, tuple(probs[row][:n]), native)
         tagger.train(was_training)
         return out  # type: ignore[return-value]
 

@@ -9,16 +9,24 @@ class Sentence:
     """One sentence: its words and, when annotated, one tag per word.
 
     ``line`` is the 1-based line in the source file where the sentence starts (0 if unknown),
-    kept so that later checks can point at the file.
+    kept so that later checks can point at the file. ``doc`` numbers the document the sentence
+    belongs to (CoNLL ``-DOCSTART-`` blocks; 0 when the format has none). Readers of formats
+    that carry the raw text (span JSONL, KLUE, KMOU) keep it in ``text``, with each word's
+    ``(start, end)`` character offsets in ``offsets`` when they are known.
     """
 
     words: tuple[str, ...]
     tags: tuple[str, ...] | None = None
     line: int = 0
+    doc: int = 0
+    text: str | None = None
+    offsets: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.tags is not None and len(self.tags) != len(self.words):
             raise ValueError(f"{len(self.words)} words but {len(self.tags)} tags")
+        if self.offsets is not None and len(self.offsets) != len(self.words):
+            raise ValueError(f"{len(self.words)} words but {len(self.offsets)} offsets")
 
     def __len__(self) -> int:
         return len(self.words)

@@ -22,23 +22,33 @@ def check_tag(tag: str, path: str, line: int) -> str:
     return tag
 
 
+DOCSTART = "-DOCSTART-"
+
+
 def _sentences(path: str, rows: Iterator[tuple[int, str | None, str | None]]) -> Iterator[Sentence]:
-    """Group ``(line, word, tag)`` rows into sentences; ``word is None`` marks a boundary."""
+    """Group ``(line, word, tag)`` rows into sentences; ``word is None`` marks a boundary, and a
+    boundary whose tag is ``DOCSTART`` also starts a new document."""
     words: list[str] = []
     tags: list[str] = []
     first = 0
+    doc = 0
+    doc_has_sentences = False
     for number, word, tag in rows:
         if word is None:
             if words:
-                yield Sentence(tuple(words), tuple(tags), first)
+                yield Sentence(tuple(words), tuple(tags), first, doc)
+                doc_has_sentences = True
             words, tags = [], []
+            if tag == DOCSTART and doc_has_sentences:
+                doc += 1
+                doc_has_sentences = False
             continue
         if not words:
             first = number
         words.append(word)
         tags.append(check_tag(tag or "", path, number))
     if words:
-        yield Sentence(tuple(words), tuple(tags), first)
+        yield Sentence(tuple(words), tuple(tags), first, doc)
 
 
 def _column_rows(path: str, pick) -> Iterator[tuple[int, str | None, str | None]]:
@@ -46,8 +56,11 @@ def _column_rows(path: str, pick) -> Iterator[tuple[int, str | None, str | None]
     ``pick(number, text, fields)`` returns a token line's (word, tag) or raises ``DataFormatError``."""
     for number, text in iter_lines(path):
         fields = split_fields(text)
-        if not fields or fields[0] == "-DOCSTART-":
+        if not fields:
             yield number, None, None
+            continue
+        if fields[0] == DOCSTART:
+            yield number, None, DOCSTART
             continue
         word, tag = pick(number, text, fields)
         yield number, word, tag
@@ -82,25 +95,3 @@ def read_bio(path: str | Path) -> Iterator[Sentence]:
         return fields[1], fields[0]
 
     return _sentences(path, _column_rows(path, pick))
-
-
-def sniff_format(path: str | Path, max_lines: int = 500) -> str:
-    """Tell ``conll`` (tag last) from ``bio`` (tag first) by which column looks like tags."""
-    path = str(path)
-    first_is_tag = last_is_tag = lines = 0
-    for _, text in iter_lines(path):
-        fields = split_fields(text)
-        if len(fields) < 2 or fields[0] == "-DOCSTART-":
-            continue
-        lines += 1
-        first_is_tag += bool(TAG_PATTERN.match(fields[0]))
-        last_is_tag += bool(TAG_PATTERN.match(fields[-1]))
-        if lines >= max_lines:
-            break
-    if lines == 0:
-        raise DataFormatError(path, None, "no token lines found; expected 'word ... TAG' or 'TAG<TAB>word' columns")
-    if first_is_tag > last_is_tag:
-        return "bio"
-    if last_is_tag > 0:
-        return "conll"
-    raise DataFormatError(path, None, "cannot tell the format: no column holds tags like O, B-X, I-X")

@@ -1,7 +1,13 @@
-"""Writers: CoNLL two-column output (``word<TAB>TAG``)."""
+"""Writers: CoNLL (``word<TAB>TAG``), MIT ``.bio`` (``TAG<TAB>word``) and JSONL (tokens or spans)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+
+from ..errors import ConfigError
+from ..types import Sentence
+
+#: Output formats of ``write_sentences``.
+WRITE_FORMATS = ("conll", "bio", "jsonl", "jsonl-spans")
 
 
 def write_conll(rows: Iterable[tuple[Sequence[str], Sequence[str]]]) -> str:
@@ -11,3 +17,23 @@ def write_conll(rows: Iterable[tuple[Sequence[str], Sequence[str]]]) -> str:
         out.extend(f"{w}\t{t}" for w, t in zip(words, tags))
         out.append("")
     return "\n".join(out) + ("\n" if out else "")
+
+
+def write_bio(rows: Iterable[tuple[Sequence[str], Sequence[str]]]) -> str:
+    """Render ``(words, tags)`` pairs as MIT-style ``tag<TAB>word`` lines."""
+    return write_conll(((tags, words) for words, tags in rows))
+
+
+def write_sentences(sentences: Iterable[Sentence], format: str) -> str:
+    """Render annotated sentences in one of ``WRITE_FORMATS``."""
+    from .jsonl import write_jsonl
+
+    if format == "conll":
+        return write_conll((s.words, s.tags or ()) for s in sentences)
+    if format == "bio":
+        return write_bio((s.words, s.tags or ()) for s in sentences)
+    if format == "jsonl":
+        return write_jsonl(sentences, "tokens")
+    if format == "jsonl-spans":
+        return write_jsonl(sentences, "spans")
+    raise ConfigError(f"unknown output format {format!r}; expected one of {', '.join(WRITE_FORMATS)}")
