@@ -69,7 +69,7 @@ class _Progress:
             self.bar.start()
             self.task = self.bar.add_task("train", total=total_steps, loss=0.0, speed=0.0)
 
-    def on_step(self, step: int, loss: float, subwords_per_s: float) -> None:
+    def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=step, loss=loss, speed=subwords_per_s)
 
@@ -100,7 +100,9 @@ def train(
     epochs: Annotated[int, typer.Option(help="passes over the training data")] = 3,
     lr: Annotated[float, typer.Option(help="peak learning rate of the encoder")] = 1e-4,
     head_lr: Annotated[Optional[float], typer.Option("--head-lr", help="peak learning rate of the head (default: 1e-3 linear, 1e-2 crf and bilstm-crf, as measured)")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="windows per training step")] = 32,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="windows per training step (per micro-batch with --accumulate)")] = 32,
+    accumulate: Annotated[int, typer.Option(help="micro-batches per optimizer step: the same update as one batch of accumulate x batch-size")] = 1,
+    precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16 (autocast; fp16 uses a gradient scaler)")] = "fp32",
     max_length: Annotated[int, typer.Option("--max-length", help="sub-tokens per window, special tokens included")] = 128,
     stride: Annotated[int, typer.Option(help="sub-tokens shared by overlapping windows of long sentences")] = 32,
     seed: Annotated[int, typer.Option(help="seed for initialisation, shuffling and the dev split")] = 42,
@@ -132,7 +134,7 @@ def train(
         raise ConfigError(f"--features must be one of {', '.join(FEATURES)}, got {features!r}")
     _set_threads(threads)
     config = TrainConfig(epochs=epochs, lr=lr, head_lr=head_lr, batch_size=batch_size, warmup=warmup,
-                         weight_decay=weight_decay, seed=seed)
+                         weight_decay=weight_decay, seed=seed, accumulate=accumulate, precision=precision)
     train_data = _load(train, format)
     train_sents = train_data.sentences
     if dev is not None:
@@ -156,11 +158,16 @@ def train(
     tagger = Tagger.from_encoder(model, labels, head=head, features=features, max_length=max_length, stride=stride,
                                  constrained=not unconstrained, seed=seed, scheme=scheme)
     _err(f"model: {tagger.settings.encoder} ({features}) + {tagger.settings.head} head, {len(labels)} {scheme} labels")
+    from .train import JsonlLog, Listeners
+
+    out.mkdir(parents=True, exist_ok=True)
     progress = _Progress(show_bar=sys.stderr.isatty())
+    jsonl = JsonlLog(out / "log.jsonl")
     try:
-        result = fit(tagger, train_sents, dev_sents, config, progress)
+        result = fit(tagger, train_sents, dev_sents, config, Listeners(progress, jsonl))
     finally:
         progress.close()
+        jsonl.close()
     tagger.save(out)
     log = {"config": asdict(config), "model": asdict(tagger.settings), "train": result.to_dict()}
     _err(f"saved best model (epoch {result.best_epoch}) to {out}")

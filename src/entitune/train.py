@@ -7,6 +7,7 @@ evaluate on dev and keep the best weights (by dev entity F1). The caller sees pr
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 import time
@@ -39,6 +40,8 @@ class TrainConfig:
     seed: int = 42
     eval_batch_size: int = 64
     compact_embeddings: bool = True  # train only the embedding rows the data uses (exact; see compact.py)
+    accumulate: int = 1  # micro-batches of batch_size per optimizer step; equals one batch of accumulate * batch_size
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -49,6 +52,13 @@ class TrainConfig:
             raise ConfigError("learning rates must be > 0")
         if not 0.0 <= self.warmup < 1.0:
             raise ConfigError(f"warmup is a fraction of all steps in [0, 1), got {self.warmup}")
+        if self.accumulate < 1:
+            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 #: Head learning rates measured on MIT Movie eng, 1 epoch (bench/results/headlr_*.json, heads_e1.json):
@@ -102,7 +112,7 @@ class TrainResult:
 
 class TrainListener(Protocol):
     def on_start(self, total_steps: int, steps_per_epoch: int) -> None: ...
-    def on_step(self, step: int, loss: float, subwords_per_s: float) -> None: ...
+    def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None: ...
     def on_epoch(self, result: EpochResult) -> None: ...
 
 
@@ -110,11 +120,54 @@ class _Silent:
     def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
         pass
 
-    def on_step(self, step: int, loss: float, subwords_per_s: float) -> None:
+    def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
         pass
 
     def on_epoch(self, result: EpochResult) -> None:
         pass
+
+
+class Listeners:
+    """Several listeners as one."""
+
+    def __init__(self, *listeners: TrainListener) -> None:
+        self.listeners = listeners
+
+    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
+        for x in self.listeners:
+            x.on_start(total_steps, steps_per_epoch)
+
+    def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
+        for x in self.listeners:
+            x.on_step(step, loss, subwords_per_s, lr)
+
+    def on_epoch(self, result: EpochResult) -> None:
+        for x in self.listeners:
+            x.on_epoch(result)
+
+
+class JsonlLog:
+    """Training log as JSON Lines: one ``{"event": "step", step, loss, lr, subwords_per_s}`` per
+    optimizer step and one ``{"event": "epoch", ...}`` (with dev scores) per epoch; flushed as written."""
+
+    def __init__(self, path) -> None:
+        self.file = open(path, "w", encoding="utf-8")
+
+    def _write(self, obj: dict) -> None:
+        self.file.write(json.dumps(obj) + "\n")
+        self.file.flush()
+
+    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
+        self._write({"event": "start", "total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "time": time.time()})
+
+    def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
+        self._write({"event": "step", "step": step, "loss": loss, "lr": lr, "subwords_per_s": subwords_per_s})
+
+    def on_epoch(self, result: EpochResult) -> None:
+        self._write({"event": "epoch", **asdict(result)})
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def seed_everything(seed: int) -> None:
@@ -187,7 +240,7 @@ def fit(
         [s.words for s in train], [[label_ids[t] for t in (s.tags or ())] for s in train]
     )
     lengths = [len(w.input_ids) for w in windows]
-    steps_per_epoch = math.ceil(len(windows) / config.batch_size)
+    steps_per_epoch = math.ceil(len(windows) / (config.batch_size * config.accumulate))
     trains_embeddings = config.compact_embeddings and not tagger.frozen
     used_ids = {i for w in windows for i in w.input_ids} if trains_embeddings else None
     # a frozen encoder gives the same vectors every epoch: compute them once
@@ -207,6 +260,9 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
     warmup_steps = int(config.warmup * total_steps)
     optimizer = build_optimizer(tagger, config)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
+    autocast_dtype = PRECISIONS[config.precision]
+    # fp16 needs loss scaling against underflow; for fp32 and bf16 the scaler is a no-op
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
     listener.on_start(total_steps, steps_per_epoch)
 
     result = TrainResult()
@@ -214,31 +270,45 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
     step = 0
     for epoch in range(1, config.epochs + 1):
         tagger.train()
-        batches = length_grouped_batches(lengths, config.batch_size, seed=config.seed + epoch)
+        # one optimizer step per group of accumulate * batch_size windows, cut into micro-batches
+        batches = length_grouped_batches(lengths, config.batch_size * config.accumulate, seed=config.seed + epoch)
         loss_sum, subwords, positions = 0.0, 0, 0
         t0 = time.perf_counter()
-        for idx in batches:
+        for group in batches:
             # ---- learning rate for this step
             factor = lr_factor(step, warmup_steps, total_steps)
-            for group, base in zip(optimizer.param_groups, base_lrs):
-                group["lr"] = base * factor
-            # ---- forward and backward
-            batch = collate([windows[i] for i in idx], tagger.pad_id)
-            if features is not None:
-                batch["word_vectors"] = torch.nn.utils.rnn.pad_sequence([features[i] for i in idx], batch_first=True)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            loss = tagger.batch_loss(batch)
-            loss.backward()
+            for param_group, base in zip(optimizer.param_groups, base_lrs):
+                param_group["lr"] = base * factor
+            # ---- forward and backward over the micro-batches, each weighted by its share of the loss
+            micro = [collate([windows[i] for i in group[k : k + config.batch_size]], tagger.pad_id)
+                     for k in range(0, len(group), config.batch_size)]
+            weights = [tagger.head.loss_weight(b["word_labels"]) for b in micro]
+            total_weight = sum(weights) or 1
+            step_loss = 0.0
+            for k, batch in enumerate(micro):
+                if features is not None:
+                    idx = group[k * config.batch_size : (k + 1) * config.batch_size]
+                    batch["word_vectors"] = torch.nn.utils.rnn.pad_sequence([features[i] for i in idx], batch_first=True)
+                batch = {key: v.to(device) for key, v in batch.items()}
+                with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+                    loss = tagger.batch_loss(batch)
+                if len(micro) > 1:
+                    loss = loss * (weights[k] / total_weight)
+                scaler.scale(loss).backward()
+                step_loss += loss.item()
+                subwords += int(batch["attention_mask"].sum())
+                positions += batch["attention_mask"].numel()
             # ---- clip, step
+            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(tagger.parameters(), config.max_grad_norm)
-            optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             optimizer.zero_grad(set_to_none=True)
             # ---- log
             step += 1
-            loss_sum += loss.item()
-            subwords += int(batch["attention_mask"].sum())
-            positions += batch["attention_mask"].numel()
-            listener.on_step(step, loss.item(), subwords / max(time.perf_counter() - t0, 1e-9))
+            loss_sum += step_loss
+            listener.on_step(step, step_loss, subwords / max(time.perf_counter() - t0, 1e-9),
+                             optimizer.param_groups[0]["lr"])
         seconds = time.perf_counter() - t0
         # ---- evaluate on dev, keep the best
         if compact is not None:

@@ -105,6 +105,11 @@ class CRFHead(nn.Module):
         has_words = mask[:, 0]
         return ((log_z - gold) * has_words).sum() / has_words.sum().clamp(min=1)
 
+    @staticmethod
+    def loss_weight(labels: torch.Tensor) -> int:
+        """What ``loss`` averages over: the sequences of ``labels`` (batch, words) that have words."""
+        return int((labels[:, 0] != IGNORE).sum()) if labels.numel() else 0
+
     def marginals(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """P(tag at word t = label) under the CRF, by forward-backward; (batch, words, labels)."""
         emissions = emissions.float()

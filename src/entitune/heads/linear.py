@@ -52,6 +52,12 @@ class LinearHead(nn.Module):
         """
         return nn.functional.cross_entropy(scores.flatten(0, 1).float(), labels.flatten(), ignore_index=IGNORE)
 
+    @staticmethod
+    def loss_weight(labels: torch.Tensor) -> int:
+        """What ``loss`` averages over: the labelled words of ``labels`` (batch, words). Gradient
+        accumulation weights each micro-batch by it, to equal one large batch exactly."""
+        return int((labels != IGNORE).sum())
+
     def decode(self, scores: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Best valid tags and their probabilities.
 

@@ -1,0 +1,68 @@
+"""Training-loop options: gradient accumulation, mixed precision, the JSONL log."""
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from entitune import Sentence, Tagger, TrainConfig, fit
+from entitune.errors import ConfigError
+from entitune.model import label_set
+
+from .conftest import TINY_SENTENCES
+
+SENTENCES = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
+LABELS = label_set([t for s in SENTENCES for t in s.tags])
+
+
+def _trained(tiny_bert, head, **config):
+    tagger = Tagger.from_encoder(tiny_bert, LABELS, head=head, max_length=16, stride=4, dropout=0.0, seed=0)
+    for module in tagger.modules():  # dropout would draw different masks for micro- and full batches
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+    result = fit(tagger, SENTENCES * 4, None, TrainConfig(epochs=2, lr=1e-3, head_lr=1e-2, warmup=0.0, **config))
+    return tagger, result
+
+
+@pytest.mark.parametrize("head", ["linear", "crf", "bilstm-crf"])
+def test_accumulation_equals_one_larger_batch(tiny_bert, head):
+    big, big_result = _trained(tiny_bert, head, batch_size=8)
+    acc, acc_result = _trained(tiny_bert, head, batch_size=2, accumulate=4)
+    assert len(acc_result.epochs) == 2
+    for (name, a), (_, b) in zip(big.state_dict().items(), acc.state_dict().items()):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4, msg=name)
+    for e_big, e_acc in zip(big_result.epochs, acc_result.epochs):
+        assert e_acc.train_loss == pytest.approx(e_big.train_loss, rel=1e-4)
+        assert e_acc.subwords == e_big.subwords
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_trains_on_cpu(tiny_bert, precision):
+    tagger, result = _trained(tiny_bert, "crf", batch_size=4, precision=precision)
+    assert all(math.isfinite(e.train_loss) for e in result.epochs)
+    assert all(p.dtype == torch.float32 for p in tagger.parameters())  # autocast: weights stay fp32
+    fp32, _ = _trained(tiny_bert, "crf", batch_size=4)
+    assert any(not torch.equal(a, b) for a, b in zip(tagger.state_dict().values(), fp32.state_dict().values()))
+
+
+def test_bad_loop_options_are_config_errors():
+    with pytest.raises(ConfigError, match="accumulate"):
+        TrainConfig(accumulate=0)
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(precision="fp8")
+
+
+def test_jsonl_log_has_every_step_and_epoch(tmp_path, tiny_bert):
+    from entitune.train import JsonlLog
+
+    tagger = Tagger.from_encoder(tiny_bert, LABELS, max_length=16, stride=4)
+    log = JsonlLog(tmp_path / "log.jsonl")
+    result = fit(tagger, SENTENCES * 2, SENTENCES, TrainConfig(epochs=2, batch_size=4), log)
+    log.close()
+    events = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    steps = [e for e in events if e["event"] == "step"]
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert events[0]["event"] == "start" and len(steps) == events[0]["total_steps"] == 2 * math.ceil(12 / 4)
+    assert [s["step"] for s in steps] == list(range(1, len(steps) + 1)) and all(s["lr"] > 0 for s in steps)
+    assert len(epochs) == 2 and epochs[1]["dev"]["entity"]["f1"] == result.epochs[1].dev["entity"]["f1"]
