@@ -103,6 +103,9 @@ def train(
     batch_size: Annotated[int, typer.Option("--batch-size", help="windows per training step (per micro-batch with --accumulate)")] = 32,
     accumulate: Annotated[int, typer.Option(help="micro-batches per optimizer step: the same update as one batch of accumulate x batch-size")] = 1,
     precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16 (autocast; fp16 uses a gradient scaler)")] = "fp32",
+    save_every: Annotated[int, typer.Option("--save-every", help="also write a resumable checkpoint every N optimizer steps (0: at epoch ends only)")] = 0,
+    keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="newest checkpoints kept in OUT/checkpoints")] = 2,
+    resume: Annotated[bool, typer.Option("--resume", help="continue from the newest complete checkpoint in OUT/checkpoints (same settings)")] = False,
     max_length: Annotated[int, typer.Option("--max-length", help="sub-tokens per window, special tokens included")] = 128,
     stride: Annotated[int, typer.Option(help="sub-tokens shared by overlapping windows of long sentences")] = 32,
     seed: Annotated[int, typer.Option(help="seed for initialisation, shuffling and the dev split")] = 42,
@@ -158,13 +161,18 @@ def train(
     tagger = Tagger.from_encoder(model, labels, head=head, features=features, max_length=max_length, stride=stride,
                                  constrained=not unconstrained, seed=seed, scheme=scheme)
     _err(f"model: {tagger.settings.encoder} ({features}) + {tagger.settings.head} head, {len(labels)} {scheme} labels")
-    from .train import JsonlLog, Listeners
+    from .checkpoint import checkpoints as list_checkpoints
+    from .train import CheckpointOptions, JsonlLog, Listeners
 
     out.mkdir(parents=True, exist_ok=True)
+    ckpt_options = CheckpointOptions(out / "checkpoints", save_every, keep_checkpoints, resume)
+    if resume:
+        found = list_checkpoints(ckpt_options.directory)
+        _err(f"resuming from {found[-1]}" if found else f"--resume: no checkpoint in {ckpt_options.directory}; starting from the beginning")
     progress = _Progress(show_bar=sys.stderr.isatty())
-    jsonl = JsonlLog(out / "log.jsonl")
+    jsonl = JsonlLog(out / "log.jsonl", append=resume)
     try:
-        result = fit(tagger, train_sents, dev_sents, config, Listeners(progress, jsonl))
+        result = fit(tagger, train_sents, dev_sents, config, Listeners(progress, jsonl), ckpt_options)
     finally:
         progress.close()
         jsonl.close()

@@ -13,11 +13,13 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from . import checkpoint as ckpt
 from .compact import COMPACT_SUFFIX, compact_word_embeddings
 from .encode import Window, collate, length_grouped_batches
 from .errors import ConfigError
@@ -65,6 +67,24 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: linear 0.839 F1 at 1e-4, 0.853 at 1e-3; CRF 0.846 at 1e-4, 0.856 at 1e-3, 0.865 at 1e-2.
 #: CRF transitions start at zero and need the larger rate.
 DEFAULT_HEAD_LR = {"linear": 1e-3, "crf": 1e-2, "bilstm-crf": 1e-2}
+
+
+@dataclass(frozen=True)
+class CheckpointOptions:
+    """Where and how often ``fit`` writes resumable checkpoints (see ``checkpoint``).
+
+    ``save_every`` steps (0: only at epoch ends) and at every epoch end; the newest ``keep`` are
+    kept. With ``resume``, training continues from the newest complete checkpoint, if any.
+    """
+
+    directory: Path
+    save_every: int = 0
+    keep: int = 2
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.save_every < 0 or self.keep < 1:
+            raise ConfigError(f"save_every must be >= 0 and keep >= 1, got {self.save_every} and {self.keep}")
 
 
 @dataclass
@@ -150,8 +170,8 @@ class JsonlLog:
     """Training log as JSON Lines: one ``{"event": "step", step, loss, lr, subwords_per_s}`` per
     optimizer step and one ``{"event": "epoch", ...}`` (with dev scores) per epoch; flushed as written."""
 
-    def __init__(self, path) -> None:
-        self.file = open(path, "w", encoding="utf-8")
+    def __init__(self, path, append: bool = False) -> None:
+        self.file = open(path, "a" if append else "w", encoding="utf-8")
 
     def _write(self, obj: dict) -> None:
         self.file.write(json.dumps(obj) + "\n")
@@ -230,8 +250,14 @@ def fit(
     dev: Sequence[Sentence] | None,
     config: TrainConfig,
     listener: TrainListener | None = None,
+    checkpoints: CheckpointOptions | None = None,
 ) -> TrainResult:
-    """Fine-tune ``tagger`` on ``train``; keep the weights of the best dev epoch (or the last)."""
+    """Fine-tune ``tagger`` on ``train``; keep the weights of the best dev epoch (or the last).
+
+    With ``checkpoints``, resumable checkpoints are written as training goes, and with
+    ``checkpoints.resume`` a killed run continues where its newest checkpoint left off, to the
+    same final weights, bit for bit, as a run that was never interrupted.
+    """
     listener = listener or _Silent()
     seed_everything(config.seed)
     label_ids = {label: i for i, label in enumerate(tagger.labels)}
@@ -246,14 +272,15 @@ def fit(
     # a frozen encoder gives the same vectors every epoch: compute them once
     features = frozen_word_vectors(tagger, windows, config.eval_batch_size) if tagger.frozen else None
     with compact_word_embeddings(tagger.encoder, used_ids) as compact:
-        result, best_state = _loop(tagger, windows, features, lengths, dev, config, listener, compact, steps_per_epoch)
+        result, best_state = _loop(tagger, windows, features, lengths, dev, config, listener, compact, steps_per_epoch,
+                                   checkpoints)
     if best_state is not None:
         tagger.load_state_dict(best_state)
     tagger.eval()
     return result
 
 
-def _loop(tagger, windows, features, lengths, dev, config, listener, compact, steps_per_epoch):
+def _loop(tagger, windows, features, lengths, dev, config, listener, compact, steps_per_epoch, checkpoints=None):
     """The epochs of ``fit``; returns the result and the best weights (full embedding layout)."""
     device = next(tagger.parameters()).device
     total_steps = steps_per_epoch * config.epochs
@@ -268,13 +295,40 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
     result = TrainResult()
     best_f1, best_state = -1.0, None
     step = 0
-    for epoch in range(1, config.epochs + 1):
+    # ---- resume: where the newest checkpoint left off
+    start_epoch, skip, partial = 1, 0, (0.0, 0, 0)
+    state = ckpt.load_latest(checkpoints.directory) if checkpoints is not None and checkpoints.resume else None
+    if state is not None:
+        if state["config"] != _comparable(config):
+            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written with other training settings "
+                              f"({state['config']}); resume with the same settings or start a new run")
+        tagger.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        step, start_epoch, skip = state["step"], state["epoch"], state["steps_in_epoch"]
+        partial = tuple(state["partial"])
+        best_f1, best_state = state["best_f1"], state["best_state"]
+        result.best_epoch = state["best_epoch"]
+        result.epochs = [EpochResult(**e) for e in state["epochs"]]
+        ckpt.set_rng_state(state["rng"])
+
+    def save(epoch: int, steps_in_epoch: int, sums: tuple) -> None:
+        ckpt.save_step({
+            "config": _comparable(config), "step": step, "epoch": epoch, "steps_in_epoch": steps_in_epoch,
+            "partial": list(sums), "model": tagger.state_dict(), "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "best_f1": best_f1, "best_state": best_state,
+            "best_epoch": result.best_epoch, "epochs": [asdict(e) for e in result.epochs],
+        }, checkpoints.directory, step, checkpoints.keep)
+
+    for epoch in range(start_epoch, config.epochs + 1):
         tagger.train()
         # one optimizer step per group of accumulate * batch_size windows, cut into micro-batches
         batches = length_grouped_batches(lengths, config.batch_size * config.accumulate, seed=config.seed + epoch)
-        loss_sum, subwords, positions = 0.0, 0, 0
+        loss_sum, subwords, positions = partial if epoch == start_epoch else (0.0, 0, 0)
         t0 = time.perf_counter()
-        for group in batches:
+        for g, group in enumerate(batches):
+            if epoch == start_epoch and g < skip:
+                continue  # done before the checkpoint we resumed from
             # ---- learning rate for this step
             factor = lr_factor(step, warmup_steps, total_steps)
             for param_group, base in zip(optimizer.param_groups, base_lrs):
@@ -309,6 +363,9 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
             loss_sum += step_loss
             listener.on_step(step, step_loss, subwords / max(time.perf_counter() - t0, 1e-9),
                              optimizer.param_groups[0]["lr"])
+            # ---- checkpoint every save_every steps
+            if checkpoints is not None and checkpoints.save_every and step % checkpoints.save_every == 0:
+                save(epoch, g + 1, (loss_sum, subwords, positions))
         seconds = time.perf_counter() - t0
         # ---- evaluate on dev, keep the best
         if compact is not None:
@@ -329,4 +386,12 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
         )
         result.epochs.append(epoch_result)
         listener.on_epoch(epoch_result)
+        if checkpoints is not None:
+            save(epoch + 1, 0, (0.0, 0, 0))
     return result, best_state
+
+
+def _comparable(config: TrainConfig) -> dict:
+    """The settings a checkpoint must share with the run that resumes it (all of them but the
+    evaluation batch size, which does not change the weights)."""
+    return {k: v for k, v in asdict(config).items() if k != "eval_batch_size"}
