@@ -27,8 +27,12 @@ FormatOpt = Annotated[str, typer.Option(
 )]
 
 
+_QUIET = False  # set on ranks other than 0 of a distributed run
+
+
 def _err(message: str) -> None:
-    typer.echo(message, err=True)
+    if not _QUIET:
+        typer.echo(message, err=True)
 
 
 def _set_threads(threads: int | None) -> None:
@@ -106,6 +110,9 @@ def train(
     save_every: Annotated[int, typer.Option("--save-every", help="also write a resumable checkpoint every N optimizer steps (0: at epoch ends only)")] = 0,
     keep_checkpoints: Annotated[int, typer.Option("--keep-checkpoints", help="newest checkpoints kept in OUT/checkpoints")] = 2,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the newest complete checkpoint in OUT/checkpoints (same settings)")] = False,
+    device: Annotated[str, typer.Option(help="auto (a GPU if there is one) | cpu | cuda")] = "auto",
+    nproc: Annotated[int, typer.Option("--nproc", help="launch this many data-parallel processes on this machine (torchrun); for several machines run torchrun yourself, see README")] = 1,
+    dropout: Annotated[float, typer.Option(help="dropout before the head")] = 0.1,
     max_length: Annotated[int, typer.Option("--max-length", help="sub-tokens per window, special tokens included")] = 128,
     stride: Annotated[int, typer.Option(help="sub-tokens shared by overlapping windows of long sentences")] = 32,
     seed: Annotated[int, typer.Option(help="seed for initialisation, shuffling and the dev split")] = 42,
@@ -129,13 +136,24 @@ def train(
     from .tags import from_iob2
 
     scheme = scheme.upper()
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        _launch(nproc)
+        return
     if scheme not in TRAIN_SCHEMES:
         raise ConfigError(f"--scheme must be one of {', '.join(TRAIN_SCHEMES)}, got {scheme!r}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, got {device!r}")
     if head not in HEADS:
         raise ConfigError(f"--head must be one of {', '.join(HEADS)}, got {head!r}")
     if features not in FEATURES:
         raise ConfigError(f"--features must be one of {', '.join(FEATURES)}, got {features!r}")
     _set_threads(threads)
+    from .distributed import barrier, init_from_env, shutdown
+
+    world = init_from_env(device)
+    if not world.is_main:  # one voice: only rank 0 prints, logs and saves
+        global _QUIET
+        _QUIET = True
     config = TrainConfig(epochs=epochs, lr=lr, head_lr=head_lr, batch_size=batch_size, warmup=warmup,
                          weight_decay=weight_decay, seed=seed, accumulate=accumulate, precision=precision)
     train_data = _load(train, format)
@@ -159,7 +177,7 @@ def train(
     if unseen:
         _err(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
     tagger = Tagger.from_encoder(model, labels, head=head, features=features, max_length=max_length, stride=stride,
-                                 constrained=not unconstrained, seed=seed, scheme=scheme)
+                                 constrained=not unconstrained, seed=seed, scheme=scheme, dropout=dropout).to(world.device)
     _err(f"model: {tagger.settings.encoder} ({features}) + {tagger.settings.head} head, {len(labels)} {scheme} labels")
     from .checkpoint import checkpoints as list_checkpoints
     from .train import CheckpointOptions, JsonlLog, Listeners
@@ -169,13 +187,20 @@ def train(
     if resume:
         found = list_checkpoints(ckpt_options.directory)
         _err(f"resuming from {found[-1]}" if found else f"--resume: no checkpoint in {ckpt_options.directory}; starting from the beginning")
-    progress = _Progress(show_bar=sys.stderr.isatty())
-    jsonl = JsonlLog(out / "log.jsonl", append=resume)
+    if world.distributed:
+        _err(f"distributed: {world.size} processes, device {world.device}, global batch {batch_size}")
+    progress = _Progress(show_bar=sys.stderr.isatty() and world.is_main)
+    jsonl = JsonlLog(out / "log.jsonl", append=resume) if world.is_main else None
     try:
-        result = fit(tagger, train_sents, dev_sents, config, Listeners(progress, jsonl), ckpt_options)
+        result = fit(tagger, train_sents, dev_sents, config, Listeners(progress, *([jsonl] if jsonl else [])), ckpt_options)
     finally:
         progress.close()
-        jsonl.close()
+        if jsonl is not None:
+            jsonl.close()
+    if not world.is_main:
+        barrier(world)
+        shutdown()
+        return
     tagger.save(out)
     log = {"config": asdict(config), "model": asdict(tagger.settings), "train": result.to_dict()}
     _err(f"saved best model (epoch {result.best_epoch}) to {out}")
@@ -185,6 +210,32 @@ def train(
         typer.echo(f"test: {test}")
         typer.echo(format_report(report))
     (out / "train_log.json").write_text(json.dumps(log, indent=2) + "\n")
+    barrier(world)
+    shutdown()
+
+
+def _launch(nproc: int) -> None:
+    """Run this same ``entitune train`` command under torchrun with ``nproc`` processes."""
+    import subprocess
+
+    args = [a for a in sys.argv[1:]]
+    cleaned: list[str] = []
+    skip = False
+    for a in args:  # drop --nproc N / --nproc=N, keep everything else as given
+        if skip:
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        if a.startswith("--nproc="):
+            continue
+        cleaned.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "entitune", *cleaned]
+    _err(f"launching: {' '.join(cmd)}")
+    code = subprocess.call(cmd)
+    if code:
+        raise SystemExit(code)
 
 
 @app.command()

@@ -7,6 +7,7 @@ evaluate on dev and keep the best weights (by dev entity F1). The caller sees pr
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -18,9 +19,11 @@ from typing import Protocol
 
 import numpy as np
 import torch
+from torch import nn
 
 from . import checkpoint as ckpt
 from .compact import COMPACT_SUFFIX, compact_word_embeddings
+from .distributed import all_sum, barrier, current, gather, shard
 from .encode import Window, collate, length_grouped_batches
 from .errors import ConfigError
 from .evaluate import evaluate
@@ -259,7 +262,8 @@ def fit(
     same final weights, bit for bit, as a run that was never interrupted.
     """
     listener = listener or _Silent()
-    seed_everything(config.seed)
+    world = current()
+    seed_everything(config.seed + world.rank)  # rank 0 (and a single process) uses the seed as given
     label_ids = {label: i for i, label in enumerate(tagger.labels)}
     train = [s for s in train if s.words]
     windows = tagger.word_encoder.encode(
@@ -280,9 +284,30 @@ def fit(
     return result
 
 
+class _LossOf(nn.Module):
+    """The tagger's batch loss as ``forward``, so that DistributedDataParallel can wrap it. A rank
+    with no windows in a step passes None and gets a zero loss that still touches every trained
+    parameter (DDP needs each rank to take part in every gradient reduction)."""
+
+    def __init__(self, tagger: Tagger) -> None:
+        super().__init__()
+        self.tagger = tagger
+
+    def forward(self, batch: dict[str, torch.Tensor] | None) -> torch.Tensor:
+        if batch is None:
+            return sum(p.sum() * 0.0 for p in self.tagger.parameters() if p.requires_grad)
+        return self.tagger.batch_loss(batch)
+
+
 def _loop(tagger, windows, features, lengths, dev, config, listener, compact, steps_per_epoch, checkpoints=None):
     """The epochs of ``fit``; returns the result and the best weights (full embedding layout)."""
     device = next(tagger.parameters()).device
+    world = current()
+    loss_of: nn.Module = _LossOf(tagger)
+    if world.distributed:
+        # built here, after the compact embedding swap, so DDP sees the parameters that train
+        loss_of = nn.parallel.DistributedDataParallel(loss_of, device_ids=[device] if device.type == "cuda" else None)
+    micro_size = max(1, math.ceil(config.batch_size / world.size))
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = int(config.warmup * total_steps)
     optimizer = build_optimizer(tagger, config)
@@ -310,15 +335,21 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
         best_f1, best_state = state["best_f1"], state["best_state"]
         result.best_epoch = state["best_epoch"]
         result.epochs = [EpochResult(**e) for e in state["epochs"]]
-        ckpt.set_rng_state(state["rng"])
+        if len(state["rng"]) != world.size:
+            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written by {len(state['rng'])} processes; "
+                              f"resume with as many (this run has {world.size})")
+        ckpt.set_rng_state(state["rng"][world.rank])
 
     def save(epoch: int, steps_in_epoch: int, sums: tuple) -> None:
-        ckpt.save_step({
-            "config": _comparable(config), "step": step, "epoch": epoch, "steps_in_epoch": steps_in_epoch,
-            "partial": list(sums), "model": tagger.state_dict(), "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(), "rng": ckpt.rng_state(), "best_f1": best_f1, "best_state": best_state,
-            "best_epoch": result.best_epoch, "epochs": [asdict(e) for e in result.epochs],
-        }, checkpoints.directory, step, checkpoints.keep)
+        rngs = gather(ckpt.rng_state(), world)  # every rank's dropout stream, for an exact resume
+        if world.is_main:  # one writer; the other ranks hold the same weights
+            ckpt.save_step({
+                "config": _comparable(config), "step": step, "epoch": epoch, "steps_in_epoch": steps_in_epoch,
+                "partial": list(sums), "model": tagger.state_dict(), "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(), "rng": rngs, "best_f1": best_f1, "best_state": best_state,
+                "best_epoch": result.best_epoch, "epochs": [asdict(e) for e in result.epochs],
+            }, checkpoints.directory, step, checkpoints.keep)
+        barrier(world)
 
     for epoch in range(start_epoch, config.epochs + 1):
         tagger.train()
@@ -333,25 +364,37 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
             factor = lr_factor(step, warmup_steps, total_steps)
             for param_group, base in zip(optimizer.param_groups, base_lrs):
                 param_group["lr"] = base * factor
-            # ---- forward and backward over the micro-batches, each weighted by its share of the loss
-            micro = [collate([windows[i] for i in group[k : k + config.batch_size]], tagger.pad_id)
-                     for k in range(0, len(group), config.batch_size)]
+            # ---- forward and backward over this rank's micro-batches, each weighted by its share of
+            # the global batch's loss (so accumulation and sharding give the one-batch update)
+            mine = shard(group, world)
+            micro = [collate([windows[i] for i in mine[k : k + micro_size]], tagger.pad_id)
+                     for k in range(0, len(mine), micro_size)]
             weights = [tagger.head.loss_weight(b["word_labels"]) for b in micro]
-            total_weight = sum(weights) or 1
-            step_loss = 0.0
-            for k, batch in enumerate(micro):
-                if features is not None:
-                    idx = group[k * config.batch_size : (k + 1) * config.batch_size]
-                    batch["word_vectors"] = torch.nn.utils.rnn.pad_sequence([features[i] for i in idx], batch_first=True)
-                batch = {key: v.to(device) for key, v in batch.items()}
-                with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-                    loss = tagger.batch_loss(batch)
-                if len(micro) > 1:
-                    loss = loss * (weights[k] / total_weight)
-                scaler.scale(loss).backward()
-                step_loss += loss.item()
-                subwords += int(batch["attention_mask"].sum())
-                positions += batch["attention_mask"].numel()
+            total_weight = all_sum([float(sum(weights))], world)[0] or 1.0
+            step_loss, step_subwords, step_positions = 0.0, 0, 0
+            for k, batch in enumerate(micro or [None]):
+                if batch is not None:
+                    if features is not None:
+                        idx = mine[k * micro_size : (k + 1) * micro_size]
+                        batch["word_vectors"] = torch.nn.utils.rnn.pad_sequence([features[i] for i in idx], batch_first=True)
+                    batch = {key: v.to(device) for key, v in batch.items()}
+                last = k == max(len(micro), 1) - 1
+                sync = loss_of.no_sync() if world.distributed and not last else contextlib.nullcontext()
+                with sync:
+                    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+                        loss = loss_of(batch)
+                    if len(micro) > 1 or world.distributed:
+                        share = weights[k] / total_weight if batch is not None else 0.0
+                        loss = loss * (share * world.size)  # DDP averages gradients over ranks
+                    scaler.scale(loss).backward()
+                step_loss += loss.item() / world.size
+                if batch is not None:
+                    step_subwords += int(batch["attention_mask"].sum())
+                    step_positions += batch["attention_mask"].numel()
+            if world.distributed:
+                step_loss, step_subwords, step_positions = all_sum([step_loss, step_subwords, step_positions], world)
+            subwords += int(step_subwords)
+            positions += int(step_positions)
             # ---- clip, step
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(tagger.parameters(), config.max_grad_norm)
@@ -371,7 +414,7 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
         if compact is not None:
             compact.write_back()
         t1 = time.perf_counter()
-        report = evaluate(tagger, dev, config.eval_batch_size) if dev else None
+        report = evaluate(tagger, dev, config.eval_batch_size, world) if dev else None
         f1 = report["entity"]["f1"] if report else float(epoch)
         is_best = f1 > best_f1
         if is_best:
