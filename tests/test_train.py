@@ -66,3 +66,26 @@ def test_jsonl_log_has_every_step_and_epoch(tmp_path, tiny_bert):
     assert events[0]["event"] == "start" and len(steps) == events[0]["total_steps"] == 2 * math.ceil(12 / 4)
     assert [s["step"] for s in steps] == list(range(1, len(steps) + 1)) and all(s["lr"] > 0 for s in steps)
     assert len(epochs) == 2 and epochs[1]["dev"]["entity"]["f1"] == result.epochs[1].dev["entity"]["f1"]
+
+
+def test_token_budget_batches_bound_padding_and_cover_everything():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from entitune.encode import token_budget_batches
+
+    @settings(max_examples=200)
+    @given(st.lists(st.integers(1, 128), max_size=300), st.integers(1, 1024), st.integers(0, 5))
+    def check(lengths, budget, seed):
+        batches = token_budget_batches(lengths, budget, seed)
+        assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+        for b in batches:
+            assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= budget
+
+    check()
+
+
+def test_batch_tokens_trains(tiny_bert):
+    _, result = _trained(tiny_bert, "linear", batch_tokens=40)
+    assert all(math.isfinite(e.train_loss) for e in result.epochs)
+    assert result.epochs[0].positions <= result.epochs[0].subwords * 1.5

@@ -105,6 +105,7 @@ def train(
     lr: Annotated[float, typer.Option(help="peak learning rate of the encoder")] = 1e-4,
     head_lr: Annotated[Optional[float], typer.Option("--head-lr", help="peak learning rate of the head (default: 1e-3 linear, 1e-2 crf and bilstm-crf, as measured)")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="windows per training step (per micro-batch with --accumulate)")] = 32,
+    batch_tokens: Annotated[Optional[int], typer.Option("--batch-tokens", help="instead of --batch-size: padded sub-words per batch (batches of similar length)")] = None,
     accumulate: Annotated[int, typer.Option(help="micro-batches per optimizer step: the same update as one batch of accumulate x batch-size")] = 1,
     precision: Annotated[str, typer.Option(help="fp32 | bf16 | fp16 (autocast; fp16 uses a gradient scaler)")] = "fp32",
     save_every: Annotated[int, typer.Option("--save-every", help="also write a resumable checkpoint every N optimizer steps (0: at epoch ends only)")] = 0,
@@ -155,7 +156,8 @@ def train(
         global _QUIET
         _QUIET = True
     config = TrainConfig(epochs=epochs, lr=lr, head_lr=head_lr, batch_size=batch_size, warmup=warmup,
-                         weight_decay=weight_decay, seed=seed, accumulate=accumulate, precision=precision)
+                         weight_decay=weight_decay, seed=seed, accumulate=accumulate, precision=precision,
+                         batch_tokens=batch_tokens)
     train_data = _load(train, format)
     train_sents = train_data.sentences
     if dev is not None:

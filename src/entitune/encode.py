@@ -214,6 +214,35 @@ def length_grouped_batches(
     return batches
 
 
+def token_budget_batches(lengths: Sequence[int], max_tokens: int, seed: int, pool: int = 2048) -> list[list[int]]:
+    """Shuffled index batches whose padded size (longest length x count) stays within ``max_tokens``.
+
+    As ``length_grouped_batches``: shuffle (seeded), sort within pools of ``pool`` items, cut,
+    shuffle the batches. A single item longer than the budget gets a batch of its own.
+
+    >>> token_budget_batches([4, 4, 4, 8], max_tokens=8, seed=0, pool=4)
+    [[2, 0], [3], [1]]
+    """
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    for lo in range(0, len(order), pool):
+        chunk = sorted(order[lo : lo + pool], key=lambda i: lengths[i])
+        batch: list[int] = []
+        for i in chunk:
+            if batch and lengths[i] * (len(batch) + 1) > max_tokens:
+                batches.append(batch)
+                batch = []
+            batch.append(i)
+        if batch:
+            batches.append(batch)
+    rng.shuffle(batches)
+    return batches
+
+
 def merge_windows(windows: Sequence[Window], window_scores: Sequence[torch.Tensor], n_words: Sequence[int]) -> list[torch.Tensor]:
     """Merge per-window word scores into one tensor per sentence.
 

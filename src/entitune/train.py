@@ -24,7 +24,7 @@ from torch import nn
 from . import checkpoint as ckpt
 from .compact import COMPACT_SUFFIX, compact_word_embeddings
 from .distributed import all_sum, barrier, current, gather, shard
-from .encode import Window, collate, length_grouped_batches
+from .encode import Window, collate, length_grouped_batches, token_budget_batches
 from .errors import ConfigError
 from .evaluate import evaluate
 from .model import Tagger
@@ -46,6 +46,7 @@ class TrainConfig:
     eval_batch_size: int = 64
     compact_embeddings: bool = True  # train only the embedding rows the data uses (exact; see compact.py)
     accumulate: int = 1  # micro-batches of batch_size per optimizer step; equals one batch of accumulate * batch_size
+    batch_tokens: int | None = None  # instead of batch_size: padded sub-words per micro-batch (x accumulate per step)
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
 
     def __post_init__(self) -> None:
@@ -59,6 +60,8 @@ class TrainConfig:
             raise ConfigError(f"warmup is a fraction of all steps in [0, 1), got {self.warmup}")
         if self.accumulate < 1:
             raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
+        if self.batch_tokens is not None and self.batch_tokens < 1:
+            raise ConfigError(f"batch tokens must be >= 1, got {self.batch_tokens}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
@@ -270,7 +273,7 @@ def fit(
         [s.words for s in train], [[label_ids[t] for t in (s.tags or ())] for s in train]
     )
     lengths = [len(w.input_ids) for w in windows]
-    steps_per_epoch = math.ceil(len(windows) / (config.batch_size * config.accumulate))
+    steps_per_epoch = len(_step_groups(lengths, config, 1))
     trains_embeddings = config.compact_embeddings and not tagger.frozen
     used_ids = {i for w in windows for i in w.input_ids} if trains_embeddings else None
     # a frozen encoder gives the same vectors every epoch: compute them once
@@ -354,7 +357,7 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
     for epoch in range(start_epoch, config.epochs + 1):
         tagger.train()
         # one optimizer step per group of accumulate * batch_size windows, cut into micro-batches
-        batches = length_grouped_batches(lengths, config.batch_size * config.accumulate, seed=config.seed + epoch)
+        batches = _step_groups(lengths, config, epoch)
         loss_sum, subwords, positions = partial if epoch == start_epoch else (0.0, 0, 0)
         t0 = time.perf_counter()
         for g, group in enumerate(batches):
@@ -367,15 +370,15 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
             # ---- forward and backward over this rank's micro-batches, each weighted by its share of
             # the global batch's loss (so accumulation and sharding give the one-batch update)
             mine = shard(group, world)
-            micro = [collate([windows[i] for i in mine[k : k + micro_size]], tagger.pad_id)
-                     for k in range(0, len(mine), micro_size)]
+            size = micro_size if config.batch_tokens is None else max(1, math.ceil(len(mine) / config.accumulate))
+            micro = [collate([windows[i] for i in mine[k : k + size]], tagger.pad_id) for k in range(0, len(mine), size)]
             weights = [tagger.head.loss_weight(b["word_labels"]) for b in micro]
             total_weight = all_sum([float(sum(weights))], world)[0] or 1.0
             step_loss, step_subwords, step_positions = 0.0, 0, 0
             for k, batch in enumerate(micro or [None]):
                 if batch is not None:
                     if features is not None:
-                        idx = mine[k * micro_size : (k + 1) * micro_size]
+                        idx = mine[k * size : (k + 1) * size]
                         batch["word_vectors"] = torch.nn.utils.rnn.pad_sequence([features[i] for i in idx], batch_first=True)
                     batch = {key: v.to(device) for key, v in batch.items()}
                 last = k == max(len(micro), 1) - 1
@@ -432,6 +435,14 @@ def _loop(tagger, windows, features, lengths, dev, config, listener, compact, st
         if checkpoints is not None:
             save(epoch + 1, 0, (0.0, 0, 0))
     return result, best_state
+
+
+def _step_groups(lengths: Sequence[int], config: TrainConfig, epoch: int) -> list[list[int]]:
+    """The windows of each optimizer step in ``epoch``: ``accumulate`` x ``batch_size`` windows of
+    similar length, or with ``batch_tokens`` about ``accumulate`` x ``batch_tokens`` padded sub-words."""
+    if config.batch_tokens is not None:
+        return token_budget_batches(lengths, config.batch_tokens * config.accumulate, seed=config.seed + epoch)
+    return length_grouped_batches(lengths, config.batch_size * config.accumulate, seed=config.seed + epoch)
 
 
 def _comparable(config: TrainConfig) -> dict:
