@@ -89,3 +89,17 @@ def test_batch_tokens_trains(tiny_bert):
     _, result = _trained(tiny_bert, "linear", batch_tokens=40)
     assert all(math.isfinite(e.train_loss) for e in result.epochs)
     assert result.epochs[0].positions <= result.epochs[0].subwords * 1.5
+
+
+def test_tensorboard_log_writes_scalars(tmp_path, tiny_bert):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from entitune.train import TensorBoardLog
+
+    tagger = Tagger.from_encoder(tiny_bert, LABELS, max_length=16, stride=4)
+    log = TensorBoardLog(tmp_path / "tb")
+    fit(tagger, SENTENCES * 2, SENTENCES, TrainConfig(epochs=2, batch_size=4), log)
+    log.close()
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    assert len(events.Scalars("train/loss")) == 6 and len(events.Scalars("dev/entity_f1")) == 2

@@ -182,7 +182,7 @@ def train(
                                  constrained=not unconstrained, seed=seed, scheme=scheme, dropout=dropout).to(world.device)
     _err(f"model: {tagger.settings.encoder} ({features}) + {tagger.settings.head} head, {len(labels)} {scheme} labels")
     from .checkpoint import checkpoints as list_checkpoints
-    from .train import CheckpointOptions, JsonlLog, Listeners
+    from .train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, tensorboard_available
 
     out.mkdir(parents=True, exist_ok=True)
     ckpt_options = CheckpointOptions(out / "checkpoints", save_every, keep_checkpoints, resume)
@@ -192,13 +192,18 @@ def train(
     if world.distributed:
         _err(f"distributed: {world.size} processes, device {world.device}, global batch {batch_size}")
     progress = _Progress(show_bar=sys.stderr.isatty() and world.is_main)
-    jsonl = JsonlLog(out / "log.jsonl", append=resume) if world.is_main else None
+    logs = []
+    if world.is_main:
+        logs.append(JsonlLog(out / "log.jsonl", append=resume))
+        if tensorboard_available():
+            logs.append(TensorBoardLog(out / "tensorboard"))
+            _err(f"logging to {out / 'log.jsonl'} and TensorBoard ({out / 'tensorboard'})")
     try:
-        result = fit(tagger, train_sents, dev_sents, config, Listeners(progress, *([jsonl] if jsonl else [])), ckpt_options)
+        result = fit(tagger, train_sents, dev_sents, config, Listeners(progress, *logs), ckpt_options)
     finally:
         progress.close()
-        if jsonl is not None:
-            jsonl.close()
+        for log_writer in logs:
+            log_writer.close()
     if not world.is_main:
         barrier(world)
         shutdown()

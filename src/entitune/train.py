@@ -196,6 +196,42 @@ class JsonlLog:
         self.file.close()
 
 
+class TensorBoardLog:
+    """The same events as ``JsonlLog`` as TensorBoard scalars (``train/loss``, ``train/lr``,
+    ``train/subwords_per_s`` per step; ``dev/entity_f1``, ``train/epoch_loss`` per epoch)."""
+
+    def __init__(self, directory) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(directory))
+        self.step = 0
+
+    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
+        pass
+
+    def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
+        self.step = step
+        self.writer.add_scalar("train/loss", loss, step)
+        self.writer.add_scalar("train/lr", lr, step)
+        self.writer.add_scalar("train/subwords_per_s", subwords_per_s, step)
+
+    def on_epoch(self, result: EpochResult) -> None:
+        self.writer.add_scalar("train/epoch_loss", result.train_loss, self.step)
+        if result.dev:
+            self.writer.add_scalar("dev/entity_f1", result.dev["entity"]["f1"], self.step)
+            self.writer.add_scalar("dev/token_micro_f1", result.dev["token_micro_f1"], self.step)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
