@@ -27,6 +27,10 @@ FormatOpt = Annotated[str, typer.Option(
 )]
 
 
+BackendOpt = Annotated[str, typer.Option(
+    "--backend", help="auto | torch | onnx (a directory written by 'entitune export'); auto: onnx when model.onnx is there",
+)]
+
 _QUIET = False  # set on ranks other than 0 of a distributed run
 
 
@@ -253,14 +257,15 @@ def evaluate(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
     format: FormatOpt = "auto",
     threads: Annotated[Optional[int], typer.Option()] = None,
+    backend: BackendOpt = "auto",
 ) -> None:
     """Score a trained model on an annotated file: entity P/R/F1 per type and token micro F1."""
     from .evaluate import evaluate as run_evaluation
     from .metrics import format_report
-    from .model import Tagger
+    from .predict import load_model
 
     _set_threads(threads)
-    tagger = Tagger.load(model_dir)
+    tagger = load_model(model_dir, backend, threads)
     sentences = _load(data, format).sentences
     report = run_evaluation(tagger, sentences, batch_size)
     typer.echo(format_report(report))
@@ -288,11 +293,11 @@ def predict(
     output: Annotated[str, typer.Option("--output", help="jsonl | conll")] = "jsonl",
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
     threads: Annotated[Optional[int], typer.Option()] = None,
+    backend: BackendOpt = "auto",
 ) -> None:
     """Tag raw text or pre-split words, one input per line; JSONL (words, tags, entities) or CoNLL out."""
     from .io import write_conll
-    from .model import Tagger
-    from .predict import Predictor
+    from .predict import Predictor, load_model
 
     if output not in ("jsonl", "conll"):
         raise ConfigError(f"--output must be jsonl or conll, got {output!r}")
@@ -305,13 +310,79 @@ def predict(
     else:
         text = sys.stdin.read()
     lines = [line for line in text.splitlines() if line.strip()]
-    predictor = Predictor(Tagger.load(model_dir), batch_size=batch_size)
+    predictor = Predictor(load_model(model_dir, backend, threads), batch_size=batch_size)
     results = predictor.predict([_parse_input_line(line) for line in lines])
     if output == "conll":
         sys.stdout.write(write_conll((r.words, r.tags) for r in results))
     else:
         for r in results:
             sys.stdout.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
+
+
+def _build_predictor(model_dir: Path, backend: str = "auto", batch_size: int = 32, threads: int | None = None):
+    """A predictor for ``model_dir`` (a trained model, or an ONNX export with ``--backend onnx`` or
+    ``auto``) and the ``/info`` description of it."""
+    from .onnx_backend import OnnxTagger
+    from .predict import Predictor, load_model
+    from .serve import model_info
+
+    tagger = load_model(model_dir, backend, threads)
+    used = "onnx" if isinstance(tagger, OnnxTagger) else "torch"
+    return Predictor(tagger, batch_size=batch_size), model_info(tagger, str(model_dir), used)
+
+
+@app.command()
+def serve(
+    model_dir: Annotated[Path, typer.Argument(help="trained model directory")],
+    host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="windows per forward pass")] = 32,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: torch's choice)")] = None,
+    max_texts: Annotated[int, typer.Option("--max-texts", help="inputs per request")] = 256,
+    max_chars: Annotated[int, typer.Option("--max-chars", help="characters per text")] = 20_000,
+    max_words: Annotated[int, typer.Option("--max-words", help="words per pre-split input")] = 5_000,
+    max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="bytes per request body")] = 1 << 20,
+    max_batch_texts: Annotated[int, typer.Option("--max-batch-texts", help="inputs of concurrent requests combined into one prediction")] = 128,
+    max_batch_wait_ms: Annotated[float, typer.Option("--max-batch-wait-ms", help="how long to wait for more requests before predicting")] = 5.0,
+    backend: BackendOpt = "auto",
+) -> None:
+    """Serve the model over HTTP: POST /predict, GET /health, GET /info, and a page at /."""
+    from . import serve as serving
+
+    try:
+        limits = serving.ServeLimits(max_texts, max_chars, max_words, max_body_bytes, max_batch_texts, max_batch_wait_ms)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    _set_threads(threads)
+    predictor, info = _build_predictor(model_dir, backend, batch_size, threads)
+    _err(f"serving {model_dir} on http://{host}:{port} (page at /, API docs at /docs)")
+    serving.run(predictor, info=info, limits=limits, host=host, port=port, threads=threads)
+
+
+@app.command()
+def export(
+    model_dir: Annotated[Path, typer.Argument(help="trained model directory")],
+    onnx: Annotated[Path, typer.Option("--onnx", help="directory to write the ONNX export to")],
+    quantize: Annotated[str, typer.Option("--quantize", help="none | int8 (dynamic int8 MatMuls)")] = "none",
+    eval_file: Annotated[Optional[Path], typer.Option("--eval", help="annotated dev/test file to re-score the export on")] = None,
+    max_drop: Annotated[float, typer.Option("--max-drop", help="largest entity-F1 drop accepted, in points")] = 0.5,
+    accept_drop: Annotated[bool, typer.Option("--accept-drop", help="keep the export whatever its F1 drop")] = False,
+    format: FormatOpt = "auto",
+    threads: Annotated[Optional[int], typer.Option()] = None,
+) -> None:
+    """Export a model to ONNX (optionally int8), re-score it against the PyTorch model, keep it only if
+    its entity F1 is within --max-drop points."""
+    from .onnx_backend import export_and_rescore
+
+    _set_threads(threads)
+    sentences = _load(eval_file, format).sentences if eval_file is not None else None
+    if sentences is None:
+        _err("notice: no --eval file: the export is not re-scored")
+    report = export_and_rescore(model_dir, onnx, sentences, quantize, max_drop, accept_drop)
+    if sentences is not None:
+        typer.echo(f"entity F1: PyTorch {report['torch_entity_f1']:.4f} | ONNX ({quantize}) {report['onnx_entity_f1']:.4f} "
+                   f"| drop {report['drop_points']:.2f} points (max {max_drop})")
+    typer.echo(f"wrote {onnx} ({report['onnx_bytes'] / 1e6:.1f} MB model.onnx; report in {onnx / 'export.json'})")
 
 
 @app.command()

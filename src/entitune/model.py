@@ -192,6 +192,16 @@ class Tagger(nn.Module):
         """Sub-token inputs (batch, seq), word starts and word mask (batch, words) -> scores (batch, words, labels)."""
         return self.head(self.encode_words(input_ids, attention_mask, word_starts, token_type_ids), word_mask)
 
+    @torch.inference_mode()
+    def score_windows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Scores of a collated batch of windows (``encode.collate``), as float32 on the CPU:
+        (batch, words, labels). The scoring step of ``Predictor``; the ONNX backend has the same."""
+        device = next(self.parameters()).device
+        return self(
+            batch["input_ids"].to(device), batch["attention_mask"].to(device), batch["word_starts"].to(device),
+            batch["word_mask"].to(device), batch["token_type_ids"].to(device),
+        ).float().cpu()
+
     def batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Loss of a collated, labelled batch (see ``encode.collate``); precomputed frozen features
         may come as ``word_vectors`` (batch, words, hidden'), and then the encoder is skipped."""

@@ -51,10 +51,11 @@ class Prediction:
 
 
 class Predictor:
-    """Batched, windowed tagging with a ``Tagger``.
+    """Batched, windowed tagging with a ``Tagger`` or an exported model (``onnx_backend.OnnxTagger``).
 
     Args:
-        tagger: the model (put in eval mode here).
+        tagger: the model; anything with ``score_windows(batch)``, ``word_encoder``, ``pad_id``,
+            ``labels``, ``settings`` and a ``head`` with ``decode`` (put in eval mode here).
         batch_size: windows per forward pass.
     """
 
@@ -68,22 +69,35 @@ class Predictor:
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
         """Tag word sequences; every word gets a tag, however long the sentence."""
         tagger = self.tagger
-        scheme = tagger.settings.scheme
         was_training = tagger.training
         tagger.eval()
-        device = next(tagger.parameters()).device
+        try:
+            merged = self._word_scores(sentences)
+            return self._decode(sentences, merged)
+        finally:
+            tagger.train(was_training)
+
+    def _word_scores(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
+        """Per sentence, a (words, labels) score tensor merged from its windows."""
+        tagger = self.tagger
         windows = tagger.word_encoder.encode(sentences)
         window_scores: list[torch.Tensor | None] = [None] * len(windows)
         lengths = [len(w.input_ids) for w in windows]
         for idx in length_grouped_batches(lengths, self.batch_size, seed=0, shuffle=False):
-            batch = collate([windows[i] for i in idx], tagger.pad_id)
-            scores = tagger(
-                batch["input_ids"].to(device), batch["attention_mask"].to(device),
-                batch["word_starts"].to(device), batch["word_mask"].to(device), batch["token_type_ids"].to(device),
-            ).float().cpu()
+            # shape: (batch, words, labels)
+            scores = tagger.score_windows(collate([windows[i] for i in idx], tagger.pad_id))
             for row, i in enumerate(idx):
                 window_scores[i] = scores[row, : windows[i].n_words]
-        merged = merge_windows(windows, window_scores, [len(s) for s in sentences])
+        if all(w.first_word == 0 and w.n_words == len(sentences[w.sentence]) for w in windows):
+            return window_scores  # type: ignore[return-value]  # one window per sentence, in order
+        return merge_windows(windows, window_scores, [len(s) for s in sentences])
+
+    def _decode(self, sentences: Sequence[Sequence[str]], merged: list[torch.Tensor]) -> list[Tagged]:
+        """Decode whole sentences with the head, batched by length."""
+        tagger = self.tagger
+        scheme = tagger.settings.scheme
+        labels = tagger.labels
+        device = tagger.head.classifier.weight.device
         out: list[Tagged | None] = [None] * len(sentences)
         for idx in length_grouped_batches([len(s) for s in sentences], self.batch_size, seed=0, shuffle=False):
             longest = max(len(sentences[i]) for i in idx)
@@ -92,7 +106,7 @@ class Predictor:
                     out[i] = Tagged((), (), (), ())
                 continue
             # shape: (batch, words, labels)
-            padded = torch.zeros((len(idx), longest, len(tagger.labels)))
+            padded = torch.zeros((len(idx), longest, len(labels)))
             mask = torch.zeros((len(idx), longest), dtype=torch.bool)
             for row, i in enumerate(idx):
                 n = len(sentences[i])
@@ -103,10 +117,9 @@ class Predictor:
             tag_ids, probs = tag_ids.cpu().tolist(), probs.cpu().tolist()
             for row, i in enumerate(idx):
                 n = len(sentences[i])
-                native = tuple(tagger.labels[t] for t in tag_ids[row][:n])
+                native = tuple(labels[t] for t in tag_ids[row][:n])
                 tags = native if scheme == "IOB2" else tuple(to_iob2(native, scheme))
                 out[i] = Tagged(tuple(sentences[i]), tags, tuple(probs[row][:n]), native)
-        tagger.train(was_training)
         return out  # type: ignore[return-value]
 
     def predict(self, inputs: Sequence[str | Sequence[str]]) -> list[Prediction]:
@@ -140,3 +153,25 @@ class Predictor:
                 entities.append(Entity(text[start:end], span.label, start, end, score, span.start, span.end))
             results.append(Prediction(text, tagged.words, tuple(offs), tagged.tags, tuple(entities)))
         return results
+
+
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def load_model(path, backend: str = "auto", threads: int | None = None):
+    """A model for ``Predictor`` from a directory: ``Tagger.load`` (backend ``torch``) or
+    ``OnnxTagger.load`` for an ``entitune export`` directory (backend ``onnx``). ``auto`` picks
+    ``onnx`` when the directory holds ``model.onnx``."""
+    from pathlib import Path
+
+    from .errors import ConfigError
+
+    if backend not in BACKENDS:
+        raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "auto":
+        backend = "onnx" if (Path(path) / "model.onnx").is_file() else "torch"
+    if backend == "onnx":
+        from .onnx_backend import OnnxTagger
+
+        return OnnxTagger.load(path, threads=threads)
+    return Tagger.load(path)

@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""Benchmark `entitune serve` under concurrent clients against offline prediction; write JSON.
+
+Starts `entitune serve MODEL_DIR` as a subprocess on a loopback port, runs --clients concurrent
+clients (threads, one HTTP connection each) for --seconds, each sending one MIT Movie engtest
+sentence per request (words joined by spaces), then stops the server and measures the predictor's
+offline throughput on the same sentences in this process (`Predictor(tagger, batch_size).predict`).
+A sample of served answers is checked against the offline ones (`mismatches`).
+
+Clients and server share this machine's cores, so served throughput includes the clients' cost.
+
+  python bench/serve.py runs/movie --seconds 30 --out bench/results/serve.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_PER_CLIENT = 5  # answers per client kept for the correctness check
+
+
+def read_bio_texts(path: Path) -> list[str]:
+    """Sentences of an MIT `.bio` file (tag TAB word, blank line between), words joined by spaces."""
+    texts, words = [], []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            if words:
+                texts.append(" ".join(words))
+            words = []
+            continue
+        words.append(line.split("\t", 1)[1] if "\t" in line else line.split()[-1])
+    if words:
+        texts.append(" ".join(words))
+    return texts
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: str, port: int, args: argparse.Namespace) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "entitune", "serve", model, "--port", str(port), "--batch-size", str(args.batch_size),
+           "--max-batch-wait-ms", str(args.max_batch_wait_ms), "--max-batch-texts", str(args.max_batch_texts)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 180.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"entitune serve exited: {proc.stderr.read().strip()}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit(f"entitune serve did not answer /health within {timeout:.0f} s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def run_clients(url: str, texts: list[str], clients: int, seconds: float) -> dict:
+    """Each client sends one sentence per request, back to back, until the time is up."""
+    import httpx
+
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    samples: list[list[tuple[int, dict]]] = [[] for _ in range(clients)]
+    stop_at = time.monotonic() + seconds
+
+    def client(c: int) -> None:
+        i = c * 97  # different clients start at different sentences
+        with httpx.Client(base_url=url, timeout=60) as http:
+            while time.monotonic() < stop_at:
+                idx = i % len(texts)
+                i += 1
+                t0 = time.perf_counter()
+                try:
+                    r = http.post("/predict", json={"texts": [texts[idx]]})
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                latencies[c].append(time.perf_counter() - t0)
+                if not ok:
+                    errors[c] += 1
+                elif len(samples[c]) < SAMPLE_PER_CLIENT:
+                    samples[c].append((idx, r.json()["predictions"][0]))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 120)
+    elapsed = time.perf_counter() - started
+    flat = sorted(x for per in latencies for x in per)
+    return {"latencies": flat, "errors": sum(errors), "elapsed": elapsed,
+            "samples": [s for per in samples for s in per]}
+
+
+def percentile_ms(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    k = min(len(sorted_values) - 1, max(0, round(q / 100 * (len(sorted_values) - 1))))
+    return round(sorted_values[k] * 1000, 2)
+
+
+def offline_throughput(model: str, texts: list[str], batch_size: int, threads: int | None) -> tuple[float, list[dict]]:
+    import torch
+
+    from entitune import Tagger
+    from entitune.predict import Predictor
+
+    if threads:
+        torch.set_num_threads(threads)
+    predictor = Predictor(Tagger.load(model), batch_size=batch_size)
+    predictor.predict(texts[:32])  # warm-up
+    t0 = time.perf_counter()
+    predictions = predictor.predict(texts)
+    seconds = time.perf_counter() - t0
+    return len(texts) / seconds, json.loads(json.dumps([p.to_dict() for p in predictions]))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="trained model directory")
+    p.add_argument("--seconds", type=float, default=30.0, help="how long the clients run (at most 600)")
+    p.add_argument("--clients", type=int, default=50)
+    p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass, served and offline")
+    p.add_argument("--max-batch-wait-ms", type=float, default=5.0)
+    p.add_argument("--max-batch-texts", type=int, default=128)
+    p.add_argument("--threads", type=int, default=None, help="torch threads, served and offline")
+    p.add_argument("--data", type=Path, default=None, help="engtest.bio (default $ENTITUNE_DATA/mit_movie_eng/engtest.bio)")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "serve.json")
+    args = p.parse_args()
+    seconds = min(max(args.seconds, 1.0), 600.0)
+    data = args.data or Path(os.environ.get("ENTITUNE_DATA", "/work/shared/data")) / "mit_movie_eng" / "engtest.bio"
+    texts = read_bio_texts(data)
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start_server(args.model, port, args)
+    try:
+        wait_healthy(proc, url)
+        import httpx
+
+        for text in texts[:10]:  # warm-up
+            httpx.post(url + "/predict", json={"texts": [text]}, timeout=60)
+        served = run_clients(url, texts, args.clients, seconds)
+    finally:
+        stop_server(proc)
+
+    offline_per_s, offline = offline_throughput(args.model, texts, args.batch_size, args.threads)
+    mismatches = sum(1 for idx, answer in served["samples"] if answer != offline[idx])
+    lat = served["latencies"]
+    served_per_s = len(lat) / served["elapsed"] if lat else 0.0
+    result = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": str(args.model),
+        "data": str(data),
+        "sentences": len(texts),
+        "clients": args.clients,
+        "seconds": round(served["elapsed"], 2),
+        "batch_size": args.batch_size,
+        "max_batch_wait_ms": args.max_batch_wait_ms,
+        "max_batch_texts": args.max_batch_texts,
+        "threads": args.threads,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "requests": len(lat),
+        "errors": served["errors"],
+        "latency_ms": {"p50": percentile_ms(lat, 50), "p90": percentile_ms(lat, 90), "p99": percentile_ms(lat, 99)},
+        "served_sentences_per_s": round(served_per_s, 1),
+        "offline_sentences_per_s": round(offline_per_s, 1),
+        "served_over_offline": round(served_per_s / offline_per_s, 3) if offline_per_s else None,
+        "checked_answers": len(served["samples"]),
+        "mismatches": mismatches,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

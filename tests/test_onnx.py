@@ -1,0 +1,105 @@
+"""ONNX export: the exported model tags exactly like the PyTorch one, int8 is re-scored, a refused
+export leaves nothing behind, and the CLI's export / --backend onnx paths work."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("onnxruntime")
+
+from entitune import Predictor, Tagger  # noqa: E402
+from entitune.model import label_set  # noqa: E402
+from entitune.onnx_backend import ExportError, OnnxTagger, export_and_rescore, export_onnx  # noqa: E402
+from entitune.predict import load_model  # noqa: E402
+from entitune.types import Sentence  # noqa: E402
+
+from .conftest import TINY_SENTENCES, WORDS  # noqa: E402
+
+INPUTS = [
+    "show me films with drew barrymore from the 1980s",
+    ["what", "movies", "star", "bruce", "willis"],
+    "",
+    " ".join(WORDS * 3),  # longer than the tiny model's 16 sub-tokens: windows
+    "films directed by steven spielberg in paris",
+]
+
+
+def _same_predictions(a, b) -> None:
+    for x, y in zip(a, b):
+        assert x.tags == y.tags
+        assert [(e.start, e.end, e.label) for e in x.entities] == [(e.start, e.end, e.label) for e in y.entities]
+        for ex, ey in zip(x.entities, y.entities):
+            assert ex.score == pytest.approx(ey.score, abs=1e-4)
+
+
+def test_fp32_export_tags_like_pytorch(tiny_tagger_dir, tmp_path):
+    tagger = Tagger.load(tiny_tagger_dir)
+    export_onnx(tagger, tmp_path / "onnx")
+    exported = load_model(tmp_path / "onnx")  # auto: model.onnx is there
+    assert isinstance(exported, OnnxTagger)
+    _same_predictions(Predictor(tagger).predict(INPUTS), Predictor(exported).predict(INPUTS))
+    # batching does not change the exported model's answers
+    _same_predictions(Predictor(exported, batch_size=1).predict(INPUTS), Predictor(exported, batch_size=8).predict(INPUTS))
+
+
+@pytest.mark.parametrize("head", ["crf", "bilstm-crf"])
+def test_crf_heads_export(tiny_bert, tmp_path, head):
+    labels = label_set([t for _, ts in TINY_SENTENCES for t in ts])
+    tagger = Tagger.from_encoder(tiny_bert, labels, head=head, max_length=16, stride=4)
+    tagger.save(tmp_path / "model")
+    tagger = Tagger.load(tmp_path / "model")
+    export_onnx(tagger, tmp_path / "onnx")
+    exported = OnnxTagger.load(tmp_path / "onnx", threads=1)
+    _same_predictions(Predictor(tagger).predict(INPUTS), Predictor(exported).predict(INPUTS))
+
+
+def test_int8_export_is_rescored_and_tags_every_word(tiny_tagger_dir, tmp_path):
+    sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
+    report = export_and_rescore(tiny_tagger_dir, tmp_path / "int8", sentences, quantize="int8", accept_drop=True)
+    assert report["quantize"] == "int8" and report["onnx_words_untagged"] == 0
+    assert report["onnx_invalid_sequences"] == 0
+    assert json.loads((tmp_path / "int8" / "export.json").read_text())["onnx_entity_f1"] == report["onnx_entity_f1"]
+    exported = OnnxTagger.load(tmp_path / "int8")
+    assert exported.quantize == "int8"
+    out = Predictor(exported).predict(INPUTS)
+    assert [len(p.tags) for p in out] == [len(p.words) for p in out]
+
+
+def test_export_refused_when_f1_drops_too_much(tiny_tagger_dir, tmp_path):
+    sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
+    # a negative allowance cannot be met even by an exact export: the check must refuse it
+    with pytest.raises(ExportError, match="export refused"):
+        export_and_rescore(tiny_tagger_dir, tmp_path / "refused", sentences, max_drop=-1.0)
+    assert not (tmp_path / "refused").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export-")]
+    report = export_and_rescore(tiny_tagger_dir, tmp_path / "kept", sentences, max_drop=-1.0, accept_drop=True)
+    assert report["accepted"] and (tmp_path / "kept" / "model.onnx").is_file()
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "entitune", *args], capture_output=True, text=True, input=stdin, timeout=300)
+
+
+def test_cli_export_predict_evaluate(tiny_tagger_dir, tiny_files, tmp_path):
+    _, test = tiny_files
+    out = tmp_path / "exp"
+    r = _cli("export", str(tiny_tagger_dir), "--onnx", str(out), "--eval", str(test))
+    assert r.returncode == 0, r.stderr
+    assert "drop 0.00 points" in r.stdout
+    r = _cli("predict", str(out), "--backend", "onnx", stdin="show me films with drew barrymore\n")
+    assert r.returncode == 0, r.stderr
+    torch_out = _cli("predict", str(tiny_tagger_dir), "--backend", "torch", stdin="show me films with drew barrymore\n")
+    assert json.loads(r.stdout)["tags"] == json.loads(torch_out.stdout)["tags"]
+    r = _cli("evaluate", str(out), str(test), "--backend", "onnx", "--json", str(tmp_path / "e.json"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "e.json").read_text())["words_untagged"] == 0
+    # refused export: non-zero exit, one clear line, nothing written
+    r = _cli("export", str(tiny_tagger_dir), "--onnx", str(tmp_path / "no"), "--eval", str(test), "--max-drop", "-1")
+    assert r.returncode == 2 and "export refused" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "no").exists()
+    # a torch model directory is not an ONNX export
+    r = _cli("predict", str(tiny_tagger_dir), "--backend", "onnx", stdin="films\n")
+    assert r.returncode == 2 and "not an ONNX export" in r.stderr
