@@ -144,6 +144,9 @@ class Tagger(nn.Module):
         if self.frozen:
             encoder.requires_grad_(False)
         self._token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
+        #: use ``fastbert.BertFastPath`` for inference where it applies (off for export and tests)
+        self.fast_inference = True
+        self._fast: tuple[int, object] | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -169,7 +172,11 @@ class Tagger(nn.Module):
         summed / concatenated, computed without gradients.
         """
         kwargs = {"token_type_ids": token_type_ids} if self._token_types and token_type_ids is not None else {}
-        if self.frozen:
+        fast = self._fast_path(input_ids)
+        if fast is not None:
+            # shape: (batch, seq, hidden)
+            hidden = fast(input_ids, attention_mask, token_type_ids)
+        elif self.frozen:
             with torch.no_grad():
                 states = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                       output_hidden_states=True, **kwargs).hidden_states[-self.n_layers :]
@@ -180,6 +187,26 @@ class Tagger(nn.Module):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
         index = word_starts.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
         return hidden.gather(1, index)
+
+    def _fast_path(self, input_ids: torch.Tensor):
+        """The lean BERT forward for inference (``fastbert``), or None where it does not apply:
+        training, gradients on, frozen features, a GPU, tracing, or an encoder it does not cover.
+        It holds packed copies of the weights, so it is rebuilt whenever they change (every
+        in-place update bumps a tensor's version counter)."""
+        if (not self.fast_inference or self.training or torch.is_grad_enabled() or self.frozen
+                or input_ids.device.type != "cpu" or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            return None
+        from .fastbert import BertFastPath
+
+        if not BertFastPath.supports(self.encoder):
+            return None
+        params = list(self.encoder.parameters())
+        if params[0].dtype != torch.float32:
+            return None
+        key = (sum(p._version for p in params), *(p.data_ptr() for p in params))
+        if self._fast is None or self._fast[0] != key:
+            self._fast = (key, BertFastPath(self.encoder))
+        return self._fast[1]
 
     def forward(
         self,

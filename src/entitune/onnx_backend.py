@@ -110,7 +110,9 @@ def export_onnx(tagger: Tagger, out_dir: str | Path, quantize: str = "none", opt
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # export a CPU copy with eager attention: the traced SDPA path of some encoders is not exact
+    tagger._fast = None  # a cache of packed weights: nothing to copy
     model = copy.deepcopy(tagger).to("cpu").eval()
+    model.fast_inference = False  # export the transformers forward, not the oneDNN fast path
     with contextlib.suppress(AttributeError, ValueError):
         model.encoder.set_attn_implementation("eager")
     wrapper = _WordVectors(model).eval()

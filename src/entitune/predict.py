@@ -70,12 +70,14 @@ class Predictor:
         """Tag word sequences; every word gets a tag, however long the sentence."""
         tagger = self.tagger
         was_training = tagger.training
-        tagger.eval()
+        if was_training:  # switching modes walks every module: only when needed
+            tagger.eval()
         try:
             merged = self._word_scores(sentences)
             return self._decode(sentences, merged)
         finally:
-            tagger.train(was_training)
+            if was_training:
+                tagger.train(True)
 
     def _word_scores(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
         """Per sentence, a (words, labels) score tensor merged from its windows."""
@@ -99,7 +101,8 @@ class Predictor:
         labels = tagger.labels
         device = tagger.head.classifier.weight.device
         out: list[Tagged | None] = [None] * len(sentences)
-        for idx in length_grouped_batches([len(s) for s in sentences], self.batch_size, seed=0, shuffle=False):
+        # decoding is cheap and batching never changes its result: decode in larger groups
+        for idx in length_grouped_batches([len(s) for s in sentences], max(self.batch_size, 64), seed=0, shuffle=False):
             longest = max(len(sentences[i]) for i in idx)
             if longest == 0:
                 for i in idx:

@@ -1,0 +1,176 @@
+#!/usr/bin/env python
+"""Inference speed side by side in one run, on one trained linear-head model and the 2,443 MIT Movie
+engtest sentences given as plain strings (words joined by spaces):
+
+- the reference: ``transformers.pipeline("token-classification", aggregation_strategy="simple")``
+  on the same model directory, batch sizes 1 and 32 (as ../shared/anchors/hf_pipeline_speed.py);
+- entitune's ``Predictor`` on the PyTorch model (fp32), batch sizes 1 and 32, called like the
+  pipeline: the whole list of texts, ``batch_size`` windows per forward pass;
+- entitune's ``Predictor`` on ONNX exports of it, fp32 and int8, batch sizes 1 and 32;
+- entity F1 of each entitune backend on engtest (the pipeline's output is aggregated entities,
+  scored here too by mapping them back to words);
+- a long document (engtest sentences joined into one text) of 25,000, 50,000 and 100,000
+  characters: seconds, and whether every word got a tag.
+
+  python bench/predict_speed.py MODEL_DIR --out bench/results/predict_speed.json [--threads 2]
+
+Each configuration runs one warm-up pass over 64 sentences, then ``--repeats`` timed passes over
+all sentences; the best and the mean are reported.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+
+def timed(fn, texts, repeats: int) -> dict:
+    fn(texts[:64])
+    walls = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn(texts)
+        walls.append(time.perf_counter() - t0)
+    return {"wall_s": walls, "sentences_per_s": len(texts) / (sum(walls) / len(walls)),
+            "best_sentences_per_s": len(texts) / min(walls), "_out": out}
+
+
+def pipeline_tags(outputs, sentences) -> list[list[str]]:
+    """Map the pipeline's aggregated entities (character offsets into the joined text) to word tags."""
+    tags = []
+    for ents, s in zip(outputs, sentences):
+        starts, pos = [], 0
+        for w in s.words:
+            starts.append(pos)
+            pos += len(w) + 1
+        t = ["O"] * len(s.words)
+        for e in ents:
+            inside = [i for i, st in enumerate(starts) if e["start"] <= st < e["end"]]
+            for k, i in enumerate(inside):
+                t[i] = ("B-" if k == 0 else "I-") + e["entity_group"]
+        tags.append(t)
+    return tags
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model")
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: pipeline,torch,onnx,long")
+    args = p.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+
+    import torch
+    import transformers
+
+    torch.set_num_threads(args.threads)
+    from entitune import Predictor, Tagger, __version__
+    from entitune.data import load_annotated
+    from entitune.datasets import find_dataset
+    from entitune.metrics import entity_scores
+    from entitune.onnx_backend import OnnxTagger, export_onnx
+    from entitune.tags import is_valid_sequence
+
+    sentences = load_annotated(find_dataset("mit_movie_eng") / "engtest.bio").sentences
+    texts = [" ".join(s.words) for s in sentences]
+    gold = [list(s.tags) for s in sentences]
+    tagger = Tagger.load(args.model)
+    n_sub = sum(len(ids) for ids in tagger.tokenizer(texts)["input_ids"])
+    result: dict = {
+        "script": "bench/predict_speed.py", "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": args.model, "sentences": len(texts), "subwords_with_specials": n_sub, "threads": args.threads,
+        "versions": {"entitune": __version__, "torch": torch.__version__, "transformers": transformers.__version__},
+        "machine": {"cpu": platform.processor() or platform.machine(), "nproc": os.cpu_count()},
+        "runs": {},
+    }
+    try:
+        import onnxruntime
+
+        result["versions"]["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+
+    def record(name: str, r: dict, tags=None, invalid=None) -> None:
+        r.pop("_out", None)
+        r["subwords_per_s"] = r["sentences_per_s"] * n_sub / len(texts)
+        if tags is not None:
+            r["entity_f1"] = entity_scores(gold, tags, "strict")["entity"]["f1"]
+        if invalid is not None:
+            r["invalid_sequences"] = invalid
+        result["runs"][name] = r
+        print(name, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "wall_s"}, flush=True)
+
+    if "pipeline" not in skip:
+        from transformers import pipeline
+
+        ner = pipeline("token-classification", model=args.model, aggregation_strategy="simple", device="cpu")
+        for bs in (1, 32):
+            r = timed(lambda xs, bs=bs: ner(xs, batch_size=bs), texts, args.repeats)
+            tags = pipeline_tags(r["_out"], sentences)
+            record(f"hf_pipeline_b{bs}", r, tags, sum(not is_valid_sequence(t, tagger.labels) for t in tags))
+        del ner
+
+    backends = {}
+    if "torch" not in skip:
+        backends["torch_fp32"] = tagger
+    if "onnx" not in skip:
+        tmp = Path(tempfile.mkdtemp(prefix="entitune-bench-"))
+        for q in ("none", "int8"):
+            t0 = time.perf_counter()
+            export_onnx(tagger, tmp / q, quantize=q)
+            result[f"export_{q}_s"] = time.perf_counter() - t0
+            backends["onnx_fp32" if q == "none" else "onnx_int8"] = OnnxTagger.load(tmp / q, threads=args.threads)
+    for name, model in backends.items():
+        for bs in (1, 32):
+            # as the pipeline is called: the list of texts, ``bs`` windows per forward pass
+            predictor = Predictor(model, batch_size=bs)
+            r = timed(lambda xs, pr=predictor: pr.predict(xs), texts, args.repeats)
+            preds = r["_out"]
+            record(f"entitune_{name}_b{bs}", r, [list(x.tags) for x in preds])
+
+    if "long" not in skip:
+        predictor = Predictor(tagger, batch_size=32)
+        joined = " ".join(texts)
+        while len(joined) < 100_000:
+            joined = joined + " " + joined
+        long_runs = []
+        for size in (25_000, 50_000, 100_000):
+            doc = joined[:size].rsplit(" ", 1)[0]
+            t0 = time.perf_counter()
+            (pred,) = predictor.predict([doc])
+            wall = time.perf_counter() - t0
+            long_runs.append({"characters": len(doc), "words": len(pred.words), "seconds": wall,
+                              "words_untagged": len(pred.words) - len(pred.tags),
+                              "entities": len(pred.entities)})
+            print(long_runs[-1], flush=True)
+        result["long_document"] = long_runs
+        result["long_document_seconds_per_100k_chars"] = [r["seconds"] * 100_000 / r["characters"] for r in long_runs]
+
+    runs = result["runs"]
+    ratios = {}
+    for name in runs:
+        if name.startswith("entitune_"):
+            bs = name.rsplit("_b", 1)[1]
+            base = runs.get(f"hf_pipeline_b{bs}")
+            if base:
+                ratios[name] = runs[name]["sentences_per_s"] / base["sentences_per_s"]
+    result["ratio_to_pipeline_same_batch"] = ratios
+    if "hf_pipeline_b32" in runs:
+        result["onnx_int8_b32_vs_pipeline_b32"] = ratios.get("entitune_onnx_int8_b32")
+    print(json.dumps(ratios, indent=1))
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

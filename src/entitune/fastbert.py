@@ -1,0 +1,125 @@
+"""A lean inference forward for BERT encoders, used by ``Tagger.score_windows`` when it applies.
+
+Why by hand: on a 2-core CPU, tagging one short sentence at a time spends more time in the Python
+of ``transformers``' module tree (about 200 module calls, mask building, output objects) than in
+arithmetic. This forward does the same arithmetic (embeddings, then per layer: fused Q/K/V
+projection, softmax attention, output projection, residual + LayerNorm, GELU
+feed-forward, residual + LayerNorm) with a dozen torch calls per layer. It reads the encoder's own
+parameters through ``BertFastPath.from_encoder`` every time it is built, and it is built per
+``Predictor``, so it never runs on stale weights of a model that is still training. Tests check it
+against ``transformers`` to float tolerance; anything it does not cover (other model types,
+relative positions, non-GELU activations, hidden states of several layers) falls back to the
+``transformers`` forward.
+
+On CPU, the weights are pre-packed for oneDNN once (``torch.ops.mkldnn._linear_pointwise``, the
+kernel ``torch.compile`` uses on CPU, with the GELU fused into the first feed-forward matmul).
+Measured on this project's 2-core machine, that runs the small matmuls of one short sentence
+(14 x 384 by 384 x 1536) about 1.7x faster than ``F.linear``, and large batches about 1.15x
+faster. Where those kernels are missing (a torch built without oneDNN, or a GPU) plain
+``F.linear`` is used.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _onednn_works() -> bool:
+    try:
+        w = torch.ones(2, 2)
+        y = torch.ops.mkldnn._linear_pointwise(torch.ones(1, 2), torch.ops.mkldnn._reorder_linear_weight(w),
+                                               torch.zeros(2), "none", [], "")
+        return bool(torch.allclose(y, torch.full((1, 2), 2.0)))
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+
+
+class _Linear:
+    """``y = x W^T + b`` (optionally GELU(y)) with the weight packed for oneDNN on CPU when it can be."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, gelu: bool, packed: bool) -> None:
+        self.weight, self.bias, self.gelu = weight.detach(), bias.detach(), gelu
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(self.weight) if packed else None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed is not None:
+            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "gelu" if self.gelu else "none",
+                                                      [], "none" if self.gelu else "")
+        y = F.linear(x, self.weight, self.bias)
+        return F.gelu(y) if self.gelu else y
+
+
+class BertFastPath:
+    """Inference-only forward of a ``transformers`` ``BertModel`` (no pooler).
+
+    Args:
+        encoder: the ``BertModel``; its weights are copied (Q/K/V concatenated), so build this
+            after training, as ``Predictor`` does.
+    """
+
+    def __init__(self, encoder: nn.Module) -> None:
+        config = encoder.config
+        emb = encoder.embeddings
+        self.heads = config.num_attention_heads
+        self.eps = config.layer_norm_eps
+        self.word = emb.word_embeddings.weight.detach()
+        self.position = emb.position_embeddings.weight.detach()
+        self.token_type = emb.token_type_embeddings.weight.detach()
+        self.emb_norm = (emb.LayerNorm.weight.detach(), emb.LayerNorm.bias.detach())
+        packed = self.word.device.type == "cpu" and self.word.dtype == torch.float32 and _onednn_works()
+        self.layers = []
+        for layer in encoder.encoder.layer:
+            att = layer.attention
+            q, k, v = att.self.query, att.self.key, att.self.value
+            self.layers.append((
+                _Linear(torch.cat([q.weight, k.weight, v.weight]), torch.cat([q.bias, k.bias, v.bias]), False, packed),
+                _Linear(att.output.dense.weight, att.output.dense.bias, False, packed),
+                (att.output.LayerNorm.weight.detach(), att.output.LayerNorm.bias.detach()),
+                _Linear(layer.intermediate.dense.weight, layer.intermediate.dense.bias, True, packed),
+                _Linear(layer.output.dense.weight, layer.output.dense.bias, False, packed),
+                (layer.output.LayerNorm.weight.detach(), layer.output.LayerNorm.bias.detach()),
+            ))
+
+    @staticmethod
+    def supports(encoder: nn.Module) -> bool:
+        """True for a plain ``BertModel`` this forward reproduces exactly."""
+        config = getattr(encoder, "config", None)
+        return (
+            config is not None
+            and type(encoder).__name__ == "BertModel"
+            and config.model_type == "bert"
+            and getattr(config, "position_embedding_type", "absolute") == "absolute"
+            and config.hidden_act == "gelu"
+            and not getattr(config, "is_decoder", False)
+            and hasattr(encoder, "embeddings") and hasattr(encoder.embeddings, "token_type_embeddings")
+        )
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, seq) ids and 0/1 mask -> last hidden states (batch, seq, hidden)."""
+        batch, seq = input_ids.shape
+        hidden = self.word.shape[1]
+        head_dim = hidden // self.heads
+        # shape: (batch, seq, hidden)
+        x = F.embedding(input_ids, self.word) + self.position[:seq]
+        x = x + (self.token_type[0] if token_type_ids is None else F.embedding(token_type_ids, self.token_type))
+        x = F.layer_norm(x, (hidden,), *self.emb_norm, self.eps)
+        # shape: (batch, 1, 1, seq); 0 where a key may be attended to, a large negative number where
+        # it is padding. None when nothing is padded (batches are grouped by length, so often)
+        mask = None
+        if not bool(attention_mask.all()):
+            mask = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        scale = head_dim ** -0.5
+        for qkv, out, norm1, up, down, norm2 in self.layers:
+            # shape: (3, batch, heads, seq, head_dim)
+            q, k, v = qkv(x).view(batch, seq, 3, self.heads, head_dim).permute(2, 0, 3, 1, 4)
+            # plain matmuls beat scaled_dot_product_attention on CPU for these short sequences (~1.6x)
+            # shape: (batch, heads, seq, seq)
+            scores = torch.matmul(q, k.transpose(-1, -2)) * scale
+            if mask is not None:
+                scores = scores + mask
+            att = torch.matmul(scores.softmax(-1), v).transpose(1, 2).reshape(batch, seq, hidden)
+            x = F.layer_norm(out(att) + x, (hidden,), *norm1, self.eps)
+            x = F.layer_norm(down(up(x)) + x, (hidden,), *norm2, self.eps)
+        return x
