@@ -118,7 +118,23 @@ def label_set(tags: Sequence[str], scheme: str = "IOB2") -> tuple[str, ...]:
     return ("O", *[f"{p}-{t}" for t in types for p in prefixes])
 
 
-class Tagger(nn.Module):
+class LabelsAndPadding:
+    """What ``Predictor`` reads off any model (a ``Tagger`` or an ONNX export): its labels, from
+    ``settings``, and the tokenizer's padding id."""
+
+    settings: TaggerSettings
+    tokenizer: object
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.settings.labels
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+
+class Tagger(LabelsAndPadding, nn.Module):
     """Encoder + head. ``forward`` gives (batch, words, labels) scores; ``loss`` and
     ``decode`` are the head's.
 
@@ -147,14 +163,6 @@ class Tagger(nn.Module):
         #: use ``fastbert.BertFastPath`` for inference where it applies (off for export and tests)
         self.fast_inference = True
         self._fast: tuple[int, object] | None = None
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.settings.labels
-
-    @property
-    def pad_id(self) -> int:
-        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
     def train(self, mode: bool = True) -> "Tagger":
         super().train(mode)

@@ -37,7 +37,7 @@ from torch import nn
 
 from .errors import ConfigError, EntituneError
 from .heads import build_head, constraint_tensors
-from .model import SETTINGS_FILE, Tagger, TaggerSettings, load_tokenizer
+from .model import SETTINGS_FILE, LabelsAndPadding, Tagger, TaggerSettings, load_tokenizer
 from .tags import allowed_transitions
 from .types import Sentence
 
@@ -167,7 +167,7 @@ def export_onnx(tagger: Tagger, out_dir: str | Path, quantize: str = "none", opt
     return out
 
 
-class OnnxTagger:
+class OnnxTagger(LabelsAndPadding):
     """An exported model with the interface ``Predictor`` uses (``score_windows``, ``head``,
     ``word_encoder``, ``labels``, ``settings``, ``pad_id``).
 
@@ -186,14 +186,6 @@ class OnnxTagger:
         self.quantize = quantize
         self.word_encoder = WordEncoder(tokenizer, settings.max_length, settings.stride)
         self._inputs = [i.name for i in session.get_inputs()]
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return self.settings.labels
-
-    @property
-    def pad_id(self) -> int:
-        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
     def eval(self) -> "OnnxTagger":
         return self
