@@ -198,7 +198,9 @@ def main() -> None:
 
         for text in texts[:10]:  # warm-up
             httpx.post(url + "/predict", json={"texts": [text]}, timeout=60)
+        cpu0 = time.process_time()
         served = run_clients(url, texts, args.clients, seconds)
+        client_cpu_s = time.process_time() - cpu0
     finally:
         stop_server(proc)
 
@@ -228,6 +230,7 @@ def main() -> None:
         "served_over_offline": round(served_per_s / offline_per_s, 3) if offline_per_s else None,
         "checked_answers": len(served["samples"]),
         "mismatches": mismatches,
+        "client_cpu_cores": round(client_cpu_s / served["elapsed"], 2),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
