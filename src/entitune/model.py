@@ -118,6 +118,31 @@ def label_set(tags: Sequence[str], scheme: str = "IOB2") -> tuple[str, ...]:
     return ("O", *[f"{p}-{t}" for t in types for p in prefixes])
 
 
+def read_settings(directory: str | Path) -> tuple[TaggerSettings, dict]:
+    """The ``TaggerSettings`` in ``directory/entitune.json``, and the keys that are not settings
+    (an export's ``backend`` and ``quantize``)."""
+    path = Path(directory) / SETTINGS_FILE
+    try:
+        raw = json.loads(path.read_text())
+        known = {f for f in TaggerSettings.__dataclass_fields__}
+        extra = {k: raw.pop(k) for k in list(raw) if k not in known}
+        raw["labels"] = tuple(raw["labels"])
+        return TaggerSettings(**raw), extra
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ConfigError(f"{path}: unreadable settings ({exc})") from None
+
+
+def build_tagging_head(settings: TaggerSettings, config) -> tuple[nn.Module, int]:
+    """The head ``settings`` describe, sized for an encoder with ``config``, and how many hidden
+    layers the features use: the last four, or all hidden states (embeddings included) of a
+    smaller encoder."""
+    constraints = constraint_tensors(*allowed_transitions(settings.labels)) if settings.constrained else None
+    n_layers = min(4, config.num_hidden_layers + 1)
+    hidden = config.hidden_size * (n_layers if settings.features == "frozen-concat4" else 1)
+    head = build_head(settings.head, hidden, len(settings.labels), settings.dropout, constraints, settings.lstm_hidden)
+    return head, n_layers
+
+
 class LabelsAndPadding:
     """What ``Predictor`` reads off any model (a ``Tagger`` or an ONNX export): its labels, from
     ``settings``, and the tokenizer's padding id."""
@@ -151,11 +176,7 @@ class Tagger(LabelsAndPadding, nn.Module):
         self.tokenizer = tokenizer
         self.settings = settings
         self.word_encoder = WordEncoder(tokenizer, settings.max_length, settings.stride)
-        constraints = constraint_tensors(*allowed_transitions(settings.labels)) if settings.constrained else None
-        # the last four layers, or all hidden states (embeddings included) of a smaller encoder
-        self.n_layers = min(4, encoder.config.num_hidden_layers + 1)
-        hidden = encoder.config.hidden_size * (self.n_layers if settings.features == "frozen-concat4" else 1)
-        self.head = build_head(settings.head, hidden, len(settings.labels), settings.dropout, constraints, settings.lstm_hidden)
+        self.head, self.n_layers = build_tagging_head(settings, encoder.config)
         self.frozen = settings.features != "finetune"
         if self.frozen:
             encoder.requires_grad_(False)
@@ -163,6 +184,12 @@ class Tagger(LabelsAndPadding, nn.Module):
         #: use ``fastbert.BertFastPath`` for inference where it applies (off for export and tests)
         self.fast_inference = True
         self._fast: tuple[int, object] | None = None
+
+    def __getstate__(self) -> dict:
+        # the fast path is a cache of packed weights: copies and pickles rebuild it when needed
+        state = dict(super().__getstate__())
+        state["_fast"] = None
+        return state
 
     def train(self, mode: bool = True) -> "Tagger":
         super().train(mode)
@@ -320,12 +347,7 @@ class Tagger(LabelsAndPadding, nn.Module):
         if not (path / SETTINGS_FILE).is_file():
             raise ConfigError(f"{path}: not an entitune model (no {SETTINGS_FILE}); train one with 'entitune train'")
         _check_checkpoint(path)
-        try:
-            raw = json.loads((path / SETTINGS_FILE).read_text())
-            raw["labels"] = tuple(raw["labels"])
-            settings = TaggerSettings(**raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ConfigError(f"{path / SETTINGS_FILE}: unreadable settings ({exc})") from None
+        settings, _ = read_settings(path)
         config = AutoConfig.from_pretrained(str(path), local_files_only=True)
         config_labels = tuple(config.id2label[i] for i in range(len(config.id2label)))
         if config_labels != settings.labels:

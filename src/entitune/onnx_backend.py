@@ -36,9 +36,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .errors import ConfigError, EntituneError
-from .heads import build_head, constraint_tensors
-from .model import SETTINGS_FILE, LabelsAndPadding, Tagger, TaggerSettings, load_tokenizer
-from .tags import allowed_transitions
+from .model import SETTINGS_FILE, LabelsAndPadding, Tagger, TaggerSettings, build_tagging_head, load_tokenizer, read_settings
 from .types import Sentence
 
 ONNX_FILE = "model.onnx"
@@ -110,7 +108,6 @@ def export_onnx(tagger: Tagger, out_dir: str | Path, quantize: str = "none", opt
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # export a CPU copy with eager attention: the traced SDPA path of some encoders is not exact
-    tagger._fast = None  # a cache of packed weights: nothing to copy
     model = copy.deepcopy(tagger).to("cpu").eval()
     model.fast_inference = False  # export the transformers forward, not the oneDNN fast path
     with contextlib.suppress(AttributeError, ValueError):
@@ -213,19 +210,9 @@ class OnnxTagger(LabelsAndPadding):
         for name in (ONNX_FILE, HEAD_FILE, SETTINGS_FILE, "config.json"):
             if not (path / name).is_file():
                 raise ConfigError(f"{path}: not an ONNX export of entitune (no {name}); make one with 'entitune export'")
-        try:
-            raw = json.loads((path / SETTINGS_FILE).read_text())
-            quantize = raw.pop("quantize", "none")
-            raw.pop("backend", None)
-            raw["labels"] = tuple(raw["labels"])
-            settings = TaggerSettings(**raw)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise ConfigError(f"{path / SETTINGS_FILE}: unreadable settings ({exc})") from None
+        settings, extra = read_settings(path)
         config = AutoConfig.from_pretrained(str(path), local_files_only=True)
-        layers = min(4, config.num_hidden_layers + 1)
-        hidden = config.hidden_size * (layers if settings.features == "frozen-concat4" else 1)
-        constraints = constraint_tensors(*allowed_transitions(settings.labels)) if settings.constrained else None
-        head = build_head(settings.head, hidden, len(settings.labels), settings.dropout, constraints, settings.lstm_hidden)
+        head, _ = build_tagging_head(settings, config)
         try:
             head.load_state_dict(load_file(str(path / HEAD_FILE)), strict=True)
         except RuntimeError as exc:
@@ -235,7 +222,7 @@ class OnnxTagger(LabelsAndPadding):
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         session = ort.InferenceSession(str(path / ONNX_FILE), options, providers=["CPUExecutionProvider"])
-        return cls(session, load_tokenizer(path, config.model_type), settings, head, quantize)
+        return cls(session, load_tokenizer(path, config.model_type), settings, head, extra.get("quantize", "none"))
 
 
 def is_onnx_export(directory: str | Path) -> bool:

@@ -165,16 +165,11 @@ def load_model(path, backend: str = "auto", threads: int | None = None):
     """A model for ``Predictor`` from a directory: ``Tagger.load`` (backend ``torch``) or
     ``OnnxTagger.load`` for an ``entitune export`` directory (backend ``onnx``). ``auto`` picks
     ``onnx`` when the directory holds ``model.onnx``."""
-    from pathlib import Path
-
     from .errors import ConfigError
+    from .onnx_backend import OnnxTagger, is_onnx_export
 
     if backend not in BACKENDS:
         raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if backend == "auto":
-        backend = "onnx" if (Path(path) / "model.onnx").is_file() else "torch"
-    if backend == "onnx":
-        from .onnx_backend import OnnxTagger
-
+    if backend == "onnx" or (backend == "auto" and is_onnx_export(path)):
         return OnnxTagger.load(path, threads=threads)
     return Tagger.load(path)

@@ -379,8 +379,9 @@ def model_info(tagger: Any, model_path: str, backend: str = "torch") -> dict:
 
 def _entity_types(labels: Sequence[str]) -> list[str]:
     """``B-ACTOR``, ``I-ACTOR``, ``O`` -> ``ACTOR`` (in first-seen order)."""
-    types = (lab.split("-", 1)[1] if "-" in lab else lab for lab in labels if lab != "O")
-    return list(dict.fromkeys(types))
+    from .tags import split_tag
+
+    return list(dict.fromkeys(split_tag(lab)[1] for lab in labels if lab != "O"))
 
 
 def _torch_threads(threads: int | None) -> Callable[[], None] | None:
