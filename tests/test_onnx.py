@@ -45,6 +45,51 @@ def test_fp32_export_tags_like_pytorch(tiny_tagger_dir, tmp_path):
     _same_predictions(Predictor(exported, batch_size=1).predict(INPUTS), Predictor(exported, batch_size=8).predict(INPUTS))
 
 
+def test_export_keeps_residual_add_and_layer_norm_apart(tiny_tagger_dir, tmp_path):
+    import onnx
+
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx")
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph.node}
+    # fused for speed where it pays (attention), but not into the slow SkipLayerNormalization
+    assert "Attention" in ops and "LayerNormalization" in ops
+    assert "SkipLayerNormalization" not in ops
+
+
+def test_streams_and_chunks_do_not_change_answers(tiny_tagger_dir, tmp_path):
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx")
+    one = OnnxTagger.load(tmp_path / "onnx", threads=1)
+    three = OnnxTagger.load(tmp_path / "onnx", threads=3)
+    assert (one.streams, three.streams) == (1, 3)
+    inputs = [x for i in range(6) for x in INPUTS[i % 2 :]]  # 27 inputs of mixed lengths, in a mixed order
+    reference = Predictor(one, batch_size=4).predict(inputs)
+    for batch_size, chunk_size in ((4, 5), (1, 2), (32, 512)):
+        streamed = Predictor(three, batch_size=batch_size, chunk_size=chunk_size).predict(inputs)
+        assert [p.text for p in streamed] == [p.text for p in reference]  # order kept across chunks
+        _same_predictions(reference, streamed)
+
+
+def test_worker_errors_reach_the_caller(tiny_tagger_dir, tmp_path):
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx")
+    model = OnnxTagger.load(tmp_path / "onnx", threads=2)
+    calls = []
+
+    def failing(batch):
+        calls.append(1)
+        raise RuntimeError("scoring failed")
+
+    model.score_windows = failing
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        Predictor(model, batch_size=1, chunk_size=2).predict(INPUTS)
+    assert calls  # the workers ran and the failure came back instead of hanging
+
+
+def test_predictor_rejects_bad_sizes(tiny_tagger_dir):
+    tagger = Tagger.load(tiny_tagger_dir)
+    for kwargs in ({"batch_size": 0}, {"chunk_size": 0}):
+        with pytest.raises(ValueError):
+            Predictor(tagger, **kwargs)
+
+
 @pytest.mark.parametrize("head", ["crf", "bilstm-crf"])
 def test_crf_heads_export(tiny_bert, tmp_path, head):
     labels = label_set([t for _, ts in TINY_SENTENCES for t in ts])

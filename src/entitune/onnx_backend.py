@@ -11,10 +11,15 @@ it means the exported model decodes with exactly the code of the PyTorch model (
 Viterbi, CRF marginals), so the two can only differ by the encoder's numerics.
 
 For BERT-family encoders the fp32 graph is first fused by onnxruntime's transformer optimizer
-(attention, LayerNorm, GELU), then, with ``quantize="int8"``, the MatMul weights are quantized
+(attention, LayerNorm, GELU; not the residual Add into SkipLayerNormalization, whose CPU kernel is
+slower than the two ops it replaces), then, with ``quantize="int8"``, the MatMul weights are quantized
 per channel to int8 with dynamic (per-batch) activation scales (``quantize_dynamic``). Quantization
 can cost accuracy, so ``export_and_rescore`` scores the export against the PyTorch model on an
 annotated file and refuses one that loses more than ``max_drop`` entity F1.
+
+``OnnxTagger`` runs each batch on one onnxruntime thread (no spinning) and lets ``Predictor`` run
+``threads`` batches at once: for BERT-sized batches on a few cores that beats spreading one run
+over all threads, which then wait on each other between small operators.
 """
 from __future__ import annotations
 
@@ -47,6 +52,10 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids", "word_starts")
 # model types whose graphs onnxruntime's transformer optimizer knows how to fuse
 _FUSABLE = {"bert": "bert", "distilbert": "bert", "roberta": "bert", "xlm-roberta": "bert", "electra": "bert"}
 
+
+#: onnxruntime graph fusions that make CPU inference slower: SkipLayerNormalization's CPU kernel
+#: took 22% of an int8 MiniLM's time where Add + LayerNormalization take 4% (onnxruntime 1.32)
+_SLOW_FUSIONS = ["SkipLayerNormFusion"]
 
 #: node types whose weights int8 export quantizes (fused attention's QKV projection included)
 QUANTIZED_OPS = ["MatMul", "Attention"]
@@ -132,12 +141,21 @@ def export_onnx(tagger: Tagger, out_dir: str | Path, quantize: str = "none", opt
         if optimize and model_type:
             from onnxruntime.transformers import optimizer
 
+            from onnxruntime.transformers.fusion_options import FusionOptions
+
             fused = Path(tmp) / "fused.onnx"
             config = model.encoder.config
+            fusion = FusionOptions(model_type)
+            # residual Add + LayerNormalization beat the fused SkipLayerNormalization on CPU (6x per
+            # call with onnxruntime 1.32): keep them apart (OnnxTagger.load keeps onnxruntime from
+            # fusing them back)
+            fusion.enable_skip_layer_norm = False
+            fusion.enable_bias_skip_layer_norm = False
             with contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
                 optimized = optimizer.optimize_model(str(current), model_type=model_type,
                                                      num_heads=config.num_attention_heads,
-                                                     hidden_size=config.hidden_size, opt_level=1)
+                                                     hidden_size=config.hidden_size, opt_level=1,
+                                                     optimization_options=fusion)
                 optimized.save_model_to_file(str(fused))
             current = fused
         if quantize == "int8":
@@ -168,14 +186,17 @@ class OnnxTagger(LabelsAndPadding):
     """An exported model with the interface ``Predictor`` uses (``score_windows``, ``head``,
     ``word_encoder``, ``labels``, ``settings``, ``pad_id``).
 
-    Build with ``OnnxTagger.load(directory, threads=N)``.
+    Build with ``OnnxTagger.load(directory, threads=N)``. ``streams``: how many batches
+    ``Predictor`` may score at once (the session runs each on one thread).
     """
 
     training = False
 
-    def __init__(self, session, tokenizer, settings: TaggerSettings, head: nn.Module, quantize: str) -> None:
+    def __init__(self, session, tokenizer, settings: TaggerSettings, head: nn.Module, quantize: str,
+                 streams: int = 1) -> None:
         from .encode import WordEncoder
 
+        self.streams = streams
         self.session = session
         self.tokenizer = tokenizer
         self.settings = settings
@@ -200,8 +221,8 @@ class OnnxTagger(LabelsAndPadding):
 
     @classmethod
     def load(cls, directory: str | Path, threads: int | None = None) -> "OnnxTagger":
-        """Load a directory written by ``export_onnx``; ``threads``: onnxruntime's intra-op threads
-        (default: torch's thread count)."""
+        """Load a directory written by ``export_onnx``; ``threads``: how many batches run at once,
+        each on one onnxruntime thread (default: torch's thread count)."""
         _require_onnx()
         import onnxruntime as ort
         from transformers import AutoConfig
@@ -218,11 +239,17 @@ class OnnxTagger(LabelsAndPadding):
         except RuntimeError as exc:
             raise ConfigError(f"{path}: head weights do not match head {settings.head!r} ({exc})") from None
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
+        # one thread per run and ``streams`` runs at once (Predictor maps batches over them): for
+        # BERT-sized batches this beats one run over all threads, which waits on its threads
+        # between small operators
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(path / ONNX_FILE), options, providers=["CPUExecutionProvider"])
-        return cls(session, load_tokenizer(path, config.model_type), settings, head, extra.get("quantize", "none"))
+        session = ort.InferenceSession(str(path / ONNX_FILE), options, providers=["CPUExecutionProvider"],
+                                       disabled_optimizers=_SLOW_FUSIONS)
+        return cls(session, load_tokenizer(path, config.model_type), settings, head, extra.get("quantize", "none"),
+                   streams=max(1, threads or torch.get_num_threads()))
 
 
 def is_onnx_export(directory: str | Path) -> bool:

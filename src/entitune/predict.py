@@ -3,15 +3,26 @@
 The one decode path of entitune: evaluation, the CLI and (later) the server all call
 ``Predictor.tag``. Windows are batched by length under ``torch.inference_mode``, merged back per
 sentence (``encode.merge_windows``), then decoded per sentence by the head over whole sentences.
+
+A PyTorch model scores its batches one after another, each over torch's threads. An ONNX export
+runs each batch on one onnxruntime thread and says how many may run at once (``streams``); then
+batches go to that many worker threads, chunk by chunk, and this thread's Python work (encoding
+one chunk, decoding another) overlaps their scoring. Which windows share a batch depends on the
+input, the batch size and the number of streams, never on thread timing: answers are repeatable,
+and for an fp32 export the same as with one stream (tested). An int8 export scales activations
+per batch, so its scores can move in the last digits with the batching.
 """
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
 
-from .encode import collate, length_grouped_batches, merge_windows
+from .encode import Window, collate, length_grouped_batches, merge_windows
 from .model import Tagger
 from .tags import spans_from_tags, to_iob2
 from .text import join_words, split_words
@@ -55,15 +66,22 @@ class Predictor:
 
     Args:
         tagger: the model; anything with ``score_windows(batch)``, ``word_encoder``, ``pad_id``,
-            ``labels``, ``settings`` and a ``head`` with ``decode`` (put in eval mode here).
+            ``labels``, ``settings`` and a ``head`` with ``decode`` (put in eval mode here). A model
+            with ``streams`` > 1 (an ONNX export, which runs each batch on one thread) has that many
+            batches scored at once on worker threads.
         batch_size: windows per forward pass.
+        chunk_size: with ``streams`` > 1, sentences are encoded, scored and decoded this many at a
+            time, so that the Python work on one chunk overlaps the scoring of the next.
     """
 
-    def __init__(self, tagger: Tagger, batch_size: int = 32) -> None:
+    def __init__(self, tagger: Tagger, batch_size: int = 32, chunk_size: int = 512) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.tagger = tagger
         self.batch_size = batch_size
+        self.chunk_size = chunk_size
 
     @torch.inference_mode()
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
@@ -73,23 +91,57 @@ class Predictor:
         if was_training:  # switching modes walks every module: only when needed
             tagger.eval()
         try:
-            merged = self._word_scores(sentences)
-            return self._decode(sentences, merged)
+            streams = getattr(tagger, "streams", 1)
+            if streams > 1:
+                return self._tag_streamed(sentences, streams)
+            windows, batches = self._plan(sentences, 1)
+            scores = [self._score(windows, idx) for idx in batches]
+            return self._decode(sentences, self._merge(sentences, windows, batches, scores))
         finally:
             if was_training:
                 tagger.train(True)
 
-    def _word_scores(self, sentences: Sequence[Sequence[str]]) -> list[torch.Tensor]:
-        """Per sentence, a (words, labels) score tensor merged from its windows."""
-        tagger = self.tagger
-        windows = tagger.word_encoder.encode(sentences)
+    def _tag_streamed(self, sentences: Sequence[Sequence[str]], streams: int) -> list[Tagged]:
+        """``tag`` with batches scored on ``streams`` worker threads, chunk by chunk: while the
+        workers score chunk k, this thread encodes chunk k+1 and decodes chunk k-1."""
+        out: list[Tagged] = []
+        pending: deque = deque()
+
+        def finish(chunk, windows, batches, futures) -> None:
+            out.extend(self._decode(chunk, self._merge(chunk, windows, batches, [f.result() for f in futures])))
+
+        with ThreadPoolExecutor(streams, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            for lo in range(0, len(sentences), self.chunk_size):
+                chunk = sentences[lo : lo + self.chunk_size]
+                windows, batches = self._plan(chunk, streams)
+                pending.append((chunk, windows, batches, [pool.submit(self._score, windows, idx) for idx in batches]))
+                if len(pending) > 1:
+                    finish(*pending.popleft())
+            while pending:
+                finish(*pending.popleft())
+        return out
+
+    def _plan(self, sentences: Sequence[Sequence[str]], streams: int) -> tuple[list[Window], list[list[int]]]:
+        """The windows of ``sentences`` and batches of window indices grouped by length (smaller
+        batches when there are too few windows to keep ``streams`` workers busy)."""
+        windows = self.tagger.word_encoder.encode(sentences)
+        size = min(self.batch_size, math.ceil(len(windows) / streams)) if windows else 1
+        batches = list(length_grouped_batches([len(w.input_ids) for w in windows], size, seed=0, shuffle=False))
+        return windows, batches
+
+    def _score(self, windows: Sequence[Window], idx: list[int]) -> torch.Tensor:
+        """Scores of one batch of windows: (batch, words, labels)."""
+        with torch.inference_mode():  # thread-local: worker threads need it too
+            return self.tagger.score_windows(collate([windows[i] for i in idx], self.tagger.pad_id))
+
+    @staticmethod
+    def _merge(sentences: Sequence[Sequence[str]], windows: list[Window], batches: list[list[int]],
+               scores: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Per sentence, a (words, labels) score tensor merged from its windows' batch scores."""
         window_scores: list[torch.Tensor | None] = [None] * len(windows)
-        lengths = [len(w.input_ids) for w in windows]
-        for idx in length_grouped_batches(lengths, self.batch_size, seed=0, shuffle=False):
-            # shape: (batch, words, labels)
-            scores = tagger.score_windows(collate([windows[i] for i in idx], tagger.pad_id))
+        for idx, batch_scores in zip(batches, scores):
             for row, i in enumerate(idx):
-                window_scores[i] = scores[row, : windows[i].n_words]
+                window_scores[i] = batch_scores[row, : windows[i].n_words]
         if all(w.first_word == 0 and w.n_words == len(sentences[w.sentence]) for w in windows):
             return window_scores  # type: ignore[return-value]  # one window per sentence, in order
         return merge_windows(windows, window_scores, [len(s) for s in sentences])
