@@ -170,7 +170,7 @@ def test_written_files_read_back_the_same(tmp_path, to):
 
 def test_conll_documents_are_numbered_and_split_by_document_keeps_them_whole(tmp_path):
     f = tmp_path / "d.conll"
-    body = "".join(f"-DOCSTART- -X- O\n\n" + "".join(f"w{d}{i} O\n\n" for i in range(3)) for d in range(10))
+    body = "".join("-DOCSTART- -X- O\n\n" + "".join(f"w{d}{i} O\n\n" for i in range(3)) for d in range(10))
     f.write_text(body)
     sentences = read_sentences(f)
     assert [s.doc for s in sentences] == [d for d in range(10) for _ in range(3)]

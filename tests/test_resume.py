@@ -1,5 +1,4 @@
 """Kill training with SIGKILL at random points, resume, and get bit-identical final weights."""
-import json
 import os
 import random
 import signal
