@@ -14,8 +14,11 @@ engtest sentences given as plain strings (words joined by spaces):
 
   python bench/predict_speed.py MODEL_DIR --out bench/results/predict_speed.json [--threads 2]
 
-Each configuration runs one warm-up pass over 64 sentences, then ``--repeats`` timed passes over
-all sentences; the best and the mean are reported.
+Each configuration runs one warm-up pass over 64 sentences. Then ``--repeats`` rounds follow; in
+each round every configuration makes one timed pass over all sentences, one after another, so
+that this machine's drift (about +-12% over minutes) falls on all of them alike. Reported per
+configuration: every pass's seconds, the mean, median and best sentences/s, and against the
+pipeline at the same batch size both the ratio of the means and the median of the per-round ratios.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -33,15 +37,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
-def timed(fn, texts, repeats: int) -> dict:
-    fn(texts[:64])
-    walls = []
+def interleaved(configs: dict, texts, repeats: int) -> dict:
+    """Time every configuration ``repeats`` times, round by round; ``configs``: name -> fn(texts)."""
+    for fn in configs.values():
+        fn(texts[:64])
+    walls: dict[str, list[float]] = {name: [] for name in configs}
+    outs = {}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn(texts)
-        walls.append(time.perf_counter() - t0)
-    return {"wall_s": walls, "sentences_per_s": len(texts) / (sum(walls) / len(walls)),
-            "best_sentences_per_s": len(texts) / min(walls), "_out": out}
+        for name, fn in configs.items():
+            t0 = time.perf_counter()
+            outs[name] = fn(texts)
+            walls[name].append(time.perf_counter() - t0)
+    return {name: {"wall_s": w, "sentences_per_s": len(texts) / (sum(w) / len(w)),
+                   "median_sentences_per_s": len(texts) / statistics.median(w),
+                   "best_sentences_per_s": len(texts) / min(w), "_out": outs[name]} for name, w in walls.items()}
 
 
 def pipeline_tags(outputs, sentences) -> list[list[str]]:
@@ -111,16 +120,13 @@ def main() -> None:
         result["runs"][name] = r
         print(name, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items() if k != "wall_s"}, flush=True)
 
+    configs: dict = {}
     if "pipeline" not in skip:
         from transformers import pipeline
 
         ner = pipeline("token-classification", model=args.model, aggregation_strategy="simple", device="cpu")
         for bs in (1, 32):
-            r = timed(lambda xs, bs=bs: ner(xs, batch_size=bs), texts, args.repeats)
-            tags = pipeline_tags(r["_out"], sentences)
-            record(f"hf_pipeline_b{bs}", r, tags, sum(not is_valid_sequence(t, tagger.labels) for t in tags))
-        del ner
-
+            configs[f"hf_pipeline_b{bs}"] = lambda xs, bs=bs: ner(xs, batch_size=bs)
     backends = {}
     if "torch" not in skip:
         backends["torch_fp32"] = tagger
@@ -134,10 +140,16 @@ def main() -> None:
     for name, model in backends.items():
         for bs in (1, 32):
             # as the pipeline is called: the list of texts, ``bs`` windows per forward pass
-            predictor = Predictor(model, batch_size=bs)
-            r = timed(lambda xs, pr=predictor: pr.predict(xs), texts, args.repeats)
-            preds = r["_out"]
-            record(f"entitune_{name}_b{bs}", r, [list(x.tags) for x in preds])
+            configs[f"entitune_{name}_b{bs}"] = Predictor(model, batch_size=bs).predict
+    # batch 1 and batch 32 in rounds of their own: a slow batch-1 round spans minutes
+    for bs in ("_b1", "_b32"):
+        timings = interleaved({k: fn for k, fn in configs.items() if k.endswith(bs)}, texts, args.repeats)
+        for name, r in timings.items():
+            if name.startswith("hf_pipeline"):
+                tags = pipeline_tags(r["_out"], sentences)
+                record(name, r, tags, sum(not is_valid_sequence(t, tagger.labels) for t in tags))
+            else:
+                record(name, r, [list(x.tags) for x in r["_out"]])
 
     if "long" not in skip:
         predictor = Predictor(tagger, batch_size=32)
@@ -158,14 +170,17 @@ def main() -> None:
         result["long_document_seconds_per_100k_chars"] = [r["seconds"] * 100_000 / r["characters"] for r in long_runs]
 
     runs = result["runs"]
-    ratios = {}
+    ratios, round_ratios = {}, {}
     for name in runs:
         if name.startswith("entitune_"):
             bs = name.rsplit("_b", 1)[1]
             base = runs.get(f"hf_pipeline_b{bs}")
             if base:
                 ratios[name] = runs[name]["sentences_per_s"] / base["sentences_per_s"]
+                per_round = [b / w for w, b in zip(runs[name]["wall_s"], base["wall_s"])]
+                round_ratios[name] = {"per_round": per_round, "median": statistics.median(per_round)}
     result["ratio_to_pipeline_same_batch"] = ratios
+    result["ratio_to_pipeline_per_round"] = round_ratios
     if "hf_pipeline_b32" in runs:
         result["onnx_int8_b32_vs_pipeline_b32"] = ratios.get("entitune_onnx_int8_b32")
     print(json.dumps(ratios, indent=1))

@@ -27,6 +27,9 @@ FormatOpt = Annotated[str, typer.Option(
 )]
 
 
+ThreadsOpt = Annotated[Optional[int], typer.Option(
+    help="CPU threads: torch's intra-op threads; with an ONNX export, how many batches run at once "
+         "(one thread each). Default: torch's choice")]
 BackendOpt = Annotated[str, typer.Option(
     "--backend", help="auto | torch | onnx (a directory written by 'entitune export'); auto: onnx when model.onnx is there",
 )]
@@ -256,7 +259,7 @@ def evaluate(
     json_out: Annotated[Optional[Path], typer.Option("--json", help="write the report as JSON here")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
     format: FormatOpt = "auto",
-    threads: Annotated[Optional[int], typer.Option()] = None,
+    threads: ThreadsOpt = None,
     backend: BackendOpt = "auto",
 ) -> None:
     """Score a trained model on an annotated file: entity P/R/F1 per type and token micro F1."""
@@ -292,7 +295,7 @@ def predict(
     input: Annotated[Optional[Path], typer.Option("--input", help="one text (or JSON list of words) per line; default stdin")] = None,
     output: Annotated[str, typer.Option("--output", help="jsonl | conll")] = "jsonl",
     batch_size: Annotated[int, typer.Option("--batch-size")] = 32,
-    threads: Annotated[Optional[int], typer.Option()] = None,
+    threads: ThreadsOpt = None,
     backend: BackendOpt = "auto",
 ) -> None:
     """Tag raw text or pre-split words, one input per line; JSONL (words, tags, entities) or CoNLL out."""
@@ -337,7 +340,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     batch_size: Annotated[int, typer.Option("--batch-size", help="windows per forward pass")] = 32,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads for torch (default: torch's choice)")] = None,
+    threads: ThreadsOpt = None,
     max_texts: Annotated[int, typer.Option("--max-texts", help="inputs per request")] = 256,
     max_chars: Annotated[int, typer.Option("--max-chars", help="characters per text")] = 20_000,
     max_words: Annotated[int, typer.Option("--max-words", help="words per pre-split input")] = 5_000,
