@@ -97,8 +97,9 @@ def test_crf_heads_export(tiny_bert, tmp_path, head):
     tagger.save(tmp_path / "model")
     tagger = Tagger.load(tmp_path / "model")
     export_onnx(tagger, tmp_path / "onnx")
-    exported = OnnxTagger.load(tmp_path / "onnx", threads=1)
-    _same_predictions(Predictor(tagger).predict(INPUTS), Predictor(exported).predict(INPUTS))
+    for threads in (1, 2):  # 2: batches scored on two worker threads at once
+        exported = OnnxTagger.load(tmp_path / "onnx", threads=threads)
+        _same_predictions(Predictor(tagger).predict(INPUTS), Predictor(exported, batch_size=2).predict(INPUTS))
 
 
 def test_int8_export_is_rescored_and_tags_every_word(tiny_tagger_dir, tmp_path):
