@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
+import torch
 
 pytest.importorskip("onnxruntime")
 
@@ -28,6 +30,7 @@ INPUTS = [
 
 
 def _same_predictions(a, b) -> None:
+    assert len(a) == len(b)
     for x, y in zip(a, b):
         assert x.tags == y.tags
         assert [(e.start, e.end, e.label) for e in x.entities] == [(e.start, e.end, e.label) for e in y.entities]
@@ -62,10 +65,30 @@ def test_streams_and_chunks_do_not_change_answers(tiny_tagger_dir, tmp_path):
     assert (one.streams, three.streams) == (1, 3)
     inputs = [x for i in range(6) for x in INPUTS[i % 2 :]]  # 27 inputs of mixed lengths, in a mixed order
     reference = Predictor(one, batch_size=4).predict(inputs)
+    scored_on = set()
+    score_windows = three.score_windows
+
+    def recording(batch):
+        scored_on.add(threading.get_ident())
+        return score_windows(batch)
+
+    three.score_windows = recording
     for batch_size, chunk_size in ((4, 5), (1, 2), (32, 512)):
         streamed = Predictor(three, batch_size=batch_size, chunk_size=chunk_size).predict(inputs)
         assert [p.text for p in streamed] == [p.text for p in reference]  # order kept across chunks
         _same_predictions(reference, streamed)
+    assert scored_on and threading.get_ident() not in scored_on  # the batches ran on worker threads
+
+
+def test_streams_leave_torch_threads_alone(tiny_tagger_dir, tmp_path):
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx")
+    before = torch.get_num_threads()
+    Predictor(OnnxTagger.load(tmp_path / "onnx", threads=2), batch_size=1).predict(INPUTS)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert torch.get_num_threads() == before and seen == [before]
 
 
 def test_worker_errors_reach_the_caller(tiny_tagger_dir, tmp_path):

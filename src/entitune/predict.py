@@ -110,15 +110,20 @@ class Predictor:
         def finish(chunk, windows, batches, futures) -> None:
             out.extend(self._decode(chunk, self._merge(chunk, windows, batches, [f.result() for f in futures])))
 
-        with ThreadPoolExecutor(streams, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-            for lo in range(0, len(sentences), self.chunk_size):
-                chunk = sentences[lo : lo + self.chunk_size]
-                windows, batches = self._plan(chunk, streams)
-                pending.append((chunk, windows, batches, [pool.submit(self._score, windows, idx) for idx in batches]))
-                if len(pending) > 1:
+        # no torch.set_num_threads in the workers: it would change the setting for the process
+        with ThreadPoolExecutor(streams) as pool:
+            try:
+                for lo in range(0, len(sentences), self.chunk_size):
+                    chunk = sentences[lo : lo + self.chunk_size]
+                    windows, batches = self._plan(chunk, streams)
+                    pending.append((chunk, windows, batches, [pool.submit(self._score, windows, idx) for idx in batches]))
+                    if len(pending) > 1:
+                        finish(*pending.popleft())
+                while pending:
                     finish(*pending.popleft())
-            while pending:
-                finish(*pending.popleft())
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # an error or Ctrl-C: drop the queued batches
+                raise
         return out
 
     def _plan(self, sentences: Sequence[Sequence[str]], streams: int) -> tuple[list[Window], list[list[int]]]:
