@@ -140,7 +140,6 @@ def export_onnx(tagger: Tagger, out_dir: str | Path, quantize: str = "none", opt
         model_type = _FUSABLE.get(model.encoder.config.model_type)
         if optimize and model_type:
             from onnxruntime.transformers import optimizer
-
             from onnxruntime.transformers.fusion_options import FusionOptions
 
             fused = Path(tmp) / "fused.onnx"

@@ -95,8 +95,7 @@ class Predictor:
             if streams > 1:
                 return self._tag_streamed(sentences, streams)
             windows, batches = self._plan(sentences, 1)
-            scores = [self._score(windows, idx) for idx in batches]
-            return self._decode(sentences, self._merge(sentences, windows, batches, scores))
+            return self._finish(sentences, windows, batches, [self._score(windows, idx) for idx in batches])
         finally:
             if was_training:
                 tagger.train(True)
@@ -108,7 +107,7 @@ class Predictor:
         pending: deque = deque()
 
         def finish(chunk, windows, batches, futures) -> None:
-            out.extend(self._decode(chunk, self._merge(chunk, windows, batches, [f.result() for f in futures])))
+            out.extend(self._finish(chunk, windows, batches, [f.result() for f in futures]))
 
         # no torch.set_num_threads in the workers: it would change the setting for the process
         with ThreadPoolExecutor(streams) as pool:
@@ -135,9 +134,14 @@ class Predictor:
         return windows, batches
 
     def _score(self, windows: Sequence[Window], idx: list[int]) -> torch.Tensor:
-        """Scores of one batch of windows: (batch, words, labels)."""
-        with torch.inference_mode():  # thread-local: worker threads need it too
-            return self.tagger.score_windows(collate([windows[i] for i in idx], self.tagger.pad_id))
+        """Scores of one batch of windows: (batch, words, labels). ``score_windows`` enters
+        inference mode itself, which matters on worker threads (the mode is per thread)."""
+        return self.tagger.score_windows(collate([windows[i] for i in idx], self.tagger.pad_id))
+
+    def _finish(self, sentences: Sequence[Sequence[str]], windows: list[Window], batches: list[list[int]],
+                scores: list[torch.Tensor]) -> list[Tagged]:
+        """Merge the batches' scores per sentence and decode them."""
+        return self._decode(sentences, self._merge(sentences, windows, batches, scores))
 
     @staticmethod
     def _merge(sentences: Sequence[Sequence[str]], windows: list[Window], batches: list[list[int]],

@@ -385,7 +385,8 @@ def _entity_types(labels: Sequence[str]) -> list[str]:
 
 
 def _torch_threads(threads: int | None) -> Callable[[], None] | None:
-    """A worker-thread initializer that sets torch's intra-op threads (a per-thread setting for OpenMP)."""
+    """A worker-thread initializer that sets torch's intra-op threads. Threads started later take
+    the same count: in effect the setting is the process's."""
     if not threads:
         return None
 
