@@ -77,8 +77,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--skip", default="", help="comma-separated parts to skip: pipeline,torch,onnx,long")
+    p.add_argument("--batch-sizes", default="1,32", help="comma-separated batch sizes to time (default 1,32)")
     args = p.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
 
     import torch
     import transformers
@@ -125,7 +127,7 @@ def main() -> None:
         from transformers import pipeline
 
         ner = pipeline("token-classification", model=args.model, aggregation_strategy="simple", device="cpu")
-        for bs in (1, 32):
+        for bs in batch_sizes:
             configs[f"hf_pipeline_b{bs}"] = lambda xs, bs=bs: ner(xs, batch_size=bs)
     backends = {}
     if "torch" not in skip:
@@ -138,12 +140,12 @@ def main() -> None:
             result[f"export_{q}_s"] = time.perf_counter() - t0
             backends["onnx_fp32" if q == "none" else "onnx_int8"] = OnnxTagger.load(tmp / q, threads=args.threads)
     for name, model in backends.items():
-        for bs in (1, 32):
+        for bs in batch_sizes:
             # as the pipeline is called: the list of texts, ``bs`` windows per forward pass
             configs[f"entitune_{name}_b{bs}"] = Predictor(model, batch_size=bs).predict
     # batch 1 and batch 32 in rounds of their own: a slow batch-1 round spans minutes
-    for bs in ("_b1", "_b32"):
-        timings = interleaved({k: fn for k, fn in configs.items() if k.endswith(bs)}, texts, args.repeats)
+    for bs in batch_sizes:
+        timings = interleaved({k: fn for k, fn in configs.items() if k.endswith(f"_b{bs}")}, texts, args.repeats)
         for name, r in timings.items():
             if name.startswith("hf_pipeline"):
                 tags = pipeline_tags(r["_out"], sentences)

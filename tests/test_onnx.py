@@ -48,14 +48,17 @@ def test_fp32_export_tags_like_pytorch(tiny_tagger_dir, tmp_path):
     _same_predictions(Predictor(exported, batch_size=1).predict(INPUTS), Predictor(exported, batch_size=8).predict(INPUTS))
 
 
-def test_export_keeps_residual_add_and_layer_norm_apart(tiny_tagger_dir, tmp_path):
+@pytest.mark.parametrize("quantize", ["none", "int8"])
+def test_export_fusions(tiny_tagger_dir, tmp_path, quantize):
     import onnx
 
-    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx")
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx", quantize=quantize)
     ops = {node.op_type for node in onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph.node}
     # fused for speed where it pays (attention), but not into the slow SkipLayerNormalization
-    assert "Attention" in ops and "LayerNormalization" in ops
+    assert ("QAttention" if quantize == "int8" else "Attention") in ops and "LayerNormalization" in ops
     assert "SkipLayerNormalization" not in ops
+    # exact GELU in fp32; the faster tanh form where int8 rounding dwarfs its error
+    assert ("FastGelu" in ops) == (quantize == "int8") and ("BiasGelu" in ops) == (quantize == "none")
 
 
 def test_streams_and_chunks_do_not_change_answers(tiny_tagger_dir, tmp_path):

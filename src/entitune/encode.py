@@ -16,7 +16,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
+import numpy as np
 import torch
 
 IGNORE = -100
@@ -149,6 +151,16 @@ class WordEncoder:
         return out
 
 
+def _pad(rows: Sequence[Sequence[int]], lengths: np.ndarray, fill: int, min_width: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ints (``lengths[i]`` long) as a right-padded (rows, longest) long tensor, and its
+    (rows, longest) bool mask, True on real entries: one flat copy, scattered by the mask."""
+    width = max(int(lengths.max()), min_width)
+    mask = np.arange(width) < lengths[:, None]
+    out = np.full(mask.shape, fill, dtype=np.int64)
+    out[mask] = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+
 def collate(windows: Sequence[Window], pad_id: int) -> dict[str, torch.Tensor]:
     """Pad windows into a batch.
 
@@ -157,23 +169,14 @@ def collate(windows: Sequence[Window], pad_id: int) -> dict[str, torch.Tensor]:
     the position of each word's first sub-token (0 on padding); ``word_mask`` (batch, words), True
     on real words; and ``word_labels`` (batch, words), -100 on padding (only when labelled).
     """
-    batch = len(windows)
-    seq = max(len(w.input_ids) for w in windows)
-    words = max(max(w.n_words for w in windows), 1)
-    input_ids = torch.full((batch, seq), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((batch, seq), dtype=torch.long)
-    word_starts = torch.zeros((batch, words), dtype=torch.long)
-    word_mask = torch.zeros((batch, words), dtype=torch.bool)
+    lengths = np.array([len(w.input_ids) for w in windows])
+    n_words = np.array([w.n_words for w in windows])
+    input_ids, attention_mask = _pad([w.input_ids for w in windows], lengths, pad_id)
+    word_starts, word_mask = _pad([w.word_starts for w in windows], n_words, 0, min_width=1)
+    attention_mask = attention_mask.long()
     labelled = windows[0].labels is not None
-    labels = torch.full((batch, seq), IGNORE, dtype=torch.long)
-    for i, w in enumerate(windows):
-        n = len(w.input_ids)
-        input_ids[i, :n] = torch.tensor(w.input_ids)
-        attention_mask[i, :n] = 1
-        word_starts[i, : w.n_words] = torch.tensor(w.word_starts)
-        word_mask[i, : w.n_words] = True
-        if labelled:
-            labels[i, :n] = torch.tensor(w.labels)
+    if labelled:
+        labels, _ = _pad([w.labels for w in windows], lengths, IGNORE)
     out = {
         "input_ids": input_ids,
         "token_type_ids": torch.zeros_like(input_ids),

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from .encode import Window, collate, length_grouped_batches, merge_windows
 from .model import Tagger
@@ -73,6 +74,9 @@ class Predictor:
         chunk_size: with ``streams`` > 1, sentences are encoded, scored and decoded this many at a
             time, so that the Python work on one chunk overlaps the scoring of the next.
     """
+
+    #: sentences decoded together (at least ``batch_size``)
+    decode_group = 128
 
     def __init__(self, tagger: Tagger, batch_size: int = 32, chunk_size: int = 512) -> None:
         if batch_size < 1:
@@ -162,25 +166,21 @@ class Predictor:
         labels = tagger.labels
         device = tagger.head.classifier.weight.device
         out: list[Tagged | None] = [None] * len(sentences)
-        # decoding is cheap and batching never changes its result: decode in larger groups
-        for idx in length_grouped_batches([len(s) for s in sentences], max(self.batch_size, 64), seed=0, shuffle=False):
-            longest = max(len(sentences[i]) for i in idx)
-            if longest == 0:
+        lengths = [len(s) for s in sentences]
+        none = torch.zeros((0, len(labels)))  # the scores of an empty sentence
+        # decoding never depends on the grouping: large groups mean few (vectorised) torch calls
+        for idx in length_grouped_batches(lengths, max(self.batch_size, self.decode_group), seed=0, shuffle=False):
+            if lengths[idx[0]] == 0:  # longest first: the whole group is empty sentences
                 for i in idx:
                     out[i] = Tagged((), (), (), ())
                 continue
-            # shape: (batch, words, labels)
-            padded = torch.zeros((len(idx), longest, len(labels)))
-            mask = torch.zeros((len(idx), longest), dtype=torch.bool)
-            for row, i in enumerate(idx):
-                n = len(sentences[i])
-                if n:
-                    padded[row, :n] = merged[i]
-                    mask[row, :n] = True
+            # shape: (batch, words, labels) and (batch, words)
+            padded = pad_sequence([merged[i] if lengths[i] else none for i in idx], batch_first=True)
+            mask = torch.arange(padded.shape[1]) < torch.tensor([lengths[i] for i in idx]).unsqueeze(1)
             tag_ids, probs = tagger.head.decode(padded.to(device), mask.to(device))
             tag_ids, probs = tag_ids.cpu().tolist(), probs.cpu().tolist()
             for row, i in enumerate(idx):
-                n = len(sentences[i])
+                n = lengths[i]
                 native = tuple(labels[t] for t in tag_ids[row][:n])
                 tags = native if scheme == "IOB2" else tuple(to_iob2(native, scheme))
                 out[i] = Tagged(tuple(sentences[i]), tags, tuple(probs[row][:n]), native)
