@@ -2,6 +2,7 @@
 export leaves nothing behind, and the CLI's export / --backend onnx paths work."""
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -14,7 +15,8 @@ pytest.importorskip("onnxruntime")
 
 from entitune import Predictor, Tagger  # noqa: E402
 from entitune.model import label_set  # noqa: E402
-from entitune.onnx_backend import ExportError, OnnxTagger, export_and_rescore, export_onnx  # noqa: E402
+from entitune.encode import collate  # noqa: E402
+from entitune.onnx_backend import ExportError, OnnxTagger, _WordVectors, export_and_rescore, export_onnx  # noqa: E402
 from entitune.predict import load_model  # noqa: E402
 from entitune.types import Sentence  # noqa: E402
 
@@ -107,6 +109,26 @@ def test_worker_errors_reach_the_caller(tiny_tagger_dir, tmp_path):
     with pytest.raises(RuntimeError, match="scoring failed"):
         Predictor(model, batch_size=1, chunk_size=2).predict(INPUTS)
     assert calls  # the workers ran and the failure came back instead of hanging
+
+
+@pytest.mark.parametrize("features", ["finetune", "frozen-sum4"])
+def test_exported_forward_matches_the_model(tiny_bert, features):
+    labels = label_set([t for _, ts in TINY_SENTENCES for t in ts])
+    tagger = Tagger.from_encoder(tiny_bert, labels, features=features, max_length=16, stride=4).eval()
+    tagger.fast_inference = False
+    # unequal lengths (padding), a word of several sub-tokens
+    batch = collate(tagger.word_encoder.encode([WORDS[:3], ["barrymore", "1980s"] + WORDS[:6], ["x"]]), tagger.pad_id)
+    wrapper = _WordVectors(copy.deepcopy(tagger)).eval()
+    # the last layer runs at word starts only where its input is one layer's output
+    assert (wrapper.last is not None) == (features == "finetune")
+    args = [batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "word_starts")]
+    with torch.no_grad():
+        expected = tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
+                                       batch["token_type_ids"])
+        got = wrapper(*args)
+    real = batch["word_mask"]
+    assert got.shape == expected.shape
+    assert torch.allclose(got[real], expected[real], atol=1e-5)
 
 
 def test_predictor_rejects_bad_sizes(tiny_tagger_dir):
