@@ -5,10 +5,10 @@ The exported graph is the encoder plus the gather of each word's first sub-token
     input_ids, attention_mask, token_type_ids (batch, seq), word_starts (batch, words)
         -> word_vectors (batch, words, hidden')
 
-For BERT-style encoders the last layer is exported to run only at the word starts (keys and values
-still from every sub-token): the head reads nothing else, and the rows skipped are [CLS], [SEP], later
-sub-tokens and padding. That is where the time goes. The head (linear, CRF or BiLSTM-CRF) stays in PyTorch, loaded from
-``head.safetensors``: it is small, the BiLSTM's packed sequences do not export cleanly, and keeping
+That is where the time goes. For BERT-style encoders the last layer runs only at the word starts
+(keys and values still from every sub-token): the head reads nothing else, and the rows skipped are
+[CLS], [SEP], later sub-tokens and padding. The head (linear, CRF or BiLSTM-CRF) stays in PyTorch,
+loaded from ``head.safetensors``: it is small, the BiLSTM's packed sequences do not export cleanly, and keeping
 it means the exported model decodes with exactly the code of the PyTorch model (constrained
 Viterbi, CRF marginals), so the two can only differ by the encoder's numerics.
 
