@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -87,9 +87,23 @@ class Predictor:
         self.batch_size = batch_size
         self.chunk_size = chunk_size
 
-    @torch.inference_mode()
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
         """Tag word sequences; every word gets a tag, however long the sentence."""
+        return list(self._tag_chunks(self._chunks(sentences)))
+
+    def _chunks(self, items: Sequence) -> Iterator[Sequence]:
+        """``items`` in chunks for the streamed path: one batch per stream first, so that the
+        workers start at once, then doubling up to ``chunk_size``."""
+        size, lo = self.batch_size * getattr(self.tagger, "streams", 1), 0
+        while lo < len(items):
+            size = min(size, self.chunk_size)
+            yield items[lo : lo + size]
+            lo, size = lo + size, size * 2
+
+    @torch.inference_mode()
+    def _tag_chunks(self, chunks: Iterable[Sequence[Sequence[str]]]) -> Iterator[Tagged]:
+        """The tags of chunks of word sequences, in order. With ``streams`` > 1 the next chunk is
+        drawn (so it may be made lazily) and the results are handed on while the workers score."""
         tagger = self.tagger
         was_training = tagger.training
         if was_training:  # switching modes walks every module: only when needed
@@ -97,37 +111,36 @@ class Predictor:
         try:
             streams = getattr(tagger, "streams", 1)
             if streams > 1:
-                return self._tag_streamed(sentences, streams)
-            windows, batches = self._plan(sentences, 1)
-            return self._finish(sentences, windows, batches, [self._score(windows, idx) for idx in batches])
+                yield from self._tag_streamed(chunks, streams)
+            else:  # all at once: the best length grouping
+                sentences = [s for chunk in chunks for s in chunk]
+                windows, batches = self._plan(sentences, 1)
+                yield from self._finish(sentences, windows, batches, [self._score(windows, idx) for idx in batches])
         finally:
             if was_training:
                 tagger.train(True)
 
-    def _tag_streamed(self, sentences: Sequence[Sequence[str]], streams: int) -> list[Tagged]:
-        """``tag`` with batches scored on ``streams`` worker threads, chunk by chunk: while the
-        workers score chunk k, this thread encodes chunk k+1 and decodes chunk k-1."""
-        out: list[Tagged] = []
+    def _tag_streamed(self, chunks: Iterable[Sequence[Sequence[str]]], streams: int) -> Iterator[Tagged]:
+        """``_tag_chunks`` with batches scored on ``streams`` worker threads: while the workers
+        score chunk k, this thread draws and encodes chunk k+1 and decodes chunk k-1."""
         pending: deque = deque()
 
-        def finish(chunk, windows, batches, futures) -> None:
-            out.extend(self._finish(chunk, windows, batches, [f.result() for f in futures]))
+        def finish(chunk, windows, batches, futures) -> list[Tagged]:
+            return self._finish(chunk, windows, batches, [f.result() for f in futures])
 
         # no torch.set_num_threads in the workers: it would change the setting for the process
         with ThreadPoolExecutor(streams) as pool:
             try:
-                for lo in range(0, len(sentences), self.chunk_size):
-                    chunk = sentences[lo : lo + self.chunk_size]
+                for chunk in chunks:
                     windows, batches = self._plan(chunk, streams)
                     pending.append((chunk, windows, batches, [pool.submit(self._score, windows, idx) for idx in batches]))
                     if len(pending) > 1:
-                        finish(*pending.popleft())
+                        yield from finish(*pending.popleft())
                 while pending:
-                    finish(*pending.popleft())
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)  # an error or Ctrl-C: drop the queued batches
+                    yield from finish(*pending.popleft())
+            except BaseException:  # an error, Ctrl-C, or a consumer that stopped early: drop the queued batches
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise
-        return out
 
     def _plan(self, sentences: Sequence[Sequence[str]], streams: int) -> tuple[list[Window], list[list[int]]]:
         """The windows of ``sentences`` and batches of window indices grouped by length (smaller
@@ -193,23 +206,18 @@ class Predictor:
         single spaces (the ``text`` of the result). An entity's score is the mean probability of
         its words' tags.
         """
-        texts: list[str] = []
-        word_lists: list[list[str]] = []
-        offsets: list[list[tuple[int, int]]] = []
-        for item in inputs:
-            if isinstance(item, str):
-                split = split_words(item)
-                texts.append(item)
-                word_lists.append([w for w, _, _ in split])
-                offsets.append([(s, e) for _, s, e in split])
-            else:
-                words = [str(w) for w in item]
-                text, offs = join_words(words)
-                texts.append(text)
-                word_lists.append(words)
-                offsets.append(offs)
+        parsed: list[tuple[str, list[str], list[tuple[int, int]]]] = []
+
+        def word_chunks() -> Iterator[list[list[str]]]:
+            # split chunk by chunk, when the tagger draws the chunk: overlapped with scoring
+            for chunk in self._chunks(inputs):
+                split = [_split_input(item) for item in chunk]
+                parsed.extend(split)
+                yield [words for _, words, _ in split]
+
         results: list[Prediction] = []
-        for text, offs, tagged in zip(texts, offsets, self.tag(word_lists)):
+        for tagged in self._tag_chunks(word_chunks()):
+            text, _, offs = parsed[len(results)]
             entities = []
             for span in spans_from_tags(tagged.tags):
                 start, end = offs[span.start][0], offs[span.end - 1][1]
@@ -217,6 +225,17 @@ class Predictor:
                 entities.append(Entity(text[start:end], span.label, start, end, score, span.start, span.end))
             results.append(Prediction(text, tagged.words, tuple(offs), tagged.tags, tuple(entities)))
         return results
+
+
+def _split_input(item: str | Sequence[str]) -> tuple[str, list[str], list[tuple[int, int]]]:
+    """A raw text split into words, or pre-split words joined by single spaces: (text, words,
+    character offsets of the words in the text)."""
+    if isinstance(item, str):
+        split = split_words(item)
+        return item, [w for w, _, _ in split], [(s, e) for _, s, e in split]
+    words = [str(w) for w in item]
+    text, offsets = join_words(words)
+    return text, words, offsets
 
 
 BACKENDS = ("auto", "torch", "onnx")
