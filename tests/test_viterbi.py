@@ -71,3 +71,32 @@ def test_shape_errors():
         viterbi(torch.zeros(3, 4), torch.ones(3, 4, dtype=torch.bool), torch.zeros(4), torch.zeros(4, 4), torch.zeros(4))
     with pytest.raises(ValueError, match="mask shape"):
         viterbi(torch.zeros(1, 3, 4), torch.ones(1, 2, dtype=torch.bool), torch.zeros(4), torch.zeros(4, 4), torch.zeros(4))
+
+
+BIOES = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+
+
+@pytest.mark.parametrize("labels", [LABELS, BIOES], ids=["IOB2", "BIOES"])
+def test_linear_decode_equals_full_viterbi(labels):
+    """The head runs Viterbi only where the argmax path breaks a constraint: same answers as always."""
+    g = torch.Generator().manual_seed(1)
+    constraints = constraint_tensors(*allowed_transitions(labels))
+    head = LinearHead(8, len(labels), constraints=constraints)
+    scores = torch.randn(64, 7, len(labels), generator=g) * 3
+    scores[::2, :, 0] += 10  # every other row: all "O", an allowed argmax path
+    lengths = torch.randint(0, 8, (64,), generator=g)
+    # rows whose argmax breaks only the start or only the end: "I-PER I-PER", "O O B-PER"
+    for row, path in ((1, ["I-PER", "I-PER"]), (3, ["O", "O", "B-PER"])):
+        lengths[row] = len(path)
+        for t, tag in enumerate(path):
+            scores[row, t, labels.index(tag)] += 20
+    mask = torch.arange(7) < lengths.unsqueeze(1)
+    argmax_allowed = head._allowed(scores.argmax(-1), mask)
+    assert argmax_allowed.any() and not argmax_allowed.all()  # both paths are exercised
+    tags, probs = head.decode(scores, mask)
+    log_probs = scores.log_softmax(-1)
+    full = viterbi(log_probs, mask, head.start_constraint, head.trans_constraint, head.end_constraint)
+    assert bool(((tags == full) | ~mask).all())
+    assert torch.allclose(probs, log_probs.gather(2, tags.unsqueeze(2)).squeeze(2).exp())
+    for row, n in zip(tags.tolist(), lengths.tolist()):
+        assert is_valid_sequence([labels[t] for t in row[:n]], labels)

@@ -1,7 +1,9 @@
 """Linear softmax head, as in ``BertForTokenClassification``: dropout then one Linear layer.
 
 Its decode runs the shared Viterbi over log-softmax scores with the scheme's hard transition
-constraints (so no ``I-X`` after ``O``), or plain argmax when constraints are off.
+constraints (so no ``I-X`` after ``O``), or plain argmax when constraints are off. The constraints
+are hard (allowed or not), so where the argmax path is allowed it is Viterbi's answer, and Viterbi
+runs only for the sentences where it is not.
 """
 from __future__ import annotations
 
@@ -69,8 +71,20 @@ class LinearHead(nn.Module):
             tags (batch, words) long and, for each chosen tag, its softmax probability (batch, words).
         """
         log_probs = scores.float().log_softmax(dim=-1)
+        tags = log_probs.argmax(dim=-1)
         if self.constrained:
-            tags = viterbi(log_probs, mask, self.start_constraint, self.trans_constraint, self.end_constraint)
-        else:
-            tags = log_probs.argmax(dim=-1)
+            # The constraints only forbid (0 or FORBIDDEN): a row whose argmax path breaks none is
+            # already the best valid path, so Viterbi runs only for the others (few, once trained).
+            bad = ~self._allowed(tags, mask)
+            if bool(bad.any()):
+                tags[bad] = viterbi(log_probs[bad], mask[bad], self.start_constraint, self.trans_constraint,
+                                    self.end_constraint)
         return tags, log_probs.gather(2, tags.unsqueeze(2)).squeeze(2).exp()
+
+    def _allowed(self, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(batch,) True where the path ``tags`` (batch, words) breaks no constraint within ``mask``."""
+        lengths = mask.sum(1)
+        last = tags.gather(1, (lengths - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        ok = (self.trans_constraint[tags[:, :-1], tags[:, 1:]] == 0) | ~mask[:, 1:]
+        edges = (self.start_constraint[tags[:, 0]] == 0) & (self.end_constraint[last] == 0)
+        return ok.all(1) & (edges | (lengths == 0))
