@@ -71,8 +71,8 @@ class Predictor:
             with ``streams`` > 1 (an ONNX export, which runs each batch on one thread) has that many
             batches scored at once on worker threads.
         batch_size: windows per forward pass.
-        chunk_size: with ``streams`` > 1, sentences are encoded, scored and decoded this many at a
-            time, so that the Python work on one chunk overlaps the scoring of the next.
+        chunk_size: with ``streams`` > 1, sentences are split, encoded, scored and decoded this
+            many at a time, so that the Python work on one chunk overlaps the scoring of the next.
     """
 
     #: sentences decoded together (at least ``batch_size``)
@@ -92,13 +92,9 @@ class Predictor:
         return list(self._tag_chunks(self._chunks(sentences)))
 
     def _chunks(self, items: Sequence) -> Iterator[Sequence]:
-        """``items`` in chunks for the streamed path: one batch per stream first, so that the
-        workers start at once, then doubling up to ``chunk_size``."""
-        size, lo = self.batch_size * getattr(self.tagger, "streams", 1), 0
-        while lo < len(items):
-            size = min(size, self.chunk_size)
-            yield items[lo : lo + size]
-            lo, size = lo + size, size * 2
+        """``items`` in chunks of ``chunk_size`` (the streamed path's unit of work)."""
+        for lo in range(0, len(items), self.chunk_size):
+            yield items[lo : lo + self.chunk_size]
 
     @torch.inference_mode()
     def _tag_chunks(self, chunks: Iterable[Sequence[Sequence[str]]]) -> Iterator[Tagged]:
