@@ -8,16 +8,17 @@ The exported graph is the encoder plus the gather of each word's first sub-token
 That is where the time goes. For BERT-style encoders the last layer runs only at the word starts
 (keys and values still from every sub-token): the head reads nothing else, and the rows skipped are
 [CLS], [SEP], later sub-tokens and padding. The head (linear, CRF or BiLSTM-CRF) stays in PyTorch,
-loaded from ``head.safetensors``: it is small, the BiLSTM's packed sequences do not export cleanly, and keeping
-it means the exported model decodes with exactly the code of the PyTorch model (constrained
-Viterbi, CRF marginals), so the two can only differ by the encoder's numerics.
+loaded from ``head.safetensors``: it is small, the BiLSTM's packed sequences do not export cleanly,
+and keeping it means the exported model decodes with exactly the code of the PyTorch model
+(constrained Viterbi, CRF marginals), so the two can only differ by the encoder's numerics.
 
 For BERT-family encoders the fp32 graph is first fused by onnxruntime's transformer optimizer
 (attention, LayerNorm, GELU; not the residual Add into SkipLayerNormalization, whose CPU kernel is
 slower than the two ops it replaces), then, with ``quantize="int8"``, the MatMul weights are quantized
 per channel to int8 with dynamic (per-batch) activation scales (``quantize_dynamic``) and GELU takes
-its tanh approximation (``FastGelu``; exact erf GELU in fp32 exports). Quantization can cost accuracy, so ``export_and_rescore`` scores the export against the PyTorch model on an
-annotated file and refuses one that loses more than ``max_drop`` entity F1.
+its tanh approximation (``FastGelu``; fp32 exports keep the exact erf GELU). Quantization can cost
+accuracy, so ``export_and_rescore`` scores the export against the PyTorch model on an annotated file
+and refuses one that loses more than ``max_drop`` entity F1.
 
 ``OnnxTagger`` runs each batch on one onnxruntime thread (no spinning) and lets ``Predictor`` run
 ``threads`` batches at once: for BERT-sized batches on a few cores that beats spreading one run
@@ -84,7 +85,7 @@ class _LastLayerAtWords(nn.Module):
     """A BERT-style encoder's last layer (``BertLayer`` in eval mode), computed only where the head
     reads it: keys and values from every sub-token, the query and everything after attention only
     at each word's first sub-token. The same arithmetic as ``transformers`` at those rows; the rows
-    skipped ([CLS], [SEP], later sub-tokens, padding) are about a quarter of MIT Movie's."""
+    skipped ([CLS], [SEP], later sub-tokens, padding) are about a sixth of MIT Movie's."""
 
     def __init__(self, layer: nn.Module) -> None:
         super().__init__()
