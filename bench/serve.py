@@ -59,6 +59,8 @@ def start_server(model: str, port: int, args: argparse.Namespace) -> subprocess.
     threads = args.server_threads or args.threads
     if threads:
         cmd += ["--threads", str(threads)]
+    if args.workers:
+        cmd += ["--workers", str(args.workers)]
     return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -184,6 +186,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass, served and offline")
     p.add_argument("--max-batch-wait-ms", type=float, default=5.0)
     p.add_argument("--max-batch-texts", type=int, default=128)
+    p.add_argument("--workers", type=int, default=None, help="micro-batches the server predicts at once (default: its own)")
     p.add_argument("--threads", type=int, default=None, help="torch threads, served and offline")
     p.add_argument("--server-threads", type=int, default=None,
                    help="torch threads of the server only (default --threads); the server's event loop and the "
@@ -226,6 +229,7 @@ def main() -> None:
         "max_batch_wait_ms": args.max_batch_wait_ms,
         "max_batch_texts": args.max_batch_texts,
         "threads": args.threads,
+        "workers": args.workers or "server default",
         "server_threads": args.server_threads or args.threads,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

@@ -126,6 +126,39 @@ def test_concurrent_clients_get_their_own_answers(client, server, predictor):
     assert batches <= clients * per_client  # never more predict calls than requests
 
 
+class _SlowEcho:
+    """A predictor that takes 0.2 s per call and answers each input with itself."""
+
+    class _Answer:
+        def __init__(self, item) -> None:
+            self.item = item
+
+        def to_dict(self) -> dict:
+            return {"echo": self.item}
+
+    def predict(self, inputs):
+        time.sleep(0.2)
+        return [self._Answer(x) for x in inputs]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_predict_batches_at_once(workers):
+    limits = ServeLimits(max_batch_texts=2, max_batch_wait_ms=1, workers=workers)
+    app = create_app(_SlowEcho(), info={"labels": ["O"]}, limits=limits)
+    with BackgroundServer(app) as running:
+
+        def ask(i: int) -> dict:
+            with httpx.Client(base_url=running.url, timeout=30) as own:
+                return own.post("/predict", json={"texts": [f"text {i}"]}).json()
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, range(8)))
+        batcher = app.state.batcher
+    assert answers == [{"predictions": [{"echo": f"text {i}"}]} for i in range(8)]  # each its own answer
+    # eight requests of one text, two per batch: at least four 0.2 s predictions, `workers` at a time
+    assert batcher.batches >= 4 and batcher.most_running == workers and batcher.running == 0
+
+
 BAD_REQUESTS = [
     ("empty body", {"content": b""}, 422),
     ("not JSON", {"content": b"show me films"}, 400),

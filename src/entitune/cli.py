@@ -347,13 +347,15 @@ def serve(
     max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="bytes per request body")] = 1 << 20,
     max_batch_texts: Annotated[int, typer.Option("--max-batch-texts", help="inputs of concurrent requests combined into one prediction")] = 128,
     max_batch_wait_ms: Annotated[float, typer.Option("--max-batch-wait-ms", help="how long to wait for more requests before predicting")] = 5.0,
+    workers: Annotated[int, typer.Option("--workers", help="micro-batches predicted at once, each on its own thread")] = 2,
     backend: BackendOpt = "auto",
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET /info, and a page at /."""
     from . import serve as serving
 
     try:
-        limits = serving.ServeLimits(max_texts, max_chars, max_words, max_body_bytes, max_batch_texts, max_batch_wait_ms)
+        limits = serving.ServeLimits(max_texts, max_chars, max_words, max_body_bytes, max_batch_texts, max_batch_wait_ms,
+                                     workers)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     _set_threads(threads)
