@@ -9,8 +9,9 @@ a worker collects what arrives within a short window (``max_batch_wait_ms``, or 
 ``max_batch_texts``), runs ``predictor.predict`` once on the combined list on a worker thread, and
 hands each request its share of the results. ``workers`` batches may be predicted at once (one
 collects while another predicts): with one, the model waited while the answers of a batch went out
-and the next requests came in; with two, 50 clients on 2 cores were served about 1.15x faster. The predictor is exact under batching, so every answer equals what ``predict`` gives for
-that input alone. The batching is written here by hand because nothing well-kept does it for this
+and the next requests came in; with two, 50 clients on 2 cores were served about 1.15x faster.
+The predictor is exact under batching, so every answer equals what ``predict`` gives for that input
+alone. The batching is written here by hand because nothing well-kept does it for this
 case: model servers (Triton, TorchServe, Ray Serve) batch tensors and need their own runtime, and
 the small asyncio batching packages are thin and unmaintained; ours is one short class.
 
