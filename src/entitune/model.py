@@ -197,6 +197,10 @@ class Tagger(LabelsAndPadding, nn.Module):
             self.encoder.eval()
         return self
 
+    def encoder_kwargs(self, token_type_ids: torch.Tensor | None) -> dict:
+        """The token type ids as a keyword for the encoder, where it takes them (and they are given)."""
+        return {"token_type_ids": token_type_ids} if self._token_types and token_type_ids is not None else {}
+
     def encode_words(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_starts: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
@@ -206,7 +210,7 @@ class Tagger(LabelsAndPadding, nn.Module):
         ``finetune``: the last layer. ``frozen-sum4`` / ``frozen-concat4``: the last four layers
         summed / concatenated, computed without gradients.
         """
-        kwargs = {"token_type_ids": token_type_ids} if self._token_types and token_type_ids is not None else {}
+        kwargs = self.encoder_kwargs(token_type_ids)
         fast = self._fast_path(input_ids)
         if fast is not None:
             # shape: (batch, seq, hidden)

@@ -44,6 +44,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .errors import ConfigError, EntituneError
+from .fastbert import attend, key_mask
 from .model import SETTINGS_FILE, LabelsAndPadding, Tagger, TaggerSettings, build_tagging_head, load_tokenizer, read_settings
 from .types import Sentence
 
@@ -117,10 +118,8 @@ class _LastLayerAtWords(nn.Module):
         q = heads.query(x).view(batch, -1, size // head_dim, head_dim).transpose(1, 2)
         k = heads.key(hidden).view(batch, seq, -1, head_dim).transpose(1, 2)
         v = heads.value(hidden).view(batch, seq, -1, head_dim).transpose(1, 2)
-        # shape: (batch, 1, 1, seq): 0 on real keys, the most negative float on padding (as transformers)
-        mask = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
-        scores = torch.matmul(q, k.transpose(-1, -2)) * head_dim**-0.5 + mask
-        context = torch.matmul(scores.softmax(-1), v).transpose(1, 2).reshape(batch, -1, size)
+        mask = key_mask(attention_mask, hidden.dtype)  # shape: (batch, 1, 1, seq)
+        context = attend(q, k, v, mask, head_dim**-0.5).transpose(1, 2).reshape(batch, -1, size)
         x = attention.output.LayerNorm(attention.output.dense(context) + x)
         return self.layer.output.LayerNorm(self.layer.output.dense(self.layer.intermediate(x)) + x)
 
@@ -145,8 +144,8 @@ class _WordVectors(nn.Module):
     def forward(self, input_ids, attention_mask, token_type_ids, word_starts):  # noqa: D102
         if self.last is None:
             return self.tagger.encode_words(input_ids, attention_mask, word_starts, token_type_ids)
-        kwargs = {"token_type_ids": token_type_ids} if self.tagger._token_types else {}
-        hidden = self.tagger.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        hidden = self.tagger.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                     **self.tagger.encoder_kwargs(token_type_ids)).last_hidden_state
         return self.last(hidden, attention_mask, word_starts)
 
 
