@@ -1,20 +1,57 @@
-"""entitune: fine-tune BERT-family encoders for named entity recognition, evaluate, predict.
+"""entitune: fine-tune BERT-family encoders for named entity recognition, evaluate, predict, serve.
 
->>> from entitune import Tagger                                   # doctest: +SKIP
->>> Tagger.load("runs/movie").predict(["films with drew barrymore"])  # doctest: +SKIP
+The public API, loaded on first use (so ``import entitune.tags`` or ``entitune.data`` stays light)::
+
+    import entitune
+    predictor = entitune.load("runs/movie")                     # doctest: +SKIP
+    predictor.predict(["films with drew barrymore"])            # doctest: +SKIP
+
+    from entitune.recipes import FinetuneConfig, finetune       # what 'entitune train' runs
+    finetune(FinetuneConfig(train="engtrain.bio", out="runs/movie"))  # doctest: +SKIP
+
+The package reads top to bottom: ``types``/``errors`` -> ``tags`` -> ``data`` -> ``encode`` ->
+``model`` -> ``predict`` -> ``backends`` -> ``evaluate`` -> ``train`` -> ``export`` / ``serve`` ->
+``recipes`` -> ``cli``; each layer imports only from the layers before it (checked in CI).
 """
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .data import Dataset, load_annotated, split_dev
-from .errors import ConfigError, DataFormatError, EntituneError, TagSchemeError
-from .evaluate import evaluate
-from .model import Tagger, TaggerSettings, default_encoder_dir
-from .predict import Prediction, Predictor, Tagged
-from .train import TrainConfig, TrainResult, fit
-from .types import Entity, Sentence, Span
+import importlib
+from typing import Any
 
-__all__ = [
-    "ConfigError", "DataFormatError", "Dataset", "Entity", "EntituneError", "Prediction", "Predictor",
-    "Sentence", "Span", "TagSchemeError", "Tagged", "Tagger", "TaggerSettings", "TrainConfig", "TrainResult",
-    "__version__", "default_encoder_dir", "evaluate", "fit", "load_annotated", "split_dev",
-]
+from ._version import __version__
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "ConfigError": "errors", "DataFormatError": "errors", "EntituneError": "errors", "ExportError": "errors",
+    "TagSchemeError": "errors",
+    "Entity": "types", "Prediction": "types", "Sentence": "types", "Span": "types", "Tagged": "types",
+    "label_set": "tags",
+    "Dataset": "data", "load_annotated": "data", "split_dev": "data",
+    "Tagger": "model.tagger", "TaggerSettings": "model.settings", "default_encoder_dir": "model.model_dir",
+    "Predictor": "predict", "Scorer": "predict",
+    "OnnxScorer": "backends", "TorchScorer": "backends", "load_scorer": "backends",
+    "TrainConfig": "train", "TrainResult": "train", "fit": "train",
+    "FinetuneConfig": "recipes", "FinetuneResult": "recipes", "finetune": "recipes",
+}
+
+__all__ = ["__version__", "load", *sorted(_EXPORTS)]
+
+
+def load(path: str, backend: str = "auto", batch_size: int = 32, threads: int | None = None, device: str = "cpu"):
+    """A ``Predictor`` over a saved model or an ONNX export (``backend``: auto, torch or onnx)."""
+    from .backends import load_scorer
+    from .predict import Predictor
+
+    return Predictor(load_scorer(path, backend, threads, device), batch_size=batch_size)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'entitune' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

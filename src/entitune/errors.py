@@ -1,9 +1,14 @@
-"""Errors that users can cause, each rendered as one line without a traceback.
+"""Errors that users can cause, each rendered as one line without a traceback, and the one
+catalogue of their recurring messages.
 
-Bugs in entitune itself raise ordinary Python exceptions; only the classes here are
-caught by the CLI and printed as ``path:line: what is wrong``.
+Bugs in entitune itself raise ordinary Python exceptions; only the classes here are caught by the
+CLI and printed as ``path:line: what is wrong``. Messages name settings by their config names
+(``head``, ``max_length``), which are also the command-line flags with dashes (``--max-length``).
 """
 from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
 
 
 class EntituneError(Exception):
@@ -19,7 +24,7 @@ class DataFormatError(EntituneError):
         why: what is wrong and, where it helps, what was expected.
     """
 
-    def __init__(self, path: str, line: int | None, why: str) -> None:
+    def __init__(self, path: str | Path, line: int | None, why: str) -> None:
         self.path = str(path)
         self.line = line
         self.why = why
@@ -33,3 +38,49 @@ class TagSchemeError(EntituneError):
 
 class ConfigError(EntituneError):
     """A setting or a model directory that cannot be used as given."""
+
+
+class ExportError(EntituneError):
+    """An export that failed its re-scoring (too large an F1 drop) or could not be written."""
+
+
+# ------------------------------------------------------------------------------ the catalogue
+
+
+def invalid_choice(name: str, value: object, choices: Iterable[str]) -> ConfigError:
+    """``head must be one of linear, crf, bilstm-crf, got 'softmax'``
+
+    >>> str(invalid_choice("head", "softmax", ("linear", "crf")))
+    "head must be one of linear, crf, got 'softmax'"
+    """
+    return ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_choice(name: str, value: str, choices: Iterable[str]) -> str:
+    """``value`` if it is one of ``choices``, else ``invalid_choice``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise invalid_choice(name, value, choices)
+    return value
+
+
+def unreadable_file(path: str | Path, exc: OSError) -> DataFormatError:
+    """The one-line error for a data file that cannot be opened.
+
+    >>> str(unreadable_file("x.bio", FileNotFoundError()))
+    'x.bio: no such file'
+    """
+    if isinstance(exc, FileNotFoundError):
+        why = "no such file"
+    elif isinstance(exc, IsADirectoryError):
+        why = "is a directory, expected a data file"
+    elif isinstance(exc, PermissionError):
+        why = "permission denied"
+    else:
+        why = f"cannot read ({exc.strerror or exc})"
+    return DataFormatError(path, None, why)
+
+
+def not_a_model(path: str | Path, why: str) -> ConfigError:
+    """A directory that is not the model it was given as."""
+    return ConfigError(f"{path}: {why}")

@@ -1,4 +1,5 @@
-"""Small immutable value types passed between the layers."""
+"""Small immutable value types passed between the layers: sentences, spans, entities, tagged
+sequences and predictions. Pure Python."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -65,4 +66,36 @@ class Entity:
             "score": round(float(self.score), 6),
             "word_start": self.word_start,
             "word_end": self.word_end,
+        }
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """Tags of one word sequence (IOB2) and the probability the model gave each chosen tag.
+
+    ``native`` holds the tags in the model's own scheme (the same as ``tags`` for IOB2 models).
+    """
+
+    words: tuple[str, ...]
+    tags: tuple[str, ...]
+    scores: tuple[float, ...]
+    native: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A tagged input: its text, words with character offsets, tags, and entities."""
+
+    text: str
+    words: tuple[str, ...]
+    offsets: tuple[tuple[int, int], ...]
+    tags: tuple[str, ...]
+    entities: tuple[Entity, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "words": list(self.words),
+            "tags": list(self.tags),
+            "entities": [e.to_dict() for e in self.entities],
         }

@@ -1,0 +1,46 @@
+"""``TorchScorer``: a ``Tagger`` as a ``Scorer``, with the lean BERT forward (``fastbert``) where it
+applies (a plain float32 BERT, fine-tuned, on the CPU); the model's own forward elsewhere."""
+from __future__ import annotations
+
+import torch
+
+from ..model.tagger import Tagger, gather_words
+from ..predict.scorer import HeadScorer
+from .fastbert import BertFastPath
+
+
+class TorchScorer(HeadScorer):
+    """Scores windows with a PyTorch ``Tagger``; puts it in eval mode.
+
+    Args:
+        tagger: the model. With ``fast`` (default) and a model the lean forward supports, its
+            weights are copied and packed now: build a new scorer after the weights change (the
+            training loop makes one per evaluation).
+        fast: use the lean forward where it applies; False always runs the model's forward.
+    """
+
+    streams = 1
+
+    def __init__(self, tagger: Tagger, fast: bool = True) -> None:
+        self.tagger = tagger.eval()
+        self.settings = tagger.settings
+        self.tokenizer = tagger.tokenizer
+        self.head = tagger.head
+        self.word_encoder = tagger.word_encoder
+        self.device = next(tagger.parameters()).device
+        applies = fast and not tagger.frozen and self.device.type == "cpu" and BertFastPath.supports(tagger.encoder)
+        self.fast = BertFastPath(tagger.encoder) if applies else None
+
+    @torch.inference_mode()
+    def score_windows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Scores of a collated batch of windows (``encode.collate``), as float32 on the CPU:
+        (batch, words, labels). Enters inference mode itself, which matters on worker threads."""
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        if self.fast is not None:
+            # shape: (batch, seq, hidden)
+            hidden = self.fast(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+            words = gather_words(hidden, batch["word_starts"])
+        else:
+            words = self.tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
+                                             batch["token_type_ids"])
+        return self.head(words, batch["word_mask"]).float().cpu()

@@ -1,0 +1,50 @@
+"""Windows -> padded tensor batches (``collate``)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain
+
+import numpy as np
+import torch
+
+from .windows import IGNORE, Window
+
+
+def _pad(rows: Sequence[Sequence[int]], lengths: np.ndarray, fill: int, min_width: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ints (``lengths[i]`` long) as a right-padded (rows, longest) long tensor, and its
+    (rows, longest) bool mask, True on real entries: one flat copy, scattered by the mask."""
+    width = max(int(lengths.max()), min_width)
+    mask = np.arange(width) < lengths[:, None]
+    out = np.full(mask.shape, fill, dtype=np.int64)
+    out[mask] = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+    return torch.from_numpy(out), torch.from_numpy(mask)
+
+
+def collate(windows: Sequence[Window], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad windows into a batch.
+
+    Returns tensors: ``input_ids``, ``token_type_ids``, ``attention_mask`` and ``labels``
+    (sub-token labels, -100 where ignored) of shape (batch, seq); ``word_starts`` (batch, words),
+    the position of each word's first sub-token (0 on padding); ``word_mask`` (batch, words), True
+    on real words; and ``word_labels`` (batch, words), -100 on padding (only when labelled).
+    """
+    lengths = np.array([len(w.input_ids) for w in windows])
+    n_words = np.array([w.n_words for w in windows])
+    input_ids, attention_mask = _pad([w.input_ids for w in windows], lengths, pad_id)
+    word_starts, word_mask = _pad([w.word_starts for w in windows], n_words, 0, min_width=1)
+    attention_mask = attention_mask.long()
+    labelled = windows[0].labels is not None
+    if labelled:
+        labels, _ = _pad([w.labels for w in windows], lengths, IGNORE)
+    out = {
+        "input_ids": input_ids,
+        "token_type_ids": torch.zeros_like(input_ids),
+        "attention_mask": attention_mask,
+        "word_starts": word_starts,
+        "word_mask": word_mask,
+    }
+    if labelled:
+        out["labels"] = labels
+        # shape: (batch, words); the label at each word's first sub-token
+        out["word_labels"] = labels.gather(1, word_starts).masked_fill(~word_mask, IGNORE)
+    return out

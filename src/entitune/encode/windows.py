@@ -1,0 +1,148 @@
+"""Words -> windows: sub-word alignment and overlapping windows for long sentences. No torch here.
+
+Each word's sub-tokens come from the fast tokenizer (``is_split_into_words=True`` and
+``word_ids``). The first sub-token of a word carries the word's label; the others and the special
+tokens carry -100. A word that the tokenizer turns into no sub-token at all (zero-width or control
+characters) is given the ``[UNK]`` id, so that labels never shift.
+
+A sentence longer than ``max_length`` sub-tokens (special tokens included) becomes several
+overlapping windows cut at word boundaries, ``stride`` sub-tokens of overlap between neighbours.
+Nothing is ever dropped: the model reads every word in at least one window; at prediction time each
+word takes its scores from the window where it has the most context on both sides
+(``merge_windows``).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: a run of whole words ``[first_word, first_word + n_words)`` of a sentence.
+
+    ``word_starts[k]`` is the position (in ``input_ids``) of the first sub-token of word
+    ``first_word + k``; ``context[k]`` is the smaller of the sub-token counts to its left and to its
+    right inside the window (the word's context); ``labels`` are sub-token labels (-100 except at
+    word starts), or None when the sentence has no tags.
+    """
+
+    sentence: int
+    first_word: int
+    input_ids: tuple[int, ...]
+    word_starts: tuple[int, ...]
+    context: tuple[int, ...]
+    labels: tuple[int, ...] | None
+
+    @property
+    def n_words(self) -> int:
+        return len(self.word_starts)
+
+
+def special_tokens_around(tokenizer) -> tuple[list[int], list[int]]:
+    """The special token ids a tokenizer puts before and after one sequence (e.g. [CLS], [SEP])."""
+    bare = tokenizer("x", add_special_tokens=False)["input_ids"]
+    full = tokenizer("x", add_special_tokens=True)["input_ids"]
+    for k in range(len(full) - len(bare) + 1):
+        if full[k : k + len(bare)] == bare:
+            return list(full[:k]), list(full[k + len(bare) :])
+    raise ValueError("cannot locate the special tokens this tokenizer adds")
+
+
+class WordEncoder:
+    """Turns word sequences into ``Window`` objects for one tokenizer and length budget.
+
+    Args:
+        tokenizer: a Hugging Face *fast* tokenizer.
+        max_length: most sub-tokens per window, special tokens included.
+        stride: sub-tokens shared by neighbouring windows of a long sentence.
+    """
+
+    def __init__(self, tokenizer, max_length: int = 128, stride: int = 32) -> None:
+        self.prefix, self.suffix = special_tokens_around(tokenizer)
+        self.budget = max_length - len(self.prefix) - len(self.suffix)
+        if self.budget < 2:
+            raise ConfigError(f"max_length {max_length} leaves no room for words after the special tokens")
+        if not 0 <= stride < self.budget:
+            raise ConfigError(f"stride must be in [0, {self.budget}) for max_length {max_length}, got {stride}")
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.stride = stride
+        self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else tokenizer.pad_token_id
+
+    def raw_word_pieces(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """Sub-token ids of every word as the tokenizer gives them: ``[sentence][word] -> ids``
+        (empty for a word with no sub-token, never cut)."""
+        out: list[list[list[int]]] = []
+        step = 1024  # tokenizer calls in chunks keep memory flat on large files
+        for lo in range(0, len(sentences), step):
+            chunk = [list(s) for s in sentences[lo : lo + step]]
+            nonempty = [s if s else ["x"] for s in chunk]
+            enc = self.tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False)
+            for i, words in enumerate(chunk):
+                pieces: list[list[int]] = [[] for _ in words]
+                ids = enc["input_ids"][i]
+                for pos, wid in enumerate(enc.word_ids(i)):
+                    if wid is not None and wid < len(words):
+                        pieces[wid].append(ids[pos])
+                out.append(pieces)
+        return out
+
+    def word_pieces(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """Sub-token ids of every word: ``[sentence][word] -> ids`` (never empty)."""
+        out = self.raw_word_pieces(sentences)
+        for pieces in out:
+            for p in pieces:
+                if not p:
+                    p.append(self.unk_id)
+                del p[self.budget :]  # a single word never outgrows a window
+        return out
+
+    def windows(self, pieces: list[list[int]]) -> list[tuple[int, int]]:
+        """Word ranges ``[start, end)`` of the windows covering one sentence's pieces."""
+        n = len(pieces)
+        spans: list[tuple[int, int]] = []
+        start = 0
+        while True:
+            end, used = start, 0
+            while end < n and used + len(pieces[end]) <= self.budget:
+                used += len(pieces[end])
+                end += 1
+            spans.append((start, end))
+            if end >= n:
+                return spans
+            nxt, overlap = end, 0
+            while nxt > start + 1 and overlap + len(pieces[nxt - 1]) <= self.stride:
+                overlap += len(pieces[nxt - 1])
+                nxt -= 1
+            start = nxt
+
+    def encode(self, sentences: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[int]] | None = None) -> list[Window]:
+        """Encode sentences (and optional label ids, one per word) into windows, in sentence order."""
+        out: list[Window] = []
+        for s, pieces in enumerate(self.word_pieces(sentences)):
+            for start, end in self.windows(pieces):
+                ids = list(self.prefix)
+                starts: list[int] = []
+                labels: list[int] = [IGNORE] * len(self.prefix)
+                for w in range(start, end):
+                    starts.append(len(ids))
+                    ids.extend(pieces[w])
+                    if tag_ids is not None:
+                        labels.append(tag_ids[s][w])
+                        labels.extend([IGNORE] * (len(pieces[w]) - 1))
+                body_end = len(ids)
+                ids.extend(self.suffix)
+                labels.extend([IGNORE] * len(self.suffix))
+                context = tuple(
+                    min(st - len(self.prefix), body_end - st - len(pieces[start + k]))
+                    for k, st in enumerate(starts)
+                )
+                out.append(
+                    Window(s, start, tuple(ids), tuple(starts), context, tuple(labels) if tag_ids is not None else None)
+                )
+        return out

@@ -1,0 +1,193 @@
+"""``entitune doctor``: one report on annotated files before any training.
+
+Per file: sentences, words, entities per type (strict spans of the file's own tags, so invalid
+``I-`` starts are listed, not counted), the tag scheme, invalid tag sequences with line numbers,
+the sub-word length histogram against ``max_length`` (how many sentences need windows), words
+with no sub-token, the share of words the tokenizer maps to ``[UNK]``, labels missing from the
+first file (taken as train), and sentences shared with it verbatim. Totals over all files lead the
+JSON.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..data import read_sentences, sniff_format
+from ..encode import WordEncoder
+from ..model import model_dir
+from ..tags import detect_scheme, first_invalid, invalid_starts, spans_from_tags, to_iob2
+from ..types import Sentence
+
+#: Formats with one token per line, where a word's line is the sentence's first line plus its index.
+LINE_PER_WORD = ("conll", "bio", "weibo")
+#: Examples kept per finding.
+EXAMPLES = 10
+
+
+def _entities(sentences: Sequence[Sentence], scheme: str) -> Counter:
+    counts: Counter = Counter()
+    for s in sentences:
+        tags = list(s.tags or ())
+        if scheme != "IOB2":
+            tags = to_iob2(tags, scheme)  # type: ignore[arg-type]
+        counts.update(span.label for span in spans_from_tags(tags, "strict"))
+    return counts
+
+
+def _invalid(sentences: Sequence[Sentence], scheme: str, fmt: str) -> dict:
+    found: list[dict] = []
+    count = 0
+    for s in sentences:
+        tags = list(s.tags or ())
+        if scheme == "IOB2":
+            positions = invalid_starts(tags)
+        elif scheme in ("BIOES", "BILOU"):
+            first = first_invalid(tags)
+            positions = [] if first is None else [first]
+        else:
+            positions = []  # every IOB1 sequence is valid
+        count += len(positions)
+        for i in positions[: max(0, EXAMPLES - len(found))]:
+            exact = fmt in LINE_PER_WORD
+            found.append({
+                "line": s.line + i if exact else s.line,
+                "word": i,
+                "tag": tags[i],
+                "after": tags[i - 1] if i else "(sentence start)",
+                **({} if exact else {"note": "line of the sentence"}),
+            })
+    return {"count": count, "examples": found}
+
+
+def _lengths(encoder: WordEncoder, sentences: Sequence[Sentence]) -> dict:
+    pieces = encoder.raw_word_pieces([s.words for s in sentences])
+    specials = len(encoder.prefix) + len(encoder.suffix)
+    m = encoder.max_length
+    edges = [m // 4, m // 2, m, 2 * m, 4 * m]
+    bins = Counter()
+    need_windows = 0
+    zero: list[str] = []
+    zero_count = unk = words = 0
+    unk_examples: Counter = Counter()
+    longest = 0
+    total = 0
+    for sent, word_pieces in zip(sentences, pieces):
+        n = sum(max(1, len(p)) for p in word_pieces) + specials
+        longest = max(longest, n)
+        total += n
+        need_windows += n > m
+        label = next((f"<={e}" for e in edges if n <= e), f">{edges[-1]}")
+        bins[label] += 1
+        for word, p in zip(sent.words, word_pieces):
+            words += 1
+            if not p:
+                zero_count += 1
+                if len(zero) < EXAMPLES:
+                    zero.append(word)
+            elif encoder.unk_id in p:
+                unk += 1
+                unk_examples[word] += 1
+    order = [f"<={e}" for e in edges] + [f">{edges[-1]}"]
+    return {
+        "subword_lengths": {
+            "max_length": m,
+            "mean": round(total / max(1, len(sentences)), 2),
+            "max": longest,
+            "histogram": {k: bins.get(k, 0) for k in order},
+            "sentences_needing_windows": need_windows,
+        },
+        "zero_subword_words": {"count": zero_count, "examples": zero},
+        "unk_words": {
+            "count": unk,
+            "share": round(unk / max(1, words), 4),
+            "examples": [w for w, _ in unk_examples.most_common(EXAMPLES)],
+        },
+    }
+
+
+def word_encoder_for(model: str | Path | None, max_length: int) -> tuple[WordEncoder, Path]:
+    """The tokenizer of checkpoint ``model`` (default: the bundled MiniLM) as a ``WordEncoder`` with
+    ``max_length``, and the checkpoint's path."""
+    path = model_dir.check_checkpoint(model or model_dir.default_encoder_dir())
+    config = model_dir.load_hf_config(path)
+    return WordEncoder(model_dir.load_tokenizer(path, config.model_type), max_length, 0), path
+
+
+def diagnose(paths: Sequence[str | Path], format: str = "auto", encoder: WordEncoder | None = None) -> dict:
+    """The doctor report for ``paths`` (the first is taken as train); see the module docstring.
+
+    ``encoder`` supplies the tokenizer and ``max_length``; without it the sub-word parts are left out.
+    """
+    files: list[dict] = []
+    train_labels: set[str] = set()
+    train_sentences: set[tuple[str, ...]] = set()
+    totals_entities: Counter = Counter()
+    for k, path in enumerate(paths):
+        fmt = sniff_format(path) if format == "auto" else format
+        sentences = read_sentences(path, fmt)
+        scheme, _ = detect_scheme(s.tags or () for s in sentences)
+        entities = _entities(sentences, scheme)
+        totals_entities.update(entities)
+        report: dict = {
+            "path": str(path),
+            "format": fmt,
+            "scheme": scheme,
+            "sentences": len(sentences),
+            "words": sum(len(s) for s in sentences),
+            "entities": dict(sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "entities_total": sum(entities.values()),
+            "invalid_sequences": _invalid(sentences, scheme, fmt),
+        }
+        if any(s.text is not None for s in sentences):
+            report["characters"] = sum(len(s.text or "") for s in sentences)
+        labels = {t for s in sentences for t in to_iob2(list(s.tags or ()), scheme)}  # type: ignore[arg-type]
+        if k == 0:
+            train_labels = labels
+            train_sentences = {s.words for s in sentences}
+        else:
+            report["labels_not_in_train"] = sorted(labels - train_labels)
+            shared = [s for s in sentences if s.words in train_sentences]
+            report["duplicates_of_train"] = {"count": len(shared), "lines": [s.line for s in shared[:EXAMPLES]]}
+        if encoder is not None:
+            report.update(_lengths(encoder, sentences))
+        files.append(report)
+    return {
+        "sentences": sum(f["sentences"] for f in files),
+        "words": sum(f["words"] for f in files),
+        "entities": dict(sorted(totals_entities.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "entities_total": sum(totals_entities.values()),
+        "files": files,
+    }
+
+
+def format_doctor(report: dict) -> str:
+    """A readable plain-text rendering of ``diagnose``'s report."""
+    lines: list[str] = []
+    for f in report["files"]:
+        lines.append(f"== {f['path']}  ({f['format']}, {f['scheme']})")
+        chars = f" | characters {f['characters']:,}" if "characters" in f else ""
+        lines.append(f"sentences {f['sentences']:,} | words {f['words']:,}{chars} | entities {f['entities_total']:,}")
+        lines.append("  " + ", ".join(f"{t} {n:,}" for t, n in f["entities"].items()))
+        inv = f["invalid_sequences"]
+        lines.append(f"invalid tag sequences: {inv['count']}")
+        for e in inv["examples"]:
+            lines.append(f"  line {e['line']}: {e['tag']} after {e['after']}")
+        if "labels_not_in_train" in f:
+            missing = ", ".join(f["labels_not_in_train"]) or "none"
+            lines.append(f"labels not in the first (train) file: {missing}")
+            lines.append(f"sentences also in the first (train) file: {f['duplicates_of_train']['count']}")
+        if "subword_lengths" in f:
+            sl = f["subword_lengths"]
+            hist = "  ".join(f"{k}: {v:,}" for k, v in sl["histogram"].items())
+            lines.append(f"sub-words per sentence (special tokens included): mean {sl['mean']}, max {sl['max']}")
+            lines.append(f"  {hist}")
+            lines.append(f"  {sl['sentences_needing_windows']:,} sentences exceed max length {sl['max_length']} and will be windowed")
+            z = f["zero_subword_words"]
+            lines.append(f"words with no sub-word: {z['count']}" + (f" (e.g. {z['examples'][:3]!r})" if z["count"] else ""))
+            u = f["unk_words"]
+            lines.append(f"words mapped to [UNK]: {u['count']:,} ({u['share']:.2%})" + (f", e.g. {' '.join(u['examples'][:5])}" if u["count"] else ""))
+        lines.append("")
+    lines.append(f"total: sentences {report['sentences']:,} | words {report['words']:,} | entities {report['entities_total']:,}")
+    lines.append("  " + ", ".join(f"{t} {n:,}" for t, n in report["entities"].items()))
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""Recipes over data files: ``doctor`` (a report before training), ``convert`` (format and scheme)
+and ``split`` (seeded train/dev/test of one file)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from ..data import WRITE_FORMATS, split_three, write_sentences
+from ..errors import ConfigError, check_choice
+from ..evaluate import diagnose, format_doctor, word_encoder_for
+from ..tags import SCHEMES, from_iob2
+from .common import load_data
+from .console import Console
+
+SUFFIXES = {"conll": "conll", "bio": "bio", "jsonl": "jsonl", "jsonl-spans": "jsonl"}
+
+
+def doctor(data: Sequence[str | Path], *, model: str | Path | None = None, max_length: int = 128,
+           json_out: str | Path | None = None, format: str = "auto", console: Console | None = None) -> dict:
+    """Check annotated files (the first taken as train) against a tokenizer; print and return the report."""
+    console = console or Console()
+    encoder, path = word_encoder_for(model, max_length)
+    report = diagnose(list(data), format, encoder)
+    report["model"] = str(path)
+    console.result(format_doctor(report))
+    if json_out is not None:
+        Path(json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    return report
+
+
+def convert(data: str | Path, out: str | Path, *, to: str = "conll", scheme: str = "IOB2", format: str = "auto",
+            console: Console | None = None) -> int:
+    """Rewrite an annotated file in another format and tag scheme; returns the sentences written."""
+    console = console or Console()
+    scheme = check_choice("scheme", scheme.upper(), SCHEMES)
+    check_choice("to", to, WRITE_FORMATS)
+    if to == "jsonl-spans" and scheme != "IOB2":
+        raise ConfigError("jsonl-spans holds character spans, not tags; leave scheme at IOB2")
+    sentences = [replace(s, tags=tuple(from_iob2(s.tags, scheme))) for s in load_data(data, format, console).sentences]
+    Path(out).write_text(write_sentences(sentences, to), encoding="utf-8")
+    console.note(f"wrote {len(sentences)} sentences to {out} ({to}, {scheme})")
+    return len(sentences)
+
+
+def split(data: str | Path, out: str | Path, *, ratios: str | Sequence[float] = "0.8,0.1,0.1", by: str = "sentence",
+          seed: int = 42, to: str = "conll", format: str = "auto", console: Console | None = None) -> list[int]:
+    """Seeded train/dev/test split of one annotated file into ``out``; returns the three sizes."""
+    console = console or Console()
+    check_choice("to", to, WRITE_FORMATS)
+    if isinstance(ratios, str):
+        try:
+            ratios = [float(x) for x in ratios.split(",")]
+        except ValueError:
+            raise ConfigError(f"ratios must be three numbers like 0.8,0.1,0.1, got {ratios!r}") from None
+    parts = split_three(load_data(data, format, console).sentences, ratios, seed, by)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, part in zip(("train", "dev", "test"), parts):
+        target = out / f"{name}.{SUFFIXES[to]}"
+        target.write_text(write_sentences(part, to), encoding="utf-8")
+        console.note(f"{name}: {len(part)} sentences -> {target}")
+    return [len(p) for p in parts]

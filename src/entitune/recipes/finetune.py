@@ -1,0 +1,206 @@
+"""``finetune``: the whole ``entitune train`` run, callable from Python with the same result.
+
+Reads top to bottom: settings -> data (dev split, scheme, labels) -> model -> logs and checkpoints ->
+the one training loop -> save -> test evaluation -> ``train_log.json``. ``FinetuneConfig`` holds
+every option; ``entitune train`` only turns flags (and ``--config FILE``) into one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from ..config import config_dict
+from ..data import FORMATS, split_dev
+from ..errors import ConfigError, check_choice
+from ..evaluate import evaluate, format_report
+from ..model.settings import check_model_options
+from ..model.tagger import Tagger
+from ..tags import from_iob2, label_set
+from ..train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, TrainConfig, fit, tensorboard_available
+from ..train.checkpoint import checkpoints as list_checkpoints
+from ..train.distributed import barrier, init_from_env, shutdown
+from .common import load_data, set_threads
+from .console import Console
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Every option of a fine-tuning run. The fields are ``entitune train``'s flags (``batch_size``
+    is ``--batch-size``); see ``entitune train --help`` for each one's meaning."""
+
+    train: str
+    out: str
+    dev: str | None = None
+    test: str | None = None
+    model: str | None = None
+    format: str = "auto"
+    dev_fraction: float = 0.1
+    head: str = "linear"
+    features: str = "finetune"
+    scheme: str = "IOB2"
+    unconstrained: bool = False
+    max_length: int = 128
+    stride: int = 32
+    dropout: float = 0.1
+    epochs: int = 3
+    lr: float = 1e-4
+    head_lr: float | None = None
+    batch_size: int = 32
+    batch_tokens: int | None = None
+    accumulate: int = 1
+    warmup: float = 0.1
+    weight_decay: float = 0.01
+    precision: str = "fp32"
+    seed: int = 42
+    save_every: int = 0
+    keep_checkpoints: int = 2
+    resume: bool = False
+    device: str = "auto"
+    nproc: int = 1
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("train", "out", "dev", "test", "model"):  # paths are kept as strings
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                object.__setattr__(self, name, str(value))
+        object.__setattr__(self, "scheme", self.scheme.upper())
+        check_model_options(self.head, self.features, self.scheme)
+        check_choice("device", self.device, DEVICES)
+        check_choice("format", self.format, FORMATS)
+        if self.dev is None and not 0.0 < self.dev_fraction < 1.0:
+            raise ConfigError(f"dev_fraction must be between 0 and 1, got {self.dev_fraction}")
+        if self.nproc < 1:
+            raise ConfigError(f"nproc must be >= 1, got {self.nproc}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        CheckpointOptions(Path(self.out) / "checkpoints", self.save_every, self.keep_checkpoints, self.resume)
+        self.train_config()
+
+    def train_config(self) -> TrainConfig:
+        """The training loop's part of these options."""
+        return TrainConfig(epochs=self.epochs, lr=self.lr, head_lr=self.head_lr, batch_size=self.batch_size,
+                           warmup=self.warmup, weight_decay=self.weight_decay, seed=self.seed,
+                           accumulate=self.accumulate, precision=self.precision, batch_tokens=self.batch_tokens)
+
+
+@dataclass
+class FinetuneResult:
+    """What a run left: its directory, its ``train_log.json`` content, and (in this process) the
+    trained model, or None when the run went to other processes (``nproc`` > 1)."""
+
+    out: Path
+    log: dict
+    tagger: Tagger | None = field(default=None, repr=False)
+
+    @property
+    def test(self) -> dict | None:
+        return self.log.get("test")
+
+
+def finetune(config: FinetuneConfig, console: Console | None = None) -> FinetuneResult:
+    """Fine-tune an encoder with a tagging head on ``config.train``, keep the best dev epoch, save
+    the model to ``config.out``, score it on ``config.test``, and write ``train_log.json``."""
+    console = console or Console()
+    if config.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _launch(config, console)
+    set_threads(config.threads)
+    world = init_from_env(config.device)
+    if not world.is_main:  # one voice: only rank 0 prints, logs and saves
+        console = Console(quiet=True)
+    train_config = config.train_config()
+
+    # ---- data: train, dev (a file, or a seeded share of train), test; all IOB2 as read
+    train_sents = load_data(config.train, config.format, console).sentences
+    if config.dev is not None:
+        dev_sents = load_data(config.dev, config.format, console).sentences
+        console.note(f"data: train {len(train_sents)} sentences, dev {len(dev_sents)} from {config.dev}")
+    else:
+        train_sents, dev_sents = split_dev(train_sents, config.dev_fraction, config.seed)
+        console.note(f"data: train {len(train_sents)} sentences, dev {len(dev_sents)} held out from --train "
+                     f"({config.dev_fraction:.0%}, seed {config.seed}); pass --dev FILE to use a dev file")
+    test_sents = load_data(config.test, config.format, console).sentences if config.test is not None else None
+    if config.scheme != "IOB2":  # learn in another scheme; dev and test stay IOB2 (predictions come back in IOB2)
+        train_sents = [replace(s, tags=tuple(from_iob2(s.tags, config.scheme))) for s in train_sents]
+    labels = label_set([t for s in train_sents for t in s.tags], config.scheme)
+    seen = {t for s in [*dev_sents, *(test_sents or [])] for t in from_iob2(s.tags, config.scheme)}
+    if unseen := sorted(seen - set(labels)):
+        console.note(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
+
+    # ---- model
+    tagger = Tagger.from_encoder(config.model, labels, head=config.head, features=config.features,
+                                 max_length=config.max_length, stride=config.stride,
+                                 constrained=not config.unconstrained, seed=config.seed, scheme=config.scheme,
+                                 dropout=config.dropout).to(world.device)
+    console.note(f"model: {tagger.settings.encoder} ({config.features}) + {config.head} head, "
+                 f"{len(labels)} {config.scheme} labels")
+
+    # ---- logs and checkpoints
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints = CheckpointOptions(out / "checkpoints", config.save_every, config.keep_checkpoints, config.resume)
+    if config.resume:
+        found = list_checkpoints(checkpoints.directory)
+        console.note(f"resuming from {found[-1]}" if found else
+                     f"--resume: no checkpoint in {checkpoints.directory}; starting from the beginning")
+    if world.distributed:
+        console.note(f"distributed: {world.size} processes, device {world.device}, global batch {config.batch_size}")
+    progress = console.progress()
+    logs: list = []
+    if world.is_main:
+        logs.append(JsonlLog(out / "log.jsonl", append=config.resume))
+        if tensorboard_available():
+            logs.append(TensorBoardLog(out / "tensorboard"))
+            console.note(f"logging to {out / 'log.jsonl'} and TensorBoard ({out / 'tensorboard'})")
+
+    # ---- train
+    try:
+        result = fit(tagger, train_sents, dev_sents, train_config, Listeners(progress, *logs), checkpoints)
+    finally:
+        progress.close()
+        for log_writer in logs:
+            log_writer.close()
+    if not world.is_main:
+        barrier(world)
+        shutdown()
+        return FinetuneResult(out, {}, tagger)
+
+    # ---- save, test, log
+    tagger.save(out)
+    log = {"config": config_dict(config), "training": asdict(train_config), "model": asdict(tagger.settings),
+           "train": result.to_dict()}
+    console.note(f"saved best model (epoch {result.best_epoch}) to {out}")
+    if test_sents is not None:
+        log["test"] = evaluate(tagger, test_sents, train_config.eval_batch_size)
+        console.result(f"test: {config.test}")
+        console.result(format_report(log["test"]))
+    (out / "train_log.json").write_text(json.dumps(log, indent=2) + "\n")
+    barrier(world)
+    shutdown()
+    return FinetuneResult(out, log, tagger)
+
+
+def _launch(config: FinetuneConfig, console: Console) -> FinetuneResult:
+    """Run ``config`` in ``config.nproc`` data-parallel processes on this machine under torchrun
+    (``entitune train --config`` with these exact options), and read back its log."""
+    with tempfile.TemporaryDirectory(prefix="entitune-launch-") as tmp:
+        resolved = Path(tmp) / "config.json"
+        resolved.write_text(json.dumps(config_dict(config), indent=2))
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={config.nproc}",
+               "-m", "entitune", "train", "--config", str(resolved)]
+        console.note(f"launching: {' '.join(cmd)}")
+        code = subprocess.call(cmd)
+    if code:
+        raise SystemExit(code)
+    log_path = Path(config.out) / "train_log.json"
+    return FinetuneResult(Path(config.out), json.loads(log_path.read_text()) if log_path.is_file() else {})
+
+
+__all__ = ["DEVICES", "FinetuneConfig", "FinetuneResult", "finetune"]

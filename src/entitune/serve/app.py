@@ -1,0 +1,156 @@
+"""The HTTP service behind ``entitune serve``: a FastAPI app over a predictor, with micro-batching
+(``batching``), limits (``limits``) and a page (``static/index.html``).
+
+Endpoints: ``POST /predict`` (raw texts or pre-split words -> words, tags, entities with character
+offsets and scores), ``GET /health``, ``GET /info`` (labels, model settings, limits) and ``GET /``,
+one self-contained HTML page that tags what you type and highlights the entities. Requests from
+concurrent clients are micro-batched; the predictor is exact under batching, so every answer equals
+what ``predict`` gives for that input alone.
+
+Nothing is loaded at import time: ``create_app`` takes a ready predictor (anything with
+``predict(inputs) -> list of objects with to_dict()``), so a torch or an ONNX backend serve alike.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from importlib.resources import files
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .._version import __version__
+from ..tags import entity_types
+from .batching import MicroBatcher
+from .limits import BodyLimitMiddleware, RequestLimitError, ServeLimits, check_limits, error_response, validation_message
+from .schemas import ErrorResponse, HealthResponse, InfoResponse, PredictRequest, PredictResponse
+
+
+class SupportsPredict(Protocol):
+    """What the server needs from a predictor: ``predict`` returning objects with ``to_dict()``."""
+
+    def predict(self, inputs: Sequence[str | Sequence[str]]) -> list[Any]: ...
+
+
+def page_html() -> str:
+    """The page served at ``/``: one self-contained file, no external scripts or styles."""
+    return files(__package__).joinpath("static", "index.html").read_text(encoding="utf-8")
+
+
+def model_info(scorer: Any, model_path: str, backend: str = "torch") -> dict:
+    """The ``/info`` description of a loaded model (labels and the settings saved with it)."""
+    settings = scorer.settings
+    return {
+        "labels": list(settings.labels),
+        "model": str(model_path),
+        "backend": backend,
+        "head": settings.head,
+        "features": settings.features,
+        "scheme": settings.scheme,
+        "max_length": settings.max_length,
+        "encoder": settings.encoder,
+        "model_version": settings.version,
+        "entitune_version": __version__,
+    }
+
+
+def _torch_threads(threads: int | None) -> Callable[[], None] | None:
+    """A worker-thread initializer that sets torch's intra-op threads. Threads started later take
+    the same count: in effect the setting is the process's."""
+    if not threads:
+        return None
+
+    def init() -> None:
+        try:
+            import torch
+        except ImportError:  # an ONNX-only install
+            return
+        torch.set_num_threads(threads)
+
+    return init
+
+
+def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = ServeLimits(),
+               threads: int | None = None) -> FastAPI:
+    """The ASGI app serving ``predictor``.
+
+    Args:
+        predictor: anything with ``predict(inputs)`` returning objects with ``to_dict()``.
+        info: what ``/info`` reports about the model (see ``model_info``); needs ``labels``.
+        limits: request limits and micro-batching settings.
+        threads: torch threads for the prediction thread (None: leave torch's setting).
+    """
+
+    def predict_dicts(inputs: list) -> list[dict]:
+        return [p.to_dict() for p in predictor.predict(inputs)]
+
+    batcher = MicroBatcher(predict_dicts, limits.max_batch_texts, limits.max_batch_wait_ms / 1000.0,
+                           thread_init=_torch_threads(threads), workers=limits.workers)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        try:
+            yield
+        finally:
+            await batcher.stop()
+
+    page_text = page_html()
+    app = FastAPI(title="entitune", version=__version__, lifespan=lifespan,
+                  description="Named entity recognition with a fine-tuned BERT encoder.")
+    app.state.batcher = batcher
+    full_info = {"backend": "torch", "entitune_version": __version__, "model": "", **info}
+    full_info["labels"] = list(full_info.get("labels", []))
+    full_info["entity_types"] = entity_types(full_info["labels"])
+    full_info["limits"] = asdict(limits)
+    errors = {400: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(*validation_message(exc))
+
+    @app.exception_handler(RequestLimitError)
+    async def on_limit(request: Request, exc: RequestLimitError) -> JSONResponse:
+        return error_response(exc.status, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.post("/predict", response_model=PredictResponse, responses=errors,
+              summary="Tag raw texts or pre-split words")
+    async def predict(request: PredictRequest) -> JSONResponse:
+        """Words, IOB2 tags and entities (character offsets, label, score) for each input, in order."""
+        inputs = request.inputs
+        check_limits(inputs, limits)
+        # the predictor's dicts are already the response shape: answering with a JSONResponse skips
+        # re-validating them through the response model (which only documents it)
+        return JSONResponse({"predictions": await batcher.submit(inputs)})
+
+    @app.get("/health", response_model=HealthResponse, summary="Liveness")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/info", response_model=InfoResponse, summary="The model and the server's limits")
+    async def get_info() -> dict:
+        return full_info
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(page_text)
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    return app
+
+
+def run(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = ServeLimits(), host: str = "127.0.0.1",
+        port: int = 8000, threads: int | None = None, log_level: str = "info") -> None:
+    """Serve ``predictor`` with uvicorn until interrupted (one process, one event loop)."""
+    import uvicorn
+
+    app = create_app(predictor, info=info, limits=limits, threads=threads)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

@@ -1,0 +1,98 @@
+"""``fit``: the NER task on the one training loop. What NER contributes: sentences -> labelled
+windows (first sub-token carries the word's label), frozen features computed once, the token ids
+the windows use (for compact embeddings), and the dev evaluation (entity F1 through the one decode
+path, the dev set shared out over the processes of a distributed run)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from ..backends import TorchScorer
+from ..encode import Window, collate, length_grouped_batches
+from ..evaluate import tagging_report
+from ..model.tagger import Tagger
+from ..predict import Predictor
+from ..types import Sentence
+from .config import CheckpointOptions, TrainConfig
+from .distributed import current, gather
+from .loop import DevEvaluation, train_loop
+from .optim import head_lr_for
+from .progress import TrainListener, TrainResult
+
+
+class WindowData:
+    """Labelled windows as ``TrainData``: ``collate`` pads them (``encode.collate``) and adds the
+    precomputed frozen word vectors (batch, words, hidden') when there are any."""
+
+    def __init__(self, windows: Sequence[Window], pad_id: int, features: Sequence[torch.Tensor] | None = None) -> None:
+        self.windows = windows
+        self.pad_id = pad_id
+        self.features = features
+        self.lengths = [len(w.input_ids) for w in windows]
+
+    def collate(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        batch = collate([self.windows[i] for i in indices], self.pad_id)
+        if self.features is not None:
+            batch["word_vectors"] = pad_sequence([self.features[i] for i in indices], batch_first=True)
+        return batch
+
+
+@torch.no_grad()  # not inference_mode: the head's backward must be able to save these tensors
+def frozen_word_vectors(tagger: Tagger, windows: Sequence[Window], batch_size: int = 64) -> list[torch.Tensor]:
+    """Word vectors of every window from a frozen encoder, computed once: (n_words, hidden') each."""
+    device = next(tagger.parameters()).device
+    tagger.eval()
+    out: list[torch.Tensor | None] = [None] * len(windows)
+    for idx in length_grouped_batches([len(w.input_ids) for w in windows], batch_size, seed=0, shuffle=False):
+        batch = {k: v.to(device) for k, v in collate([windows[i] for i in idx], tagger.pad_id).items()}
+        vectors = tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
+                                      batch["token_type_ids"])
+        for row, i in enumerate(idx):
+            out[i] = vectors[row, : windows[i].n_words].clone()
+    return out  # type: ignore[return-value]
+
+
+def dev_evaluation(tagger: Tagger, dev: Sequence[Sentence], batch_size: int) -> DevEvaluation:
+    """Entity F1 on ``dev`` with the weights of the moment (a new scorer each time). In a
+    distributed run each rank tags every size-th sentence and the pieces are gathered, so every
+    rank scores all of them."""
+
+    def run() -> dict:
+        world = current()
+        predictor = Predictor(TorchScorer(tagger), batch_size=batch_size)
+        if world.distributed:
+            mine = list(range(world.rank, len(dev), world.size))
+            pieces = gather(list(zip(mine, predictor.tag([dev[i].words for i in mine]))), world)
+            tagged = [t for _, t in sorted((pair for piece in pieces for pair in piece), key=lambda p: p[0])]
+        else:
+            tagged = predictor.tag([s.words for s in dev])
+        return tagging_report(dev, tagged, tagger.labels)
+
+    return DevEvaluation(run, lambda report: report["entity"]["f1"])
+
+
+def fit(
+    tagger: Tagger,
+    train: Sequence[Sentence],
+    dev: Sequence[Sentence] | None,
+    config: TrainConfig,
+    listener: TrainListener | None = None,
+    checkpoints: CheckpointOptions | None = None,
+) -> TrainResult:
+    """Fine-tune ``tagger`` on ``train`` (tags in the tagger's scheme); keep the weights of the best
+    dev epoch by entity F1 (or the last, without ``dev``). See ``loop.train_loop``."""
+    label_ids = {label: i for i, label in enumerate(tagger.labels)}
+    train = [s for s in train if s.words]
+    windows = tagger.word_encoder.encode(
+        [s.words for s in train], [[label_ids[t] for t in (s.tags or ())] for s in train]
+    )
+    trains_embeddings = config.compact_embeddings and not tagger.frozen
+    used_ids = {i for w in windows for i in w.input_ids} if trains_embeddings else None
+    # a frozen encoder gives the same vectors every epoch: compute them once
+    features = frozen_word_vectors(tagger, windows, config.eval_batch_size) if tagger.frozen else None
+    data = WindowData(windows, tagger.pad_id, features)
+    evaluation = dev_evaluation(tagger, dev, config.eval_batch_size) if dev else None
+    return train_loop(tagger, data, config, head_lr_for(tagger.settings.head, config), evaluation, listener,
+                      checkpoints, used_ids)

@@ -1,0 +1,103 @@
+"""Kill training with SIGKILL at random points, resume, and get bit-identical final weights."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from entitune.train.checkpoint import atomic_save, checkpoints, load_latest, save_step
+from entitune.errors import ConfigError
+
+from tests.helpers.data import TINY_SENTENCES, write_bio
+
+ARGS = ["--epochs", "3", "--batch-size", "2", "--max-length", "16", "--stride", "4", "--lr", "1e-3",
+        "--seed", "5", "--save-every", "1", "--keep-checkpoints", "2"]
+
+
+def _cmd(train, out, model, *extra):
+    return [sys.executable, "-m", "entitune", "train", "--train", str(train), "--out", str(out), "--model", str(model), *ARGS, *extra]
+
+
+def _env():
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+
+
+def _steps_logged(out):
+    log = out / "log.jsonl"
+    if not log.exists():
+        return 0
+    return sum('"event": "step"' in line for line in log.read_text().splitlines())
+
+
+def _weights(out):
+    return load_file(str(out / "model.safetensors"))
+
+
+def test_killed_runs_resume_to_identical_weights(tmp_path, tiny_bert):
+    train = write_bio(tmp_path / "train.bio", TINY_SENTENCES * 4)
+    ref = tmp_path / "ref"
+    r = subprocess.run(_cmd(train, ref, tiny_bert), capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr
+    expected = _weights(ref)
+    total = _steps_logged(ref)
+    assert total > 20
+    rng = random.Random(1234)
+    for trial in range(3):
+        out = tmp_path / f"trial{trial}"
+        kill_after = rng.randrange(1, total - 1)
+        proc = subprocess.Popen(_cmd(train, out, tiny_bert), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
+        deadline = time.time() + 300
+        while _steps_logged(out) < kill_after and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        time.sleep(rng.random() * 0.2)  # land anywhere: in a step, in a checkpoint write, in evaluation
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        r = subprocess.run(_cmd(train, out, tiny_bert, "--resume"), capture_output=True, text=True, env=_env(), timeout=600)
+        assert r.returncode == 0, r.stderr
+        assert "resuming from" in r.stderr or "starting from the beginning" in r.stderr
+        got = _weights(out)
+        assert got.keys() == expected.keys()
+        for name in expected:
+            assert torch.equal(got[name], expected[name]), f"trial {trial} (killed after step {kill_after}): {name} differs"
+        assert len(checkpoints(out / "checkpoints")) <= 2 and not list((out / "checkpoints").glob("*.tmp"))
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, tiny_bert):
+    train = write_bio(tmp_path / "train.bio", TINY_SENTENCES * 2)
+    out = tmp_path / "run"
+    r = subprocess.run(_cmd(train, out, tiny_bert), capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(_cmd(train, out, tiny_bert, "--resume", "--warmup", "0.2"), capture_output=True, text=True,
+                       env=_env(), timeout=600)
+    assert r.returncode == 2 and "other training settings" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_partial_files_are_never_picked_up(tmp_path):
+    save_step({"step": 1}, tmp_path, 1, keep=2)
+    save_step({"step": 2}, tmp_path, 2, keep=2)
+    (tmp_path / "step-00000003.pt.tmp").write_bytes(b"half a file")
+    assert load_latest(tmp_path)["step"] == 2
+    save_step({"step": 4}, tmp_path, 4, keep=2)
+    assert [p.name for p in checkpoints(tmp_path)] == ["step-00000002.pt", "step-00000004.pt"]
+    assert not list(tmp_path.glob("*.tmp"))
+    (tmp_path / "step-00000005.pt").write_bytes(b"damaged")
+    with pytest.raises(ConfigError, match="cannot read this checkpoint"):
+        load_latest(tmp_path)
+
+
+def test_rng_states_round_trip(tmp_path):
+    import numpy as np
+
+    from entitune.train.checkpoint import rng_state, set_rng_state
+
+    random_state = rng_state()
+    atomic_save({"rng": random_state}, tmp_path / "r.pt")
+    a = (random.random(), float(np.random.rand()), torch.rand(3))
+    set_rng_state(torch.load(tmp_path / "r.pt", weights_only=True)["rng"])
+    b = (random.random(), float(np.random.rand()), torch.rand(3))
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])

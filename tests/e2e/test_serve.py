@@ -1,0 +1,400 @@
+"""The HTTP service: a real uvicorn server on a loopback port, its answers against ``Predictor``,
+concurrency, limits and bad input, the CLI verb, and the page in headless Chromium."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from entitune.serve import BackgroundServer, ServeLimits, create_app, model_info
+
+from tests.helpers.data import REPO, TINY_SENTENCES, WORDS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _plain(predictions) -> list[dict]:
+    """Predictions as the server sends them (JSON round trip)."""
+    return json.loads(json.dumps([p.to_dict() for p in predictions]))
+
+
+@pytest.fixture(scope="module")
+def tagger(tiny_tagger_dir):
+    from entitune import Tagger
+
+    return Tagger.load(tiny_tagger_dir)
+
+
+@pytest.fixture(scope="module")
+def predictor(tagger):
+    from entitune import Predictor, TorchScorer
+
+    return Predictor(TorchScorer(tagger), batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def server(predictor, tagger, tiny_tagger_dir):
+    app = create_app(predictor, info=model_info(tagger, str(tiny_tagger_dir)), limits=ServeLimits())
+    with BackgroundServer(app) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+def test_health_info_and_openapi(client, tagger, tiny_tagger_dir):
+    assert client.get("/health").json() == {"status": "ok"}
+    info = client.get("/info").json()
+    assert info["labels"] == list(tagger.labels)
+    assert set(info["entity_types"]) == {"ACTOR", "DIRECTOR", "YEAR", "PLOT"}
+    assert info["model"] == str(tiny_tagger_dir)
+    assert info["backend"] == "torch"
+    assert info["head"] == tagger.settings.head and info["scheme"] == "IOB2"
+    assert info["max_length"] == tagger.settings.max_length
+    assert info["limits"]["max_texts"] == 256 and info["limits"]["max_body_bytes"] == 1 << 20
+    schema = client.get("/openapi.json").json()
+    assert "/predict" in schema["paths"]
+    body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("PredictRequest")
+    assert {"texts", "tokens"} <= set(schema["components"]["schemas"]["PredictRequest"]["properties"])
+    assert client.get("/docs").status_code == 200
+
+
+def test_predict_texts_and_tokens_equal_predictor(client, predictor):
+    texts = ["show me films with drew barrymore from the 1980s", "films directed by steven spielberg, in paris!", ""]
+    response = client.post("/predict", json={"texts": texts})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": _plain(predictor.predict(texts))}
+    tokens = [list(words) for words, _ in TINY_SENTENCES]
+    response = client.post("/predict", json={"tokens": tokens})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": _plain(predictor.predict(tokens))}
+    entity_keys = {"text", "label", "start", "end", "score"}
+    for p in response.json()["predictions"]:
+        for e in p["entities"]:
+            assert entity_keys <= set(e) and p["text"][e["start"]:e["end"]] == e["text"]
+
+
+def test_concurrent_clients_get_their_own_answers(client, server, predictor):
+    rng = random.Random(7)
+    clients, per_client = 16, 10
+    jobs = []
+    for c in range(clients):
+        for r in range(per_client):
+            n = rng.randint(1, 3)
+            texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12))) for _ in range(n)]
+            jobs.append((c, {"texts": texts} if r % 2 else {"tokens": [t.split() for t in texts]}))
+    expected = {i: _plain(predictor.predict(next(iter(body.values())))) for i, (_, body) in enumerate(jobs)}
+    batches_before = server.app.state.batcher.batches
+
+    def one_client(c: int) -> list[tuple[int, int, object]]:
+        out = []
+        with httpx.Client(base_url=server.url, timeout=60) as own:
+            for i, (owner, body) in enumerate(jobs):
+                if owner == c:
+                    r = own.post("/predict", json=body)
+                    out.append((i, r.status_code, r.json()))
+        return out
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        results = [x for part in pool.map(one_client, range(clients)) for x in part]
+    assert time.monotonic() - start < 120
+    assert len(results) == clients * per_client
+    errors = [(i, status) for i, status, _ in results if status != 200]
+    assert errors == []
+    for i, _, body in results:
+        assert body["predictions"] == expected[i], f"request {i} got another input's answer"
+    batches = server.app.state.batcher.batches - batches_before
+    assert batches <= clients * per_client  # never more predict calls than requests
+
+
+class _SlowEcho:
+    """A predictor that takes 0.2 s per call and answers each input with itself."""
+
+    class _Answer:
+        def __init__(self, item) -> None:
+            self.item = item
+
+        def to_dict(self) -> dict:
+            return {"echo": self.item}
+
+    def predict(self, inputs):
+        time.sleep(0.2)
+        return [self._Answer(x) for x in inputs]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_predict_batches_at_once(workers):
+    limits = ServeLimits(max_batch_texts=2, max_batch_wait_ms=1, workers=workers)
+    app = create_app(_SlowEcho(), info={"labels": ["O"]}, limits=limits)
+    with BackgroundServer(app) as running:
+
+        def ask(i: int) -> dict:
+            with httpx.Client(base_url=running.url, timeout=30) as own:
+                return own.post("/predict", json={"texts": [f"text {i}"]}).json()
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(ask, range(8)))
+        batcher = app.state.batcher
+    assert answers == [{"predictions": [{"echo": f"text {i}"}]} for i in range(8)]  # each its own answer
+    # eight requests of one text, two per batch: at least four 0.2 s predictions, `workers` at a time
+    assert batcher.batches >= 4 and batcher.most_running == workers and batcher.running == 0
+
+
+BAD_REQUESTS = [
+    ("empty body", {"content": b""}, 422),
+    ("not JSON", {"content": b"show me films"}, 400),
+    ("truncated JSON", {"content": b'{"texts": ["a"'}, 400),
+    ("invalid UTF-8", {"content": b'{"texts": ["\xff\xfe"]}'}, 400),
+    ("texts is a string", {"json": {"texts": "a string"}}, 422),
+    ("texts are numbers", {"json": {"texts": [1, 2]}}, 422),
+    ("empty list", {"json": {"texts": []}}, 422),
+    ("both keys", {"json": {"texts": ["a"], "tokens": [["a"]]}}, 422),
+    ("neither key", {"json": {"sentences": ["a"]}}, 422),
+    ("empty object", {"json": {}}, 422),
+    ("JSON array", {"json": ["a", "b"]}, 422),
+    ("tokens not nested", {"json": {"tokens": ["a", "b"]}}, 422),
+    ("null", {"json": None}, 422),
+    ("text over max chars", {"json": {"texts": ["a" * 20_001]}}, 422),
+    ("10,000 texts", {"json": {"texts": ["a"] * 10_000}}, 422),
+    ("too many words", {"json": {"tokens": [["a"] * 5_001]}}, 422),
+    ("body over max bytes", {"json": {"texts": ["a" * 1000] * 1100}}, 413),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,status", BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_bad_requests_get_a_json_4xx(client, name, kwargs, status):
+    headers = {"Content-Type": "application/json"}
+    response = client.post("/predict", headers=headers, **kwargs)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert isinstance(error, str) and error
+    if "max" in name or "10,000" in name or "words" in name:
+        assert "maximum" in error
+
+
+def test_limit_messages_say_value_and_maximum(client):
+    error = client.post("/predict", json={"texts": ["a"] * 10_000}).json()["error"]
+    assert "10000" in error and "256" in error and "--max-texts" in error
+    error = client.post("/predict", json={"texts": ["ok", "b" * 20_001]}).json()["error"]
+    assert "input 1" in error and "20001" in error and "20000" in error
+    error = client.post("/predict", json={"texts": ["a"], "tokens": [["a"]]}).json()["error"]
+    assert "exactly one" in error
+
+
+def test_streamed_body_over_max_bytes_is_413(client):
+    def chunks():
+        for _ in range(40):
+            yield b" " * 32_768  # 1.25 MiB without a Content-Length
+
+    response = client.post("/predict", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and "maximum is 1048576" in response.json()["error"]
+
+
+def test_unknown_route_and_method_are_json(client):
+    assert client.get("/nope").status_code == 404 and "error" in client.get("/nope").json()
+    response = client.get("/predict")
+    assert response.status_code == 405 and "error" in response.json()
+
+
+def test_page_is_self_contained(client):
+    response = client.get("/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    page = response.text
+    for anchor in ('id="text"', 'id="tag-button"', 'id="result"', 'id="legend"'):
+        assert anchor in page
+    assert "innerHTML" not in page and "http://" not in page and "https://" not in page
+
+
+# -------------------------------------------------------------------------------------------
+# the CLI verb, as a user runs it
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _entitune(*args, **kwargs):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen([sys.executable, "-m", "entitune", *map(str, args)], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_cli_serve_answers_like_the_predictor(tiny_tagger_dir, predictor):
+    port = _free_port()
+    proc = _entitune("serve", tiny_tagger_dir, "--port", port, "--threads", 1, "--max-texts", 3)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "entitune serve did not answer /health in 90 s"
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        texts = ["show me films with drew barrymore", "movies from the 1980s"]
+        assert httpx.post(url + "/predict", json={"texts": texts}).json() == {"predictions": _plain(predictor.predict(texts))}
+        assert httpx.get(url + "/info").json()["limits"]["max_texts"] == 3
+        assert httpx.post(url + "/predict", json={"texts": ["a"] * 4}).status_code == 422
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def test_cli_serve_refuses_a_non_model_dir(tmp_path):
+    proc = _entitune("serve", tmp_path, "--port", _free_port())
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert len(err.strip().splitlines()) == 1 and "not an entitune model" in err and "Traceback" not in err
+
+
+def test_cli_serve_refuses_bad_limits(tiny_tagger_dir):
+    proc = _entitune("serve", tiny_tagger_dir, "--max-texts", 0)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "max_texts" in err
+
+
+# -------------------------------------------------------------------------------------------
+# the page in headless Chromium
+
+
+class _FixedPredictor:
+    """Tags the first two words of every text as one ACTOR and a word "paris" as LOC, so the page
+    test does not depend on what a random tiny model predicts."""
+
+    def predict(self, inputs):
+        from entitune.predict import Prediction
+        from entitune.data.text import split_words
+        from entitune.types import Entity
+
+        out = []
+        for text in inputs:
+            split = split_words(text)
+            words = tuple(w for w, _, _ in split)
+            tags = ["O"] * len(words)
+            entities = []
+            if len(words) >= 2:
+                tags[:2] = ["B-ACTOR", "I-ACTOR"]
+                s, e = split[0][1], split[1][2]
+                entities.append(Entity(text[s:e], "ACTOR", s, e, 0.9, 0, 2))
+            for i, (w, s, e) in enumerate(split):
+                if w == "paris" and i >= 2:
+                    tags[i] = "B-LOC"
+                    entities.append(Entity(text[s:e], "LOC", s, e, 0.75, i, i + 1))
+            out.append(Prediction(text, words, tuple((s, e) for _, s, e in split), tuple(tags), tuple(entities)))
+        return out
+
+
+def _artifacts() -> Path:
+    path = Path(os.environ.get("ENTITUNE_ARTIFACTS", REPO / "tests" / "artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("the selenium package")
+    if missing:
+        message = f"browser test needs {', '.join(missing)} (bash scripts/browser.sh installs them)"
+        if _in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--window-size=1100,800",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _tag_on_page(driver, url: str, text: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url + "/")
+    box = driver.find_element(By.ID, "text")
+    box.clear()
+    box.send_keys(text)
+    driver.find_element(By.ID, "tag-button").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element(By.ID, "result").get_attribute("data-done") == "1" or d.find_element(By.ID, "error").text)
+    assert driver.find_element(By.ID, "error").text == ""
+
+
+def test_page_highlights_entities_in_chromium(browser):
+    from selenium.webdriver.common.by import By
+
+    info = {"labels": ["O", "B-ACTOR", "I-ACTOR", "B-LOC"], "model": "fixed-test-predictor", "head": "linear"}
+    text = "drew barrymore films in paris <b>&amp;</b>"
+    with BackgroundServer(create_app(_FixedPredictor(), info=info)) as running:
+        _tag_on_page(browser, running.url, text)
+        marks = browser.find_elements(By.CSS_SELECTOR, "#result mark.entity")
+        assert [m.get_attribute("data-label") for m in marks] == ["ACTOR", "LOC"]
+        assert marks[0].text.startswith("drew barrymore") and "ACTOR" in marks[0].text
+        assert marks[0].get_attribute("title") == "ACTOR 0.900"
+        assert marks[1].get_attribute("title") == "LOC 0.750"
+        colours = {m.get_attribute("data-label"): m.value_of_css_property("background-color") for m in marks}
+        assert colours["ACTOR"] != colours["LOC"]
+        # user text is text, never markup
+        assert browser.find_elements(By.CSS_SELECTOR, "#result b") == []
+        assert "<b>&amp;</b>" in browser.find_element(By.ID, "result").text
+        legend = [s.get_attribute("data-label") for s in browser.find_elements(By.CSS_SELECTOR, "#legend .swatch")]
+        assert legend[:2] == ["ACTOR", "LOC"]
+        shot = _artifacts() / "serve_page.png"
+        browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 5_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_page_round_trip_with_the_real_model(browser, server, predictor):
+    from selenium.webdriver.common.by import By
+
+    text = "show me films with drew barrymore from the 1980s"
+    _tag_on_page(browser, server.url, text)
+    docs = browser.find_elements(By.CSS_SELECTOR, "#result p.doc")
+    assert len(docs) == 1
+    # the rendered text is the input with each entity's label tag after it
+    expected = predictor.predict([text])[0]
+    rendered = docs[0].text
+    for entity in expected.entities:
+        assert entity.text in rendered
+    marks = browser.find_elements(By.CSS_SELECTOR, "#result mark.entity")
+    assert [m.get_attribute("data-label") for m in marks] == [e.label for e in expected.entities]
+    browser.save_screenshot(str(_artifacts() / "serve_page_model.png"))

@@ -1,0 +1,191 @@
+"""ONNX export: the exported model tags exactly like the PyTorch one, int8 is re-scored, a refused
+export leaves nothing behind, and the CLI's export / --backend onnx paths work."""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import threading
+
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from entitune import OnnxScorer, Predictor, Tagger, TorchScorer  # noqa: E402
+from entitune.backends import load_scorer  # noqa: E402
+from entitune.encode import collate  # noqa: E402
+from entitune.errors import ExportError  # noqa: E402
+from entitune.export import WordVectorGraph, export_and_rescore, export_onnx  # noqa: E402
+from entitune.tags import label_set  # noqa: E402
+from entitune.types import Sentence  # noqa: E402
+from tests.helpers.data import TINY_SENTENCES, WORDS  # noqa: E402
+
+INPUTS = [
+    "show me films with drew barrymore from the 1980s",
+    ["what", "movies", "star", "bruce", "willis"],
+    "",
+    " ".join(WORDS * 3),  # longer than the tiny model's 16 sub-tokens: windows
+    "films directed by steven spielberg in paris",
+]
+
+
+def _same_predictions(a, b) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.tags == y.tags
+        assert [(e.start, e.end, e.label) for e in x.entities] == [(e.start, e.end, e.label) for e in y.entities]
+        for ex, ey in zip(x.entities, y.entities):
+            assert ex.score == pytest.approx(ey.score, abs=1e-4)
+
+
+def test_fp32_export_tags_like_pytorch(tiny_tagger_dir, tmp_path):
+    tagger = Tagger.load(tiny_tagger_dir)
+    export_onnx(tagger, tmp_path / "onnx")
+    exported = load_scorer(tmp_path / "onnx")  # auto: model.onnx is there
+    assert isinstance(exported, OnnxScorer)
+    _same_predictions(Predictor(TorchScorer(tagger)).predict(INPUTS), Predictor(exported).predict(INPUTS))
+    # batching does not change the exported model's answers
+    _same_predictions(Predictor(exported, batch_size=1).predict(INPUTS), Predictor(exported, batch_size=8).predict(INPUTS))
+
+
+@pytest.mark.parametrize("quantize", ["none", "int8"])
+def test_export_fusions(tiny_tagger_dir, tmp_path, quantize):
+    import onnx
+
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx", quantize=quantize)
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph.node}
+    # fused for speed where it pays (attention), but not into the slow SkipLayerNormalization
+    assert ("QAttention" if quantize == "int8" else "Attention") in ops and "LayerNormalization" in ops
+    assert "SkipLayerNormalization" not in ops
+    # exact GELU in fp32; the faster tanh form where int8 rounding dwarfs its error
+    assert ("FastGelu" in ops) == (quantize == "int8") and ("BiasGelu" in ops) == (quantize == "none")
+
+
+def test_streams_and_chunks_do_not_change_answers(tiny_tagger_dir, tmp_path):
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx")
+    one = OnnxScorer.load(tmp_path / "onnx", threads=1)
+    three = OnnxScorer.load(tmp_path / "onnx", threads=3)
+    assert (one.streams, three.streams) == (1, 3)
+    inputs = [x for i in range(6) for x in INPUTS[i % 2 :]]  # 27 inputs of mixed lengths, in a mixed order
+    reference = Predictor(one, batch_size=4).predict(inputs)
+    scored_on = set()
+    score_windows = three.score_windows
+
+    def recording(batch):
+        scored_on.add(threading.get_ident())
+        return score_windows(batch)
+
+    three.score_windows = recording
+    for batch_size, chunk_size in ((4, 5), (1, 2), (32, 512)):
+        streamed = Predictor(three, batch_size=batch_size, chunk_size=chunk_size).predict(inputs)
+        assert [p.text for p in streamed] == [p.text for p in reference]  # order kept across chunks
+        _same_predictions(reference, streamed)
+    assert scored_on and threading.get_ident() not in scored_on  # the batches ran on worker threads
+
+
+def test_streams_leave_torch_threads_alone(tiny_tagger_dir, tmp_path):
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx")
+    before = torch.get_num_threads()
+    Predictor(OnnxScorer.load(tmp_path / "onnx", threads=2), batch_size=1).predict(INPUTS)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert torch.get_num_threads() == before and seen == [before]
+
+
+def test_worker_errors_reach_the_caller(tiny_tagger_dir, tmp_path):
+    export_onnx(Tagger.load(tiny_tagger_dir), tmp_path / "onnx")
+    model = OnnxScorer.load(tmp_path / "onnx", threads=2)
+    calls = []
+
+    def failing(batch):
+        calls.append(1)
+        raise RuntimeError("scoring failed")
+
+    model.score_windows = failing
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        Predictor(model, batch_size=1, chunk_size=2).predict(INPUTS)
+    assert calls  # the workers ran and the failure came back instead of hanging
+
+
+@pytest.mark.parametrize("features", ["finetune", "frozen-sum4"])
+def test_exported_forward_matches_the_model(tiny_bert, features):
+    labels = label_set([t for _, ts in TINY_SENTENCES for t in ts])
+    tagger = Tagger.from_encoder(tiny_bert, labels, features=features, max_length=16, stride=4).eval()
+    # unequal lengths (padding), a word of several sub-tokens
+    batch = collate(tagger.word_encoder.encode([WORDS[:3], ["barrymore", "1980s"] + WORDS[:6], ["x"]]), tagger.pad_id)
+    wrapper = WordVectorGraph(copy.deepcopy(tagger)).eval()
+    # the last layer runs at word starts only where its input is one layer's output
+    assert (wrapper.last is not None) == (features == "finetune")
+    args = [batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "word_starts")]
+    with torch.no_grad():
+        expected = tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
+                                       batch["token_type_ids"])
+        got = wrapper(*args)
+    real = batch["word_mask"]
+    assert got.shape == expected.shape
+    assert torch.allclose(got[real], expected[real], atol=1e-5)
+
+
+@pytest.mark.parametrize("head", ["crf", "bilstm-crf"])
+def test_crf_heads_export(tiny_bert, tmp_path, head):
+    labels = label_set([t for _, ts in TINY_SENTENCES for t in ts])
+    tagger = Tagger.from_encoder(tiny_bert, labels, head=head, max_length=16, stride=4)
+    tagger.save(tmp_path / "model")
+    tagger = Tagger.load(tmp_path / "model")
+    export_onnx(tagger, tmp_path / "onnx")
+    for threads in (1, 2):  # 2: batches scored on two worker threads at once
+        exported = OnnxScorer.load(tmp_path / "onnx", threads=threads)
+        _same_predictions(Predictor(TorchScorer(tagger)).predict(INPUTS), Predictor(exported, batch_size=2).predict(INPUTS))
+
+
+def test_int8_export_is_rescored_and_tags_every_word(tiny_tagger_dir, tmp_path):
+    sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
+    report = export_and_rescore(tiny_tagger_dir, tmp_path / "int8", sentences, quantize="int8", accept_drop=True)
+    assert report["quantize"] == "int8" and report["onnx_words_untagged"] == 0
+    assert report["onnx_invalid_sequences"] == 0
+    assert json.loads((tmp_path / "int8" / "export.json").read_text())["onnx_entity_f1"] == report["onnx_entity_f1"]
+    exported = OnnxScorer.load(tmp_path / "int8")
+    assert exported.quantize == "int8"
+    out = Predictor(exported).predict(INPUTS)
+    assert [len(p.tags) for p in out] == [len(p.words) for p in out]
+
+
+def test_export_refused_when_f1_drops_too_much(tiny_tagger_dir, tmp_path):
+    sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
+    # a negative allowance cannot be met even by an exact export: the check must refuse it
+    with pytest.raises(ExportError, match="export refused"):
+        export_and_rescore(tiny_tagger_dir, tmp_path / "refused", sentences, max_drop=-1.0)
+    assert not (tmp_path / "refused").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export-")]
+    report = export_and_rescore(tiny_tagger_dir, tmp_path / "kept", sentences, max_drop=-1.0, accept_drop=True)
+    assert report["accepted"] and (tmp_path / "kept" / "model.onnx").is_file()
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "entitune", *args], capture_output=True, text=True, input=stdin, timeout=300)
+
+
+def test_cli_export_predict_evaluate(tiny_tagger_dir, tiny_files, tmp_path):
+    _, test = tiny_files
+    out = tmp_path / "exp"
+    r = _cli("export", str(tiny_tagger_dir), "--onnx", str(out), "--eval", str(test))
+    assert r.returncode == 0, r.stderr
+    assert "drop 0.00 points" in r.stdout
+    r = _cli("predict", str(out), "--backend", "onnx", stdin="show me films with drew barrymore\n")
+    assert r.returncode == 0, r.stderr
+    torch_out = _cli("predict", str(tiny_tagger_dir), "--backend", "torch", stdin="show me films with drew barrymore\n")
+    assert json.loads(r.stdout)["tags"] == json.loads(torch_out.stdout)["tags"]
+    r = _cli("evaluate", str(out), str(test), "--backend", "onnx", "--json", str(tmp_path / "e.json"))
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "e.json").read_text())["words_untagged"] == 0
+    # refused export: non-zero exit, one clear line, nothing written
+    r = _cli("export", str(tiny_tagger_dir), "--onnx", str(tmp_path / "no"), "--eval", str(test), "--max-drop", "-1")
+    assert r.returncode == 2 and "export refused" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "no").exists()
+    # a torch model directory is not an ONNX export
+    r = _cli("predict", str(tiny_tagger_dir), "--backend", "onnx", stdin="films\n")
+    assert r.returncode == 2 and "not an ONNX export" in r.stderr
