@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import signal
+import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
-from entitune.fuzz import fuzz
-from entitune.io import READERS
+from _common import REPO, machine  # puts src/ on the path
+
+sys.path.insert(0, str(REPO))
+from entitune.data import READERS  # noqa: E402
+from tests.helpers.fuzz import fuzz  # noqa: E402
 
 
 class Hang(Exception):
@@ -74,7 +77,7 @@ def main() -> None:
     out = {
         "what": "reader fuzzing: generated inputs per reader; only DataFormatError may escape",
         "seed": args.seed,
-        "python": platform.python_version(),
+        "machine": machine(),
         "readers": results,
         "all_clean": all(r["uncaught"] == 0 and r["inputs"] == args.inputs for r in results.values()),
     }

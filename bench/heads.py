@@ -19,13 +19,14 @@ from datetime import datetime, timezone
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from _common import data_root, machine  # noqa: E402  (puts src/ on the path)
+
 COMBOS = [("linear", "finetune"), ("crf", "finetune"), ("bilstm-crf", "finetune"),
           ("linear", "frozen-sum4"), ("crf", "frozen-sum4"), ("bilstm-crf", "frozen-sum4")]
 
 
 def load(name):
     from entitune import load_annotated, split_dev
-    from entitune.datasets import data_root
 
     root = data_root()
     if name == "mit":
@@ -45,11 +46,11 @@ def main() -> None:
     args = p.parse_args()
     import torch
 
-    from entitune import Predictor, Tagger, TrainConfig, evaluate, fit
-    from entitune.model import label_set
+    from entitune import Predictor, Tagger, TorchScorer, TrainConfig, fit, label_set
+    from entitune.evaluate import evaluate
 
     combos = [tuple(c.split(":")) for c in args.combos.split(",")] if args.combos else COMBOS
-    results = {"script": "bench/heads.py", "epochs": args.epochs, "threads": torch.get_num_threads(),
+    results = {"script": "bench/heads.py", "epochs": args.epochs, "threads": torch.get_num_threads(), "machine": machine(),
                "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": []}
     for name in args.datasets.split(","):
         train, dev, test = load(name)
@@ -71,7 +72,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 tagger.save(tmp)
                 words = [s.words for s in test[:300]]
-                run["reload_identical"] = Predictor(Tagger.load(tmp)).tag(words) == Predictor(tagger).tag(words)
+                again = Predictor(TorchScorer(Tagger.load(tmp))).tag(words)
+                run["reload_identical"] = again == Predictor(TorchScorer(tagger)).tag(words)
             results["runs"].append(run)
             print(json.dumps({k: run[k] for k in ("dataset", "head", "features", "test_entity_f1", "invalid_sequences",
                                                   "train_loop_s_per_epoch", "reload_identical")}), flush=True)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from _common import find_dataset, machine  # noqa: E402  (puts src/ on the path)
 
 
 def interleaved(configs: dict, texts, repeats: int) -> dict:
@@ -86,11 +85,10 @@ def main() -> None:
     import transformers
 
     torch.set_num_threads(args.threads)
-    from entitune import Predictor, Tagger, __version__
+    from entitune import OnnxScorer, Predictor, Tagger, TorchScorer, __version__
     from entitune.data import load_annotated
-    from entitune.datasets import find_dataset
-    from entitune.metrics import entity_scores
-    from entitune.onnx_backend import OnnxTagger, export_onnx
+    from entitune.evaluate import entity_scores
+    from entitune.export import export_onnx
     from entitune.tags import is_valid_sequence
 
     sentences = load_annotated(find_dataset("mit_movie_eng") / "engtest.bio").sentences
@@ -102,7 +100,7 @@ def main() -> None:
         "script": "bench/predict_speed.py", "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": args.model, "sentences": len(texts), "subwords_with_specials": n_sub, "threads": args.threads,
         "versions": {"entitune": __version__, "torch": torch.__version__, "transformers": transformers.__version__},
-        "machine": {"cpu": platform.processor() or platform.machine(), "nproc": os.cpu_count()},
+        "machine": machine(),
         "runs": {},
     }
     try:
@@ -131,14 +129,14 @@ def main() -> None:
             configs[f"hf_pipeline_b{bs}"] = lambda xs, bs=bs: ner(xs, batch_size=bs)
     backends = {}
     if "torch" not in skip:
-        backends["torch_fp32"] = tagger
+        backends["torch_fp32"] = TorchScorer(tagger)
     if "onnx" not in skip:
         tmp = Path(tempfile.mkdtemp(prefix="entitune-bench-"))
         for q in ("none", "int8"):
             t0 = time.perf_counter()
             export_onnx(tagger, tmp / q, quantize=q)
             result[f"export_{q}_s"] = time.perf_counter() - t0
-            backends["onnx_fp32" if q == "none" else "onnx_int8"] = OnnxTagger.load(tmp / q, threads=args.threads)
+            backends["onnx_fp32" if q == "none" else "onnx_int8"] = OnnxScorer.load(tmp / q, threads=args.threads)
     for name, model in backends.items():
         for bs in batch_sizes:
             # as the pipeline is called: the list of texts, ``bs`` windows per forward pass
@@ -154,7 +152,7 @@ def main() -> None:
                 record(name, r, [list(x.tags) for x in r["_out"]])
 
     if "long" not in skip:
-        predictor = Predictor(tagger, batch_size=32)
+        predictor = Predictor(TorchScorer(tagger), batch_size=32)
         joined = " ".join(texts)
         while len(joined) < 100_000:
             joined = joined + " " + joined

@@ -4,7 +4,7 @@
 Starts `entitune serve MODEL_DIR` as a subprocess on a loopback port, runs --clients concurrent
 clients (threads, one HTTP connection each) for --seconds, each sending one MIT Movie engtest
 sentence per request (words joined by spaces), then stops the server and measures the predictor's
-offline throughput on the same sentences in this process (`Predictor(tagger, batch_size).predict`).
+offline throughput on the same sentences in this process (`entitune.load(model).predict`).
 A sample of served answers is checked against the offline ones (`mismatches`).
 
 Clients and server share this machine's cores, so served throughput includes the clients' cost.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _common import find_dataset, machine  # noqa: E402  (puts src/ on the path)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -166,11 +167,11 @@ def percentile_ms(sorted_values: list[float], q: float) -> float | None:
 def offline_throughput(model: str, texts: list[str], batch_size: int, threads: int | None) -> tuple[float, list[dict]]:
     import torch
 
-    from entitune.predict import Predictor, load_model
+    import entitune
 
     if threads:
         torch.set_num_threads(threads)
-    predictor = Predictor(load_model(model, "auto", threads), batch_size=batch_size)
+    predictor = entitune.load(model, "auto", batch_size=batch_size, threads=threads)
     predictor.predict(texts[:32])  # warm-up
     t0 = time.perf_counter()
     predictions = predictor.predict(texts)
@@ -195,7 +196,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "serve.json")
     args = p.parse_args()
     seconds = min(max(args.seconds, 1.0), 600.0)
-    data = args.data or Path(os.environ.get("ENTITUNE_DATA", "/work/shared/data")) / "mit_movie_eng" / "engtest.bio"
+    data = args.data or find_dataset("mit_movie_eng") / "engtest.bio"
     texts = read_bio_texts(data)
 
     port = free_port()
@@ -231,8 +232,7 @@ def main() -> None:
         "threads": args.threads,
         "workers": args.workers or "server default",
         "server_threads": args.server_threads or args.threads,
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
+        "machine": machine(),
         "requests": len(lat),
         "errors": served["errors"],
         "latency_ms": {"p50": percentile_ms(lat, 50), "p90": percentile_ms(lat, 90), "p99": percentile_ms(lat, 99)},

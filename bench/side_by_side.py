@@ -29,8 +29,7 @@ def main() -> None:
     p.add_argument("--anchors", default=str(HERE.parent.parent / "shared" / "anchors"))
     p.add_argument("--anchors-python", default=None, help="default: /tmp/anchors-venv/bin/python, else this Python")
     args = p.parse_args()
-    sys.path.insert(0, str(HERE.parent / "src"))
-    from entitune.datasets import find_dataset
+    from _common import find_dataset, machine
 
     data = find_dataset("mit_movie_eng")
     anchors_py = args.anchors_python or ("/tmp/anchors-venv/bin/python" if os.path.exists("/tmp/anchors-venv/bin/python") else sys.executable)
@@ -46,6 +45,7 @@ def main() -> None:
         ours = json.loads(ours_json.read_text())
     result = {
         "script": "bench/side_by_side.py",
+        "machine": machine(),
         "epochs": args.epochs,
         "baseline": {
             "entity_f1": baseline["metrics_full_word"]["entity_f1"],

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -21,12 +20,7 @@ from importlib.metadata import version
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-
-def machine() -> dict:
-    import torch
-
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), None)
-    return {"cpu": cpu, "nproc": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version()}
+from _common import find_dataset, machine  # noqa: E402  (puts src/ on the path)
 
 
 def main() -> None:
@@ -46,9 +40,8 @@ def main() -> None:
 
     import torch
 
-    from entitune import Predictor, Tagger, TrainConfig, evaluate, fit, load_annotated, split_dev
-    from entitune.datasets import find_dataset
-    from entitune.model import label_set
+    from entitune import Predictor, Tagger, TorchScorer, TrainConfig, fit, label_set, load_annotated, split_dev
+    from entitune.evaluate import evaluate
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -66,9 +59,10 @@ def main() -> None:
     wall = time.perf_counter() - t0
     report = evaluate(tagger, test)
     words = [s.words for s in test]
-    Predictor(tagger, batch_size=32).tag(words[:64])  # warm-up
+    predictor = Predictor(TorchScorer(tagger), batch_size=32)
+    predictor.tag(words[:64])  # warm-up
     t1 = time.perf_counter()
-    Predictor(tagger, batch_size=32).tag(words)
+    predictor.tag(words)
     predict_s = time.perf_counter() - t1
     if args.save:
         tagger.save(args.save)

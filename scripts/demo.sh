@@ -9,7 +9,7 @@ bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export ENTITUNE_DATA="${ENTITUNE_DATA:-$(cd .. && pwd)/shared/data}"
 PY=.venv/bin/python
-data="$($PY -m entitune.datasets mit_movie_eng)" || exit 2
+data="$($PY scripts/find_data.py mit_movie_eng)" || exit 2
 out="${OUT:-runs/movie}"
 $PY -m entitune train --train "$data/engtrain.bio" --test "$data/engtest.bio" --out "$out" "$@"
 $PY -m entitune evaluate "$out" "$data/engtest.bio" --json "$out/eval.json" > /dev/null

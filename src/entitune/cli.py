@@ -22,8 +22,8 @@ DEFAULTS = {f: getattr(recipes.FinetuneConfig, f, None) for f in recipes.Finetun
 
 
 def _d(name: str) -> str:
-    """`` [default: X]`` for a train option, from ``FinetuneConfig``."""
-    return f" [default: {DEFAULTS[name]}]"
+    """`` (default: X)`` for a train option, from ``FinetuneConfig``."""
+    return f" (default: {DEFAULTS[name]})"
 
 
 @app.command()
@@ -38,14 +38,14 @@ def train(
     features: str | None = typer.Option(None, help="finetune | frozen-sum4 | frozen-concat4 (frozen: sum or concatenation of the encoder's last four layers; only the head trains)" + _d("features")),
     epochs: int | None = typer.Option(None, help="passes over the training data" + _d("epochs")),
     lr: float | None = typer.Option(None, help="peak learning rate of the encoder" + _d("lr")),
-    head_lr: float | None = typer.Option(None, "--head-lr", help="peak learning rate of the head [default: 1e-3 linear, 1e-2 crf and bilstm-crf, as measured]"),
+    head_lr: float | None = typer.Option(None, "--head-lr", help="peak learning rate of the head (default: 1e-3 linear, 1e-2 crf and bilstm-crf, as measured)"),
     batch_size: int | None = typer.Option(None, "--batch-size", help="windows per training step (per micro-batch with --accumulate)" + _d("batch_size")),
     batch_tokens: int | None = typer.Option(None, "--batch-tokens", help="instead of --batch-size: padded sub-words per batch (batches of similar length)"),
     accumulate: int | None = typer.Option(None, help="micro-batches per optimizer step: the same update as one batch of accumulate x batch-size" + _d("accumulate")),
     precision: str | None = typer.Option(None, help="fp32 | bf16 | fp16 (autocast; fp16 uses a gradient scaler)" + _d("precision")),
     save_every: int | None = typer.Option(None, "--save-every", help="also write a resumable checkpoint every N optimizer steps (0: at epoch ends only)" + _d("save_every")),
     keep_checkpoints: int | None = typer.Option(None, "--keep-checkpoints", help="newest checkpoints kept in OUT/checkpoints" + _d("keep_checkpoints")),
-    resume: bool | None = typer.Option(None, "--resume/--no-resume", help="continue from the newest complete checkpoint in OUT/checkpoints (same settings) [default: no-resume]"),
+    resume: bool | None = typer.Option(None, "--resume/--no-resume", help="continue from the newest complete checkpoint in OUT/checkpoints (same settings) (default: no-resume)"),
     device: str | None = typer.Option(None, help="auto (a GPU if there is one) | cpu | cuda" + _d("device")),
     nproc: int | None = typer.Option(None, "--nproc", help="data-parallel processes on this machine (torchrun); for several machines run torchrun yourself, see README" + _d("nproc")),
     dropout: float | None = typer.Option(None, help="dropout before the head" + _d("dropout")),
@@ -55,10 +55,10 @@ def train(
     warmup: float | None = typer.Option(None, help="fraction of steps for linear warm-up" + _d("warmup")),
     weight_decay: float | None = typer.Option(None, "--weight-decay", help="AdamW weight decay (not on biases, LayerNorm, embeddings)" + _d("weight_decay")),
     dev_fraction: float | None = typer.Option(None, "--dev-fraction", help="share of --train held out as dev when --dev is not given" + _d("dev_fraction")),
-    unconstrained: bool | None = typer.Option(None, "--unconstrained/--constrained", help="decode by argmax, without BIO transition constraints [default: constrained]"),
+    unconstrained: bool | None = typer.Option(None, "--unconstrained/--constrained", help="decode by argmax, without BIO transition constraints (default: constrained)"),
     scheme: str | None = typer.Option(None, help="tag scheme the model learns: IOB2 | BIOES (predictions are always given in IOB2)" + _d("scheme")),
     format: str | None = typer.Option(None, "--format", help=FORMAT_HELP + _d("format")),
-    threads: int | None = typer.Option(None, help="CPU threads for torch [default: torch's choice]"),
+    threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
 ) -> None:
     """Fine-tune an encoder with a tagging head and save the best model (by dev entity F1)."""
     flags = dict(locals())
@@ -130,7 +130,7 @@ def export(
     max_drop: float = typer.Option(0.5, "--max-drop", help="largest entity-F1 drop accepted, in points"),
     accept_drop: bool = typer.Option(False, "--accept-drop/--refuse-drop", help="keep the export whatever its F1 drop"),
     format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
-    threads: int | None = typer.Option(None, help="CPU threads for torch [default: torch's choice]"),
+    threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
 ) -> None:
     """Export a model to ONNX (optionally int8), re-score it against the PyTorch model, keep it only if
     its entity F1 is within --max-drop points."""

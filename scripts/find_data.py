@@ -3,7 +3,7 @@
 
 Order: ``$ENTITUNE_DATA/<name>`` (default ``../shared/data`` beside the working directory), then a
 cache in ``~/.cache/entitune/<name>``, then a download of the original files into that cache.
-``python scripts/datasets.py mit_movie_eng`` prints the directory or one line saying what to do.
+``python scripts/find_data.py mit_movie_eng`` prints the directory or one line saying what to do.
 """
 from __future__ import annotations
 
