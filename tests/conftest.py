@@ -56,3 +56,18 @@ def tiny_files(tmp_path) -> tuple[Path, Path]:
     train = write_bio(tmp_path / "train.bio", TINY_SENTENCES * 3)
     test = write_bio(tmp_path / "test.bio", TINY_SENTENCES)
     return train, test
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tiny_bert, tmp_path_factory) -> Path:
+    """A tiny classifier trained on TINY_TEXTS until it classifies them, and saved."""
+    from entitune import Classifier, TrainConfig
+    from entitune.train import fit_classifier
+    from tests.helpers.data import tiny_texts
+
+    examples = tiny_texts()
+    model = Classifier.from_encoder(tiny_bert, sorted({e.labels[0] for e in examples}), max_length=16, stride=4)
+    fit_classifier(model, examples * 4, examples, TrainConfig(epochs=20, lr=1e-3, head_lr=1e-2, batch_size=8, warmup=0.0))
+    out = tmp_path_factory.mktemp("tiny-classifier")
+    model.save(out)
+    return out

@@ -28,7 +28,9 @@ _EXPORTS = {
     "label_set": "tags",
     "Dataset": "data", "load_annotated": "data", "split_dev": "data",
     "Tagger": "model.tagger", "TaggerSettings": "model.settings", "default_encoder_dir": "model.model_dir",
-    "Predictor": "predict", "Scorer": "predict",
+    "Classifier": "model.classifier", "ClassifierSettings": "model.settings",
+    "Predictor": "predict", "Scorer": "predict", "ClassPredictor": "predict", "Classification": "types",
+    "TextExample": "types", "read_texts": "data",
     "OnnxScorer": "backends", "TorchScorer": "backends", "load_scorer": "backends",
     "TrainConfig": "train", "TrainResult": "train", "fit": "train",
     "FinetuneConfig": "recipes", "FinetuneResult": "recipes", "finetune": "recipes",
@@ -38,11 +40,11 @@ __all__ = ["__version__", "load", *sorted(_EXPORTS)]
 
 
 def load(path: str, backend: str = "auto", batch_size: int = 32, threads: int | None = None, device: str = "cpu"):
-    """A ``Predictor`` over a saved model or an ONNX export (``backend``: auto, torch or onnx)."""
-    from .backends import load_scorer
-    from .predict import Predictor
+    """The predictor of a saved model or an ONNX export (``backend``: auto, torch or onnx): a
+    ``Predictor`` for a tagger, a ``ClassPredictor`` for a classifier; both have ``predict``."""
+    from .backends import load_predictor
 
-    return Predictor(load_scorer(path, backend, threads, device), batch_size=batch_size)
+    return load_predictor(path, backend, batch_size, threads, device)
 
 
 def __getattr__(name: str) -> Any:

@@ -10,11 +10,11 @@ from .errors import ConfigError, EntituneError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-    help="Fine-tune BERT-family encoders for named entity recognition, evaluate them, and predict.",
+    help="Fine-tune BERT-family encoders for named entity recognition and text classification, evaluate them, and predict.",
 )
 
-FORMAT_HELP = ("auto | conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens+tags or text+entities) | "
-               "gmb (Sentence #,Word,POS,Tag CSV) | weibo (char+digit<TAB>tag) | klue | kmou")
+FORMAT_HELP = ("auto | conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens+tags, text+entities, or text+label(s)) | "
+               "gmb (Sentence #,Word,POS,Tag CSV) | weibo (char+digit<TAB>tag) | klue | kmou | csv | tsv (label and text)")
 THREADS_HELP = ("CPU threads: torch's intra-op threads; with an ONNX export, how many batches run at once "
                 "(one thread each). Default: torch's choice")
 BACKEND_HELP = "auto | torch | onnx (a directory written by 'entitune export'); auto: onnx when model.onnx is there"
@@ -34,7 +34,12 @@ def train(
     dev: str | None = typer.Option(None, "--dev", help="dev file for model selection (default: a seeded split of --train)"),
     test: str | None = typer.Option(None, "--test", help="test file, scored after training"),
     model: str | None = typer.Option(None, "--model", help="local Hugging Face checkpoint directory (default: bundled MiniLM)"),
-    head: str | None = typer.Option(None, help="linear | crf | bilstm-crf" + _d("head")),
+    task: str | None = typer.Option(None, help="auto | ner | classify; auto: from the training file (tagged words or labelled texts)" + _d("task")),
+    text_columns: str | None = typer.Option(None, "--text-columns", help="classify, CSV/TSV: the text column(s), by index or header name, comma-separated (default: 'text', else every column but the label)"),
+    label_column: str | None = typer.Option(None, "--label-column", help="classify, CSV/TSV: the label column, by index or header name (default: 'label', else the first)"),
+    pooling: str | None = typer.Option(None, help="classify: cls (the [CLS] vector, through the pretrained pooler where there is one) | mean" + _d("pooling")),
+    class_weights: str | None = typer.Option(None, "--class-weights", help="classify: none | balanced (weight classes by n / (classes x count))" + _d("class_weights")),
+    head: str | None = typer.Option(None, help="ner: linear | crf | bilstm-crf" + _d("head")),
     features: str | None = typer.Option(None, help="finetune | frozen-sum4 | frozen-concat4 (frozen: sum or concatenation of the encoder's last four layers; only the head trains)" + _d("features")),
     epochs: int | None = typer.Option(None, help="passes over the training data" + _d("epochs")),
     lr: float | None = typer.Option(None, help="peak learning rate of the encoder" + _d("lr")),
@@ -60,7 +65,8 @@ def train(
     format: str | None = typer.Option(None, "--format", help=FORMAT_HELP + _d("format")),
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
 ) -> None:
-    """Fine-tune an encoder with a tagging head and save the best model (by dev entity F1)."""
+    """Fine-tune an encoder for NER (a tagging head) or text classification (a pooling head) and save
+    the best model (by dev entity F1, or accuracy)."""
     flags = dict(locals())
     source = flags.pop("config")
     file_values = read_config_file(source) if source else {}
@@ -78,25 +84,31 @@ def evaluate(
     json_out: str | None = typer.Option(None, "--json", help="write the report as JSON here"),
     batch_size: int = typer.Option(64, "--batch-size", help="windows per forward pass"),
     format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
+    text_columns: str | None = typer.Option(None, "--text-columns", help="classifier, CSV/TSV: the text column(s)"),
+    label_column: str | None = typer.Option(None, "--label-column", help="classifier, CSV/TSV: the label column"),
     threads: int | None = typer.Option(None, help=THREADS_HELP),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
 ) -> None:
-    """Score a trained model on an annotated file: entity P/R/F1 per type and token micro F1."""
+    """Score a trained model on an annotated file: entity P/R/F1 per type and token micro F1 for a
+    tagger; accuracy, macro/micro F1, per-class scores and the confusion matrix for a classifier."""
     recipes.evaluate_file(model_dir, data, json_out, batch_size=batch_size, format=format, threads=threads,
-                          backend=backend)
+                          backend=backend, text_columns=text_columns, label_column=label_column)
 
 
 @app.command()
 def predict(
     model_dir: str = typer.Argument(..., help="trained model directory (or ONNX export)"),
     input: str | None = typer.Option(None, "--input", help="one text (or JSON list of words) per line; default stdin"),
-    output: str = typer.Option("jsonl", "--output", help="jsonl | conll"),
+    output: str = typer.Option("jsonl", "--output", help="jsonl | conll (taggers)"),
+    all_scores: bool = typer.Option(False, "--all-scores/--best-score", help="classifiers: every label's probability in 'scores'"),
     batch_size: int = typer.Option(32, "--batch-size", help="windows per forward pass"),
     threads: int | None = typer.Option(None, help=THREADS_HELP),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
 ) -> None:
-    """Tag raw text or pre-split words, one input per line; JSONL (words, tags, entities) or CoNLL out."""
-    recipes.predict_lines(model_dir, input, output=output, batch_size=batch_size, threads=threads, backend=backend)
+    """Tag raw text or pre-split words (a tagger), or classify texts (a classifier), one input per
+    line; JSONL out (words, tags, entities; or text, label, score), or CoNLL for a tagger."""
+    recipes.predict_lines(model_dir, input, output=output, batch_size=batch_size, threads=threads, backend=backend,
+                          all_scores=all_scores)
 
 
 @app.command()
@@ -127,15 +139,18 @@ def export(
     onnx: str = typer.Option(..., "--onnx", help="directory to write the ONNX export to"),
     quantize: str = typer.Option("none", "--quantize", help="none | int8 (dynamic int8 MatMuls)"),
     eval_file: str | None = typer.Option(None, "--eval", help="annotated dev/test file to re-score the export on"),
-    max_drop: float = typer.Option(0.5, "--max-drop", help="largest entity-F1 drop accepted, in points"),
-    accept_drop: bool = typer.Option(False, "--accept-drop/--refuse-drop", help="keep the export whatever its F1 drop"),
+    max_drop: float = typer.Option(0.5, "--max-drop", help="largest drop of entity F1 (accuracy for a classifier) accepted, in points"),
+    accept_drop: bool = typer.Option(False, "--accept-drop/--refuse-drop", help="keep the export whatever its drop"),
     format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
+    text_columns: str | None = typer.Option(None, "--text-columns", help="classifier, CSV/TSV: the text column(s)"),
+    label_column: str | None = typer.Option(None, "--label-column", help="classifier, CSV/TSV: the label column"),
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
 ) -> None:
     """Export a model to ONNX (optionally int8), re-score it against the PyTorch model, keep it only if
-    its entity F1 is within --max-drop points."""
+    its score (entity F1, or accuracy for a classifier) is within --max-drop points."""
     recipes.export_model(model_dir, onnx, quantize=quantize, eval_file=eval_file, max_drop=max_drop,
-                         accept_drop=accept_drop, format=format, threads=threads)
+                         accept_drop=accept_drop, format=format, threads=threads, text_columns=text_columns,
+                         label_column=label_column)
 
 
 @app.command()
@@ -145,10 +160,15 @@ def doctor(
     max_length: int = typer.Option(128, "--max-length", help="sub-tokens per window, as in training"),
     json_out: str | None = typer.Option(None, "--json", help="write the report as JSON here"),
     format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
+    task: str = typer.Option("auto", help="auto | ner | classify (auto: from the first file)"),
+    text_columns: str | None = typer.Option(None, "--text-columns", help="classify, CSV/TSV: the text column(s)"),
+    label_column: str | None = typer.Option(None, "--label-column", help="classify, CSV/TSV: the label column"),
 ) -> None:
-    """Check data before training: counts, entities per type, invalid tag sequences, sub-word
-    lengths against --max-length, [UNK] share, labels missing from train, train/test duplicates."""
-    recipes.doctor(data, model=model, max_length=max_length, json_out=json_out, format=format)
+    """Check data before training: counts (entities per type, or texts per class and imbalance),
+    invalid tag sequences, sub-word lengths against --max-length, [UNK] share, labels missing from
+    train, train/test duplicates."""
+    recipes.doctor(data, model=model, max_length=max_length, json_out=json_out, format=format, task=task,
+                   text_columns=text_columns, label_column=label_column)
 
 
 @app.command()

@@ -34,6 +34,16 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class TextExample:
+    """One text to classify and, when annotated, its labels (one for single-label data, any number
+    for multi-label data); ``line`` is the 1-based line where it starts in its file (0 if unknown)."""
+
+    text: str
+    labels: tuple[str, ...] | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Span:
     """An entity over word positions ``[start, end)`` with its type."""
 
@@ -99,3 +109,23 @@ class Prediction:
             "tags": list(self.tags),
             "entities": [e.to_dict() for e in self.entities],
         }
+
+
+@dataclass(frozen=True)
+class Classification:
+    """A classified text: the best label, its probability, and every label's probability (in the
+    model's label order). Multi-label models give every label over their threshold in ``labels``."""
+
+    text: str
+    label: str | None
+    score: float
+    labels: tuple[str, ...]
+    scores: dict[str, float]
+
+    def to_dict(self, all_scores: bool = False) -> dict:
+        out: dict = {"text": self.text, "label": self.label, "score": round(float(self.score), 6)}
+        if len(self.labels) != (self.label is not None) or (self.labels and self.labels[0] != self.label):
+            out["labels"] = list(self.labels)
+        if all_scores:
+            out["scores"] = {k: round(float(v), 6) for k, v in self.scores.items()}
+        return out

@@ -46,3 +46,25 @@ def test_two_process_ddp_matches_single_process(tmp_path, tiny_bert_no_dropout):
     assert double == pytest.approx(single, rel=2e-3, abs=1e-4)
     assert double_log["test"]["entity"]["f1"] == pytest.approx(single_log["test"]["entity"]["f1"], abs=0.01)
     assert double_log["train"]["epochs"][0]["subwords"] == single_log["train"]["epochs"][0]["subwords"]
+
+
+def test_two_process_ddp_matches_single_process_for_classification(tmp_path, tiny_bert_no_dropout):
+    from tests.helpers.data import TINY_TEXTS, write_texts_csv
+
+    train = write_texts_csv(tmp_path / "train.csv", TINY_TEXTS * 3)
+    test = write_texts_csv(tmp_path / "test.csv", TINY_TEXTS)
+    losses, logs = [], []
+    for name, extra in (("one", []), ("two", ["--nproc", "2"])):
+        out = tmp_path / name
+        cmd = [sys.executable, "-m", "entitune", "train", "--train", train, "--dev", test, "--test", test, "--out", out,
+               "--model", tiny_bert_no_dropout, "--epochs", "2", "--batch-size", "6", "--max-length", "16",
+               "--stride", "4", "--lr", "1e-3", "--dropout", "0", "--device", "cpu", "--threads", "1", *extra]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+        r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, env=env, timeout=600)
+        assert r.returncode == 0, r.stderr[-3000:]
+        steps = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+        losses.append([s["loss"] for s in steps if s["event"] == "step"])
+        logs.append(json.loads((out / "train_log.json").read_text()))
+    assert logs[1]["task"] == "classify" and len(losses[0]) == len(losses[1]) > 0
+    assert losses[1] == pytest.approx(losses[0], rel=2e-3, abs=1e-4)
+    assert logs[1]["test"]["accuracy"] == pytest.approx(logs[0]["test"]["accuracy"], abs=0.1)

@@ -398,3 +398,48 @@ def test_page_round_trip_with_the_real_model(browser, server, predictor):
     marks = browser.find_elements(By.CSS_SELECTOR, "#result mark.entity")
     assert [m.get_attribute("data-label") for m in marks] == [e.label for e in expected.entities]
     browser.save_screenshot(str(_artifacts() / "serve_page_model.png"))
+
+
+# -------------------------------------------------------------------------------------------
+# a classification model behind the same service and page
+
+
+@pytest.fixture(scope="module")
+def classify_server(tiny_classifier_dir):
+    import entitune
+    from entitune.backends import load_scorer
+
+    predictor = entitune.load(str(tiny_classifier_dir), batch_size=4)
+    app = create_app(predictor, info=model_info(load_scorer(tiny_classifier_dir), str(tiny_classifier_dir)))
+    with BackgroundServer(app) as running:
+        yield running, predictor
+
+
+def test_classifier_service_answers_like_the_predictor(classify_server):
+    running, predictor = classify_server
+    texts = ["films directed by steven spielberg", "show me films with drew barrymore", "movies from the 1980s"]
+    with httpx.Client(base_url=running.url, timeout=30) as c:
+        info = c.get("/info").json()
+        assert info["task"] == "classify" and info["classes"] == ["actor", "director", "year"]
+        assert info["pooling"] == "cls" and "entity_types" not in info
+        answer = c.post("/predict", json={"texts": texts}).json()
+        assert answer == {"predictions": _plain(predictor.predict(texts))}
+        assert [p["label"] for p in answer["predictions"]] == ["director", "actor", "year"]
+        words = c.post("/predict", json={"tokens": [t.split() for t in texts]}).json()
+        assert [p["label"] for p in words["predictions"]] == ["director", "actor", "year"]
+
+
+def test_page_shows_a_classifiers_labels(browser, classify_server):
+    from selenium.webdriver.common.by import By
+
+    running, predictor = classify_server
+    text = "films directed by steven spielberg"
+    _tag_on_page(browser, running.url, text)
+    marks = browser.find_elements(By.CSS_SELECTOR, "#result mark.class-label")
+    assert [m.get_attribute("data-label") for m in marks] == ["director"]
+    expected = predictor.predict([text])[0]
+    assert marks[0].get_attribute("title") == f"director {expected.score:.3f}"
+    assert text in browser.find_element(By.ID, "result").text
+    legend = [s.get_attribute("data-label") for s in browser.find_elements(By.CSS_SELECTOR, "#legend .swatch")]
+    assert legend == ["actor", "director", "year"]
+    browser.save_screenshot(str(_artifacts() / "serve_page_classifier.png"))

@@ -47,3 +47,41 @@ def write_bio(path: Path, sentences) -> Path:
     """``(words, tags)`` pairs as an MIT-style ``TAG<TAB>word`` file."""
     path.write_text("".join("".join(f"{t}\t{w}\n" for w, t in zip(ws, ts)) + "\n" for ws, ts in sentences))
     return path
+
+
+#: Tiny labelled texts over the tiny vocabulary: three classes told apart by a few words each, with
+#: filler words that every class uses.
+TINY_TEXTS = [
+    ("show me films with drew barrymore", "actor"),
+    ("what movies star bruce willis", "actor"),
+    ("drew barrymore movies of the 1980s", "actor"),
+    ("movies with bruce willis from paris", "actor"),
+    ("films directed by steven spielberg", "director"),
+    ("what movies did steven spielberg direct", "director"),
+    ("spielberg directed the films in paris", "director"),
+    ("a movie directed by spielberg", "director"),
+    ("movies from the 1980s", "year"),
+    ("films of the 1980s in paris", "year"),
+    ("show me a movie from the 1980s", "year"),
+    ("what films are from the 1980s", "year"),
+]
+
+
+def write_texts_csv(path: Path, rows, header: bool = False) -> Path:
+    """``(text, label)`` rows as a CSV of ``label,text`` (quoted), with a header row if asked."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL)
+        if header:
+            writer.writerow(["label", "text"])
+        for text, label in rows:
+            writer.writerow([label, text])
+    return path
+
+
+def tiny_texts():
+    """``TINY_TEXTS`` as ``TextExample`` objects."""
+    from entitune.types import TextExample
+
+    return [TextExample(t, (label,), i + 1) for i, (t, label) in enumerate(TINY_TEXTS)]

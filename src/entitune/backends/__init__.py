@@ -1,6 +1,7 @@
-"""Backends: what runs a model for ``Predictor``. ``TorchScorer`` (a ``Tagger``, with the lean BERT
-forward of ``fastbert`` where it applies) and ``OnnxScorer`` (an ``entitune export`` directory on
-onnxruntime) both implement ``predict.Scorer``; ``load_scorer`` picks one for a directory.
+"""Backends: what runs a model for the predictors. ``TorchScorer`` (a ``Tagger`` or ``Classifier``,
+with the lean BERT forward of ``fastbert`` where it applies) and ``OnnxScorer`` (an ``entitune
+export`` directory on onnxruntime) both implement ``predict.Scorer``; ``load_scorer`` picks one for
+a directory, ``load_predictor`` wraps it in the predictor of the model's task.
 """
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 
 from ..errors import check_choice
 from ..model import model_dir
+from ..model.classifier import Classifier
+from ..model.encoder_model import EncoderModel
 from ..model.tagger import Tagger
+from ..predict import ClassPredictor, Predictor
 from .onnx import OnnxScorer
 from .pytorch import TorchScorer
 
@@ -23,12 +27,34 @@ def load_scorer(path: str | Path, backend: str = "auto", threads: int | None = N
     check_choice("backend", backend, BACKENDS)
     if backend == "onnx" or (backend == "auto" and model_dir.is_onnx_export(path)):
         return OnnxScorer.load(path, threads=threads)
-    return TorchScorer(Tagger.load(path, device=device))
+    return TorchScorer(load_model(path, device))
+
+
+def load_model(path: str | Path, device: str = "cpu") -> EncoderModel:
+    """The PyTorch model in a directory: a ``Tagger`` or a ``Classifier``, by its task."""
+    settings, _ = model_dir.read_settings(path)
+    return MODELS[settings.task].load(path, device=device)
+
+
+def load_predictor(path: str | Path, backend: str = "auto", batch_size: int = 32, threads: int | None = None,
+                   device: str = "cpu") -> Predictor | ClassPredictor:
+    """The predictor of a model directory's task (``Predictor`` for NER, ``ClassPredictor`` for
+    classification) over ``load_scorer``."""
+    return predictor_for(load_scorer(path, backend, threads, device), batch_size)
+
+
+def predictor_for(scorer, batch_size: int = 32) -> Predictor | ClassPredictor:
+    """A scorer's predictor, by its model's task."""
+    return (ClassPredictor if scorer.settings.task == "classify" else Predictor)(scorer, batch_size=batch_size)
 
 
 def as_scorer(model):
-    """``model`` as a ``Scorer``: a ``Tagger`` is wrapped in a ``TorchScorer``; a scorer is returned as is."""
-    return TorchScorer(model) if isinstance(model, Tagger) else model
+    """``model`` as a ``Scorer``: a PyTorch model is wrapped in a ``TorchScorer``; a scorer is returned as is."""
+    return TorchScorer(model) if isinstance(model, EncoderModel) else model
+
+
+#: the PyTorch model class of each task
+MODELS = {"ner": Tagger, "classify": Classifier}
 
 
 def backend_name(scorer) -> str:
@@ -36,4 +62,5 @@ def backend_name(scorer) -> str:
     return "onnx" if isinstance(scorer, OnnxScorer) else "torch"
 
 
-__all__ = ["BACKENDS", "OnnxScorer", "TorchScorer", "as_scorer", "backend_name", "load_scorer"]
+__all__ = ["BACKENDS", "MODELS", "OnnxScorer", "TorchScorer", "as_scorer", "backend_name", "load_model",
+           "load_predictor", "load_scorer", "predictor_for"]

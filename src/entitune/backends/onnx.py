@@ -19,7 +19,7 @@ from torch import nn
 from ..encode import WordEncoder
 from ..errors import ConfigError, not_a_model
 from ..model import model_dir
-from ..model.settings import TaggerSettings, build_tagging_head
+from ..model.settings import ClassifierSettings, TaggerSettings, build_head_for
 from ..predict.scorer import HeadScorer
 
 #: onnxruntime graph fusions that make CPU inference slower: SkipLayerNormalization's CPU kernel
@@ -43,7 +43,7 @@ class OnnxScorer(HeadScorer):
     ``streams``: how many batches ``Predictor`` may score at once (the session runs each on one thread).
     """
 
-    def __init__(self, session, tokenizer, settings: TaggerSettings, head: nn.Module, quantize: str,
+    def __init__(self, session, tokenizer, settings: TaggerSettings | ClassifierSettings, head: nn.Module, quantize: str,
                  streams: int = 1) -> None:
         self.streams = streams
         self.session = session
@@ -56,7 +56,7 @@ class OnnxScorer(HeadScorer):
 
     @torch.inference_mode()
     def score_windows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Scores of a collated batch of windows: (batch, words, labels) float32."""
+        """Scores of a collated batch of windows, float32: the head's output on the exported vectors."""
         feeds = {name: batch[name].numpy() for name in self._inputs}
         # shape: (batch, words, hidden')
         vectors = torch.from_numpy(self.session.run(None, feeds)[0])
@@ -75,11 +75,11 @@ class OnnxScorer(HeadScorer):
                 raise not_a_model(path, f"not an ONNX export of entitune (no {name}); make one with 'entitune export'")
         settings, extra = model_dir.read_settings(path)
         config = model_dir.read_labelled_config(path, settings)
-        head, _ = build_tagging_head(settings, config.hidden_size, config.num_hidden_layers)
+        head = build_head_for(settings, config.hidden_size, config.num_hidden_layers)
         try:
             head.load_state_dict(model_dir.load_safetensors(path / model_dir.HEAD_FILE), strict=True)
         except RuntimeError as exc:
-            raise not_a_model(path, f"head weights do not match head {settings.head!r} ({exc})") from None
+            raise not_a_model(path, f"head weights do not match this model's head ({exc})") from None
         options = ort.SessionOptions()
         # one thread per run and ``streams`` runs at once (Predictor maps batches over them)
         options.intra_op_num_threads = 1

@@ -1,19 +1,20 @@
-"""``TorchScorer``: a ``Tagger`` as a ``Scorer``, with the lean BERT forward (``fastbert``) where it
-applies (a plain float32 BERT, fine-tuned, on the CPU); the model's own forward elsewhere."""
+"""``TorchScorer``: a PyTorch model (``Tagger`` or ``Classifier``) as a ``Scorer``, with the lean BERT
+forward (``fastbert``) where it applies (a plain float32 BERT, fine-tuned, on the CPU); the model's
+own forward elsewhere."""
 from __future__ import annotations
 
 import torch
 
-from ..model.tagger import Tagger, gather_words
+from ..model.encoder_model import EncoderModel, gather_words
 from ..predict.scorer import HeadScorer
 from .fastbert import BertFastPath
 
 
 class TorchScorer(HeadScorer):
-    """Scores windows with a PyTorch ``Tagger``; puts it in eval mode.
+    """Scores windows with a PyTorch model; puts it in eval mode.
 
     Args:
-        tagger: the model. With ``fast`` (default) and a model the lean forward supports, its
+        tagger: the model (a ``Tagger`` or a ``Classifier``). With ``fast`` (default) and a model the lean forward supports, its
             weights are copied and packed now: build a new scorer after the weights change (the
             training loop makes one per evaluation).
         fast: use the lean forward where it applies; False always runs the model's forward.
@@ -21,7 +22,7 @@ class TorchScorer(HeadScorer):
 
     streams = 1
 
-    def __init__(self, tagger: Tagger, fast: bool = True) -> None:
+    def __init__(self, tagger: EncoderModel, fast: bool = True) -> None:
         self.tagger = tagger.eval()
         self.settings = tagger.settings
         self.tokenizer = tagger.tokenizer
@@ -33,8 +34,9 @@ class TorchScorer(HeadScorer):
 
     @torch.inference_mode()
     def score_windows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Scores of a collated batch of windows (``encode.collate``), as float32 on the CPU:
-        (batch, words, labels). Enters inference mode itself, which matters on worker threads."""
+        """Scores of a collated batch of windows (``encode.collate``), as float32 on the CPU: the
+        head's output, (batch, words, labels) for a tagger, (batch, labels) for a classifier.
+        Enters inference mode itself, which matters on worker threads."""
         batch = {k: v.to(self.device) for k, v in batch.items()}
         if self.fast is not None:
             # shape: (batch, seq, hidden)

@@ -1,6 +1,7 @@
 """Data in and out: one reader per format (generators raising ``DataFormatError(path, line, why)``),
-format sniffing, writers, loading into IOB2 with scheme detection, seeded splits, and raw text ->
-words. No torch here.
+format sniffing, writers, loading into IOB2 with scheme detection, seeded splits, raw text ->
+words, labelled texts for classification (``texts``) and which task a file is for (``task``).
+No torch here.
 
 >>> from entitune.data import split_words
 >>> [w for w, _, _ in split_words("Drew Barrymore's films")]
@@ -13,12 +14,15 @@ from .jsonl import read_jsonl, sentence_entities, spans_to_words, write_jsonl
 from .load import Dataset, load_annotated
 from .read import FORMATS, READERS, read_sentences
 from .sniff import sniff_format
+from .task import TASKS, sniff_task
 from .split import split_dev, split_three
 from .text import join_words, split_words
+from .texts import TEXT_FORMATS, TextDataset, read_texts, sniff_text_format
 from .write import WRITE_FORMATS, write_bio, write_conll, write_sentences
 
 __all__ = [
-    "FORMATS", "READERS", "WRITE_FORMATS", "Dataset", "join_words", "load_annotated", "read_bio", "read_conll",
+    "FORMATS", "READERS", "TASKS", "TEXT_FORMATS", "WRITE_FORMATS", "Dataset", "TextDataset", "read_texts",
+    "sniff_task", "sniff_text_format", "join_words", "load_annotated", "read_bio", "read_conll",
     "read_gmb", "read_jsonl", "read_klue", "read_kmou", "read_sentences", "read_weibo", "sentence_entities",
     "sniff_format", "split_dev", "split_three", "split_words", "spans_to_words", "write_bio", "write_conll",
     "write_jsonl", "write_sentences",

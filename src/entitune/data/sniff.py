@@ -53,11 +53,11 @@ def sniff_format(path: str | Path) -> str:
         weibo += len(fields) == 2 and len(fields[0]) == 2 and fields[0][-1].isdigit() and not fields[0][0].isdigit()
     if rows == 0:
         raise DataFormatError(path, None, "cannot tell the format: no 'word ... TAG' or 'TAG<TAB>word' lines, "
-                              "and not JSONL, GMB CSV, KLUE or KMOU; pass --format")
+                              "and not JSONL, GMB CSV, KLUE or KMOU; give the format (format, --format)")
     if first_is_tag > last_is_tag:
         return "bio"
     if last_is_tag == 0:
-        raise DataFormatError(path, None, "cannot tell the format: no column holds tags like O, B-X, I-X; pass --format")
+        raise DataFormatError(path, None, "cannot tell the format: no column holds tags like O, B-X, I-X; give the format (format, --format)")
     if weibo == rows:
         return "weibo"
     return "conll"

@@ -1,11 +1,17 @@
 """``entitune doctor``: one report on annotated files before any training.
 
+Tagged files (``diagnose``):
 Per file: sentences, words, entities per type (strict spans of the file's own tags, so invalid
 ``I-`` starts are listed, not counted), the tag scheme, invalid tag sequences with line numbers,
 the sub-word length histogram against ``max_length`` (how many sentences need windows), words
 with no sub-token, the share of words the tokenizer maps to ``[UNK]``, labels missing from the
 first file (taken as train), and sentences shared with it verbatim. Totals over all files lead the
 JSON.
+
+Labelled texts for classification (``diagnose_texts``): per file, texts per class and the imbalance
+(largest class over smallest), labels missing from the first file, texts shared with it verbatim,
+the sub-word length histogram against ``max_length`` (how many texts will be read in several
+windows), and the ``[UNK]`` share.
 """
 from __future__ import annotations
 
@@ -13,11 +19,11 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..data import read_sentences, sniff_format
+from ..data import read_sentences, read_texts, sniff_format, split_words
 from ..encode import WordEncoder
 from ..model import model_dir
 from ..tags import detect_scheme, first_invalid, invalid_starts, spans_from_tags, to_iob2
-from ..types import Sentence
+from ..types import Sentence, TextExample
 
 #: Formats with one token per line, where a word's line is the sentence's first line plus its index.
 LINE_PER_WORD = ("conll", "bio", "weibo")
@@ -190,4 +196,63 @@ def format_doctor(report: dict) -> str:
         lines.append("")
     lines.append(f"total: sentences {report['sentences']:,} | words {report['words']:,} | entities {report['entities_total']:,}")
     lines.append("  " + ", ".join(f"{t} {n:,}" for t, n in report["entities"].items()))
+    return "\n".join(lines)
+
+
+def diagnose_texts(paths: Sequence[str | Path], encoder: WordEncoder | None = None, format: str = "auto",
+                   text_columns: Sequence[str] | None = None, label_column: str | None = None) -> dict:
+    """The doctor report for files of labelled texts (the first is taken as train); see the module docstring."""
+    files: list[dict] = []
+    train_labels: set[str] = set()
+    train_texts: set[str] = set()
+    totals: Counter = Counter()
+    for k, path in enumerate(paths):
+        data = read_texts(path, format, text_columns, label_column)
+        counts = Counter(label for e in data.examples for label in e.labels or ())
+        totals.update(counts)
+        report: dict = {
+            "path": str(path), "format": data.format, "multi_label": data.multi_label, "texts": len(data.examples),
+            "classes": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "imbalance": round(max(counts.values()) / min(counts.values()), 2) if counts else None,
+        }
+        if k == 0:
+            train_labels, train_texts = set(counts), {e.text for e in data.examples}
+        else:
+            report["labels_not_in_train"] = sorted(set(counts) - train_labels)
+            shared = [e for e in data.examples if e.text in train_texts]
+            report["duplicates_of_train"] = {"count": len(shared), "lines": [e.line for e in shared[:EXAMPLES]]}
+        if encoder is not None:
+            lengths = _lengths(encoder, _as_sentences(data.examples))
+            lengths["subword_lengths"]["texts_needing_windows"] = lengths["subword_lengths"].pop("sentences_needing_windows")
+            report.update(lengths)
+        files.append(report)
+    return {"texts": sum(f["texts"] for f in files), "classes": dict(sorted(totals.items())), "files": files}
+
+
+def _as_sentences(examples: Sequence[TextExample]) -> list[Sentence]:
+    return [Sentence(tuple(w for w, _, _ in split_words(e.text)) or (".",)) for e in examples]
+
+
+def format_text_doctor(report: dict) -> str:
+    """A readable plain-text rendering of ``diagnose_texts``'s report."""
+    lines: list[str] = []
+    for f in report["files"]:
+        kind = "multi-label" if f["multi_label"] else "single-label"
+        lines.append(f"== {f['path']}  ({f['format']}, {kind})")
+        imbalance = f" | imbalance {f['imbalance']}x (largest class / smallest)" if f["imbalance"] else ""
+        lines.append(f"texts {f['texts']:,}{imbalance}")
+        lines.append("  " + ", ".join(f"{c} {n:,}" for c, n in f["classes"].items()))
+        if "labels_not_in_train" in f:
+            lines.append(f"labels not in the first (train) file: {', '.join(f['labels_not_in_train']) or 'none'}")
+            lines.append(f"texts also in the first (train) file: {f['duplicates_of_train']['count']}")
+        if "subword_lengths" in f:
+            sl = f["subword_lengths"]
+            lines.append(f"sub-words per text (special tokens included): mean {sl['mean']}, max {sl['max']}")
+            lines.append("  " + "  ".join(f"{k}: {v:,}" for k, v in sl["histogram"].items()))
+            lines.append(f"  {sl['texts_needing_windows']:,} texts exceed max length {sl['max_length']} and are read "
+                         "in several windows")
+            u = f["unk_words"]
+            lines.append(f"words mapped to [UNK]: {u['count']:,} ({u['share']:.2%})" + (f", e.g. {' '.join(u['examples'][:5])}" if u["count"] else ""))
+        lines.append("")
+    lines.append(f"total: texts {report['texts']:,} | " + ", ".join(f"{c} {n:,}" for c, n in report["classes"].items()))
     return "\n".join(lines)

@@ -38,7 +38,7 @@ from ..backends.onnx import require_onnx
 from ..encode import collate
 from ..errors import check_choice
 from ..model import model_dir
-from ..model.tagger import Tagger
+from ..model.encoder_model import EncoderModel
 
 QUANTIZATIONS = ("none", "int8")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids", "word_starts")
@@ -98,14 +98,15 @@ class LastLayerAtWords(nn.Module):
 
 
 class WordVectorGraph(nn.Module):
-    """The exported part of a ``Tagger``: sub-token inputs -> first-sub-token word vectors.
+    """The exported part of a model: sub-token inputs -> the vectors at the gathered positions (each
+    word's first sub-token for a tagger; [CLS] or every token for a classifier).
 
     Where it can (fine-tuned BERT-style encoders) the last layer runs only at word starts
     (``LastLayerAtWords``); the earlier layers stay ``transformers``' own, which onnxruntime's
     optimizer knows how to fuse. ``tagger`` must be a copy: its encoder loses its last layer here.
     """
 
-    def __init__(self, tagger: Tagger) -> None:
+    def __init__(self, tagger: EncoderModel) -> None:
         super().__init__()
         self.tagger = tagger
         self.last = None
@@ -122,7 +123,7 @@ class WordVectorGraph(nn.Module):
         return self.last(hidden, attention_mask, word_starts)
 
 
-def export_onnx(tagger: Tagger, out_dir: str | Path, quantize: str = "none", optimize: bool = True) -> Path:
+def export_onnx(tagger: EncoderModel, out_dir: str | Path, quantize: str = "none", optimize: bool = True) -> Path:
     """Write ``tagger`` as an ONNX model directory that ``backends.OnnxScorer.load`` reads.
 
     The directory holds ``model.onnx``, ``head.safetensors``, ``entitune.json``, ``config.json``
@@ -194,7 +195,7 @@ def export_onnx(tagger: Tagger, out_dir: str | Path, quantize: str = "none", opt
         shutil.copyfile(current, out / model_dir.ONNX_FILE)
     model_dir.save_safetensors(model.head.state_dict(), out / model_dir.HEAD_FILE)
     model_dir.write_model_files(out, model.settings, model.encoder.config, model.tokenizer,
-                                extra={"backend": "onnx", "quantize": quantize})
+                                extra={"backend": "onnx", "quantize": quantize}, config_extra=model.hf_config_extra())
     return out
 
 

@@ -27,7 +27,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..errors import ConfigError, not_a_model
-from .settings import TaggerSettings
+from .settings import SETTINGS, ClassifierSettings, TaggerSettings
 
 SETTINGS_FILE = "entitune.json"
 CONFIG_FILE = "config.json"
@@ -118,25 +118,30 @@ def build_encoder(config, directory: str | Path | None):
     raise AssertionError("unreachable")
 
 
-def read_settings(directory: str | Path) -> tuple[TaggerSettings, dict]:
-    """The ``TaggerSettings`` in ``directory/entitune.json``, and the keys that are not settings
-    (an export's ``backend`` and ``quantize``)."""
+def read_settings(directory: str | Path) -> tuple[TaggerSettings | ClassifierSettings, dict]:
+    """The settings in ``directory/entitune.json`` (``TaggerSettings`` or ``ClassifierSettings`` by its
+    ``task``; a file without one is NER), and the keys that are not settings (an export's
+    ``backend`` and ``quantize``)."""
     path = Path(directory) / SETTINGS_FILE
     if not path.is_file():
         raise not_a_model(directory, f"not an entitune model (no {SETTINGS_FILE}); train one with 'entitune train'")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        known = {f.name for f in fields(TaggerSettings)}
+        task = raw.get("task", "ner")
+        if task not in SETTINGS:
+            raise ConfigError(f"unknown task {task!r}; this entitune reads {', '.join(SETTINGS)} models")
+        settings_type = SETTINGS[task]
+        known = {f.name for f in fields(settings_type)}
         extra = {k: raw.pop(k) for k in list(raw) if k not in known}
         raw["labels"] = tuple(raw["labels"])
-        return TaggerSettings(**raw), extra
+        return settings_type(**raw), extra
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise ConfigError(f"{path}: unreadable settings ({exc})") from None
 
 
-def read_labelled_config(directory: str | Path, settings: TaggerSettings):
+def read_labelled_config(directory: str | Path, settings: TaggerSettings | ClassifierSettings):
     """``config.json`` of a saved model, checked to carry the labels of ``entitune.json`` in order."""
     config = load_hf_config(directory)
     config_labels = tuple(config.id2label[i] for i in range(len(config.id2label)))
@@ -145,16 +150,19 @@ def read_labelled_config(directory: str | Path, settings: TaggerSettings):
     return config
 
 
-def write_model_files(directory: str | Path, settings: TaggerSettings, encoder_config, tokenizer,
-                      architecture: str | None = None, extra: dict | None = None) -> Path:
-    """Write what every model directory shares: ``config.json`` (with the labels, and
-    ``architecture`` or none), the tokenizer files and ``entitune.json`` (plus ``extra`` keys)."""
+def write_model_files(directory: str | Path, settings: TaggerSettings | ClassifierSettings, encoder_config, tokenizer,
+                      architecture: str | None = None, extra: dict | None = None, config_extra: dict | None = None) -> Path:
+    """Write what every model directory shares: ``config.json`` (with the labels, ``architecture``
+    or none, and ``config_extra`` attributes such as ``problem_type``), the tokenizer files and
+    ``entitune.json`` (plus ``extra`` keys)."""
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     config = copy.deepcopy(encoder_config)
     config.id2label = dict(enumerate(settings.labels))
     config.label2id = {label: i for i, label in enumerate(settings.labels)}
     config.architectures = [architecture] if architecture else None
+    for key, value in (config_extra or {}).items():
+        setattr(config, key, value)
     config.save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     (path / SETTINGS_FILE).write_text(json.dumps({**asdict(settings), **(extra or {})}, indent=2) + "\n")

@@ -1,5 +1,6 @@
-"""``TaggerSettings``: everything besides weights that a saved tagger needs to be used exactly as
-trained, validated in one place; and the head those settings describe."""
+"""Settings: everything besides weights that a saved model needs to be used exactly as trained,
+validated in one place (``TaggerSettings`` for NER, ``ClassifierSettings`` for classification),
+and the head those settings describe (``build_head_for``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,15 +8,20 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from .._version import __version__
-from ..errors import check_choice
+from ..errors import ConfigError, check_choice
 from ..tags import TRAIN_SCHEMES, allowed_transitions
-from .heads import HEADS, build_head, constraint_tensors
+from .heads import HEADS, ClassificationHead, build_head, constraint_tensors
 
 #: How the head reads the encoder: fine-tune it, or freeze it and take the sum or the
 #: concatenation of its last four layers.
 FEATURES = ("finetune", "frozen-sum4", "frozen-concat4")
 #: Tasks a saved model can be for (the ``task`` key of ``entitune.json``; absent means ``ner``).
-TASKS = ("ner",)
+TASKS = ("ner", "classify")
+#: How a classifier pools a window: the [CLS] vector (through the pretrained pooler where the
+#: checkpoint has one) or the mean of every token's vector.
+POOLINGS = ("cls", "mean")
+#: Which windows of a long text a classifier reads: all (combined) or only the first.
+WINDOWS = ("all", "first")
 
 
 def check_model_options(head: str, features: str, scheme: str) -> None:
@@ -44,7 +50,39 @@ class TaggerSettings:
 
     def __post_init__(self) -> None:
         check_model_options(self.head, self.features, self.scheme)
-        check_choice("task", self.task, TASKS)
+        check_choice("task", self.task, ("ner",))
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """A text classifier's settings: its labels, pooling, whether it is multi-label (and the
+    probability threshold chosen on dev), how long texts are windowed and combined."""
+
+    labels: tuple[str, ...]
+    pooling: str = "cls"
+    pooler: bool = True
+    multi_label: bool = False
+    threshold: float = 0.5
+    windows: str = "all"
+    dropout: float = 0.1
+    max_length: int = 128
+    stride: int = 32
+    encoder: str = ""
+    task: str = "classify"
+    version: str = field(default=__version__)
+
+    def __post_init__(self) -> None:
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_choice("windows", self.windows, WINDOWS)
+        check_choice("task", self.task, ("classify",))
+        if len(self.labels) < 2 and not self.multi_label:
+            raise ConfigError(f"a classifier needs at least two labels, got {list(self.labels)}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"threshold must be between 0 and 1, got {self.threshold}")
+
+
+#: settings class per task
+SETTINGS = {"ner": TaggerSettings, "classify": ClassifierSettings}
 
 
 def build_tagging_head(settings: TaggerSettings, hidden_size: int, num_hidden_layers: int) -> tuple[nn.Module, int]:
@@ -56,3 +94,17 @@ def build_tagging_head(settings: TaggerSettings, hidden_size: int, num_hidden_la
     hidden = hidden_size * (n_layers if settings.features == "frozen-concat4" else 1)
     head = build_head(settings.head, hidden, len(settings.labels), settings.dropout, constraints, settings.lstm_hidden)
     return head, n_layers
+
+
+def build_classification_head(settings: ClassifierSettings, hidden_size: int,
+                              class_weights: tuple[float, ...] | None = None) -> ClassificationHead:
+    """The pooling head ``settings`` describe for an encoder of ``hidden_size``."""
+    return ClassificationHead(hidden_size, len(settings.labels), settings.pooling, settings.dropout,
+                              pooler=settings.pooler, multi_label=settings.multi_label, class_weights=class_weights)
+
+
+def build_head_for(settings: TaggerSettings | ClassifierSettings, hidden_size: int, num_hidden_layers: int) -> nn.Module:
+    """The head of a saved model of either task (what an export's scorer needs)."""
+    if isinstance(settings, ClassifierSettings):
+        return build_classification_head(settings, hidden_size)
+    return build_tagging_head(settings, hidden_size, num_hidden_layers)[0]

@@ -15,102 +15,31 @@ per batch, so its scores can move in the last digits with the batching.
 """
 from __future__ import annotations
 
-import math
-from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from ..data.text import join_words, split_words
-from ..encode import Window, collate, length_grouped_batches, merge_windows
+from ..encode import Window, length_grouped_batches, merge_windows
 from ..tags import spans_from_tags, to_iob2
 from ..types import Entity, Prediction, Tagged
-from .scorer import Scorer
+from .engine import WindowScoring
 
 
-class Predictor:
-    """Batched, windowed tagging with any backend's ``Scorer`` (``backends.load_scorer``,
-    ``backends.TorchScorer``, ``backends.OnnxScorer``).
-
-    Args:
-        scorer: the model as a ``Scorer``. One with ``streams`` > 1 (an ONNX export, which runs
-            each batch on one thread) has that many batches scored at once on worker threads.
-        batch_size: windows per forward pass.
-        chunk_size: with ``streams`` > 1, sentences are split, encoded, scored and decoded this
-            many at a time, so that the Python work on one chunk overlaps the scoring of the next.
-    """
+class Predictor(WindowScoring):
+    """Batched, windowed tagging with any backend's ``Scorer``: words or raw text -> tags and
+    entities. See ``engine.WindowScoring`` for ``batch_size`` and ``chunk_size``."""
 
     #: sentences decoded together (at least ``batch_size``)
     decode_group = 128
 
-    def __init__(self, scorer: Scorer, batch_size: int = 32, chunk_size: int = 512) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        if not isinstance(scorer, Scorer):
-            raise TypeError(f"Predictor needs a Scorer (see entitune.backends), got {type(scorer).__name__}")
-        self.scorer = scorer
-        self.batch_size = batch_size
-        self.chunk_size = chunk_size
-
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
         """Tag word sequences; every word gets a tag, however long the sentence."""
-        return list(self._tag_chunks(self._chunks(sentences)))
+        return list(self._run(self._chunks(sentences)))
 
-    def _chunks(self, items: Sequence) -> Iterator[Sequence]:
-        """``items`` in chunks of ``chunk_size`` (the streamed path's unit of work)."""
-        for lo in range(0, len(items), self.chunk_size):
-            yield items[lo : lo + self.chunk_size]
-
-    @torch.inference_mode()
-    def _tag_chunks(self, chunks: Iterable[Sequence[Sequence[str]]]) -> Iterator[Tagged]:
-        """The tags of chunks of word sequences, in order. With ``streams`` > 1 the next chunk is
-        drawn (so it may be made lazily) and the results are handed on while the workers score."""
-        streams = getattr(self.scorer, "streams", 1)
-        if streams > 1:
-            yield from self._tag_streamed(chunks, streams)
-        else:  # all at once: the best length grouping
-            sentences = [s for chunk in chunks for s in chunk]
-            windows, batches = self._plan(sentences, 1)
-            yield from self._finish(sentences, windows, batches, [self._score(windows, idx) for idx in batches])
-
-    def _tag_streamed(self, chunks: Iterable[Sequence[Sequence[str]]], streams: int) -> Iterator[Tagged]:
-        """``_tag_chunks`` with batches scored on ``streams`` worker threads: while the workers
-        score chunk k, this thread draws and encodes chunk k+1 and decodes chunk k-1."""
-        pending: deque = deque()
-
-        def finish(chunk, windows, batches, futures) -> list[Tagged]:
-            return self._finish(chunk, windows, batches, [f.result() for f in futures])
-
-        # no torch.set_num_threads in the workers: it would change the setting for the process
-        with ThreadPoolExecutor(streams) as pool:
-            try:
-                for chunk in chunks:
-                    windows, batches = self._plan(chunk, streams)
-                    pending.append((chunk, windows, batches, [pool.submit(self._score, windows, idx) for idx in batches]))
-                    if len(pending) > 1:
-                        yield from finish(*pending.popleft())
-                while pending:
-                    yield from finish(*pending.popleft())
-            except BaseException:  # an error, Ctrl-C, or a consumer that stopped early: drop the queued batches
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-
-    def _plan(self, sentences: Sequence[Sequence[str]], streams: int) -> tuple[list[Window], list[list[int]]]:
-        """The windows of ``sentences`` and batches of window indices grouped by length (smaller
-        batches when there are too few windows to keep ``streams`` workers busy)."""
-        windows = self.scorer.word_encoder.encode(sentences)
-        size = min(self.batch_size, math.ceil(len(windows) / streams)) if windows else 1
-        batches = list(length_grouped_batches([len(w.input_ids) for w in windows], size, seed=0, shuffle=False))
-        return windows, batches
-
-    def _score(self, windows: Sequence[Window], idx: list[int]) -> torch.Tensor:
-        """Scores of one batch of windows: (batch, words, labels). ``score_windows`` enters
-        inference mode itself, which matters on worker threads (the mode is per thread)."""
-        return self.scorer.score_windows(collate([windows[i] for i in idx], self.scorer.pad_id))
+    def _windows(self, sentences: Sequence[Sequence[str]]) -> list[Window]:
+        return self.scorer.word_encoder.encode(sentences)
 
     def _finish(self, sentences: Sequence[Sequence[str]], windows: list[Window], batches: list[list[int]],
                 scores: list[torch.Tensor]) -> list[Tagged]:
@@ -171,7 +100,7 @@ class Predictor:
                 yield [words for _, words, _ in split]
 
         results: list[Prediction] = []
-        for tagged in self._tag_chunks(word_chunks()):
+        for tagged in self._run(word_chunks()):
             text, _, offs = parsed[len(results)]
             entities = []
             for span in spans_from_tags(tagged.tags):

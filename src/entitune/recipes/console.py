@@ -67,7 +67,8 @@ class TrainProgress:
             self.bar.update(self.task, completed=step, loss=loss, speed=subwords_per_s)
 
     def on_epoch(self, r: EpochResult) -> None:
-        dev = f" | dev entity F1 {r.dev['entity']['f1']:.4f}" if r.dev else ""
+        names = {"entity_f1": "entity F1", "micro_f1": "micro F1"}
+        dev = f" | dev {names.get(r.metric, r.metric)} {r.score:.4f}" if r.dev else ""
         best = " (best)" if r.is_best and r.dev else ""
         msg = (f"epoch {r.epoch}: loss {r.train_loss:.4f} | {r.seconds:.1f} s | "
                f"{r.subwords_per_s:,.0f} sub-words/s | padding {r.positions / max(r.subwords, 1) - 1:.1%}{dev}{best}")

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..data import WRITE_FORMATS, split_three, write_sentences
+from ..data import WRITE_FORMATS, sniff_task, split_three, write_sentences
 from ..errors import ConfigError, check_choice
-from ..evaluate import diagnose, format_doctor, word_encoder_for
+from ..evaluate import diagnose, diagnose_texts, format_doctor, format_text_doctor, word_encoder_for
 from ..tags import SCHEMES, from_iob2
 from .common import load_data
 from .console import Console
@@ -18,13 +18,25 @@ SUFFIXES = {"conll": "conll", "bio": "bio", "jsonl": "jsonl", "jsonl-spans": "js
 
 
 def doctor(data: Sequence[str | Path], *, model: str | Path | None = None, max_length: int = 128,
-           json_out: str | Path | None = None, format: str = "auto", console: Console | None = None) -> dict:
-    """Check annotated files (the first taken as train) against a tokenizer; print and return the report."""
+           json_out: str | Path | None = None, format: str = "auto", task: str = "auto",
+           text_columns: str | None = None, label_column: str | None = None, console: Console | None = None) -> dict:
+    """Check annotated files (the first taken as train) of either task against a tokenizer; print
+    and return the report."""
     console = console or Console()
+    data = list(data)
+    task = sniff_task(data[0]) if task == "auto" else check_choice("task", task, ("ner", "classify"))
     encoder, path = word_encoder_for(model, max_length)
-    report = diagnose(list(data), format, encoder)
+    if task == "classify":
+        fmt = format if format in ("csv", "tsv", "jsonl") else "auto"
+        columns = [c.strip() for c in text_columns.split(",")] if text_columns else None
+        report = diagnose_texts(data, encoder, fmt, columns, label_column)
+        text = format_text_doctor(report)
+    else:
+        report = diagnose(data, format, encoder)
+        text = format_doctor(report)
+    report["task"] = task
     report["model"] = str(path)
-    console.result(format_doctor(report))
+    console.result(text)
     if json_out is not None:
         Path(json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return report

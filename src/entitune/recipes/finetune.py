@@ -1,8 +1,10 @@
 """``finetune``: the whole ``entitune train`` run, callable from Python with the same result.
 
-Reads top to bottom: settings -> data (dev split, scheme, labels) -> model -> logs and checkpoints ->
-the one training loop -> save -> test evaluation -> ``train_log.json``. ``FinetuneConfig`` holds
-every option; ``entitune train`` only turns flags (and ``--config FILE``) into one.
+Reads top to bottom: settings -> the task's data (dev split, labels) and model -> logs and
+checkpoints -> the one training loop -> save -> test evaluation -> ``train_log.json``. The task
+(tagging or classification, ``tasks``) contributes its data, model, fit and report; everything else
+is the same for both. ``FinetuneConfig`` holds every option; ``entitune train`` only turns flags
+(and ``--config FILE``) into one.
 """
 from __future__ import annotations
 
@@ -11,23 +13,24 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import config_dict
-from ..data import FORMATS, split_dev
+from ..data import FORMATS, TEXT_FORMATS
 from ..errors import ConfigError, check_choice
-from ..evaluate import evaluate, format_report
-from ..model.settings import check_model_options
-from ..model.tagger import Tagger
-from ..tags import from_iob2, label_set
-from ..train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, TrainConfig, fit, tensorboard_available
+from ..model.encoder_model import EncoderModel
+from ..model.settings import POOLINGS, check_model_options
+from ..train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, TrainConfig, tensorboard_available
 from ..train.checkpoint import checkpoints as list_checkpoints
 from ..train.distributed import barrier, init_from_env, shutdown
-from .common import load_data, set_threads
+from .common import set_threads
 from .console import Console
+from .tasks import TASK_RUNS, resolve_task
 
 DEVICES = ("auto", "cpu", "cuda")
+TASK_CHOICES = ("auto", "ner", "classify")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclass(frozen=True)
@@ -40,8 +43,13 @@ class FinetuneConfig:
     dev: str | None = None
     test: str | None = None
     model: str | None = None
+    task: str = "auto"
     format: str = "auto"
+    text_columns: str | None = None
+    label_column: str | None = None
     dev_fraction: float = 0.1
+    pooling: str = "cls"
+    class_weights: str = "none"
     head: str = "linear"
     features: str = "finetune"
     scheme: str = "IOB2"
@@ -74,7 +82,10 @@ class FinetuneConfig:
         object.__setattr__(self, "scheme", self.scheme.upper())
         check_model_options(self.head, self.features, self.scheme)
         check_choice("device", self.device, DEVICES)
-        check_choice("format", self.format, FORMATS)
+        check_choice("task", self.task, TASK_CHOICES)
+        check_choice("format", self.format, tuple(dict.fromkeys([*FORMATS, *TEXT_FORMATS])))
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
         if self.dev is None and not 0.0 < self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be between 0 and 1, got {self.dev_fraction}")
         if self.nproc < 1:
@@ -98,7 +109,7 @@ class FinetuneResult:
 
     out: Path
     log: dict
-    tagger: Tagger | None = field(default=None, repr=False)
+    model: EncoderModel | None = field(default=None, repr=False)
 
     @property
     def test(self) -> dict | None:
@@ -106,8 +117,9 @@ class FinetuneResult:
 
 
 def finetune(config: FinetuneConfig, console: Console | None = None) -> FinetuneResult:
-    """Fine-tune an encoder with a tagging head on ``config.train``, keep the best dev epoch, save
-    the model to ``config.out``, score it on ``config.test``, and write ``train_log.json``."""
+    """Fine-tune an encoder for the run's task (``config.task``, or what the training file is for)
+    on ``config.train``, keep the best dev epoch, save the model to ``config.out``, score it on
+    ``config.test``, and write ``train_log.json``."""
     console = console or Console()
     if config.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(config, console)
@@ -116,31 +128,11 @@ def finetune(config: FinetuneConfig, console: Console | None = None) -> Finetune
     if not world.is_main:  # one voice: only rank 0 prints, logs and saves
         console = Console(quiet=True)
     train_config = config.train_config()
+    task = TASK_RUNS[resolve_task(config)](config, console)
 
-    # ---- data: train, dev (a file, or a seeded share of train), test; all IOB2 as read
-    train_sents = load_data(config.train, config.format, console).sentences
-    if config.dev is not None:
-        dev_sents = load_data(config.dev, config.format, console).sentences
-        console.note(f"data: train {len(train_sents)} sentences, dev {len(dev_sents)} from {config.dev}")
-    else:
-        train_sents, dev_sents = split_dev(train_sents, config.dev_fraction, config.seed)
-        console.note(f"data: train {len(train_sents)} sentences, dev {len(dev_sents)} held out from --train "
-                     f"({config.dev_fraction:.0%}, seed {config.seed}); pass --dev FILE to use a dev file")
-    test_sents = load_data(config.test, config.format, console).sentences if config.test is not None else None
-    if config.scheme != "IOB2":  # learn in another scheme; dev and test stay IOB2 (predictions come back in IOB2)
-        train_sents = [replace(s, tags=tuple(from_iob2(s.tags, config.scheme))) for s in train_sents]
-    labels = label_set([t for s in train_sents for t in s.tags], config.scheme)
-    seen = {t for s in [*dev_sents, *(test_sents or [])] for t in from_iob2(s.tags, config.scheme)}
-    if unseen := sorted(seen - set(labels)):
-        console.note(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
-
-    # ---- model
-    tagger = Tagger.from_encoder(config.model, labels, head=config.head, features=config.features,
-                                 max_length=config.max_length, stride=config.stride,
-                                 constrained=not config.unconstrained, seed=config.seed, scheme=config.scheme,
-                                 dropout=config.dropout).to(world.device)
-    console.note(f"model: {tagger.settings.encoder} ({config.features}) + {config.head} head, "
-                 f"{len(labels)} {config.scheme} labels")
+    # ---- data and model: the task's own
+    train_data, dev_data, test_data = task.load()
+    model = task.build().to(world.device)
 
     # ---- logs and checkpoints
     out = Path(config.out)
@@ -162,7 +154,7 @@ def finetune(config: FinetuneConfig, console: Console | None = None) -> Finetune
 
     # ---- train
     try:
-        result = fit(tagger, train_sents, dev_sents, train_config, Listeners(progress, *logs), checkpoints)
+        result = task.fit(model, train_data, dev_data, train_config, Listeners(progress, *logs), checkpoints)
     finally:
         progress.close()
         for log_writer in logs:
@@ -170,21 +162,22 @@ def finetune(config: FinetuneConfig, console: Console | None = None) -> Finetune
     if not world.is_main:
         barrier(world)
         shutdown()
-        return FinetuneResult(out, {}, tagger)
+        return FinetuneResult(out, {}, model)
 
     # ---- save, test, log
-    tagger.save(out)
-    log = {"config": config_dict(config), "training": asdict(train_config), "model": asdict(tagger.settings),
-           "train": result.to_dict()}
+    task.after_fit(model, dev_data)
+    model.save(out)
+    log = {"config": config_dict(config), "task": task.name, "training": asdict(train_config),
+           "model": asdict(model.settings), "train": result.to_dict()}
     console.note(f"saved best model (epoch {result.best_epoch}) to {out}")
-    if test_sents is not None:
-        log["test"] = evaluate(tagger, test_sents, train_config.eval_batch_size)
+    if test_data is not None:
+        log["test"] = task.evaluate(model, test_data)
         console.result(f"test: {config.test}")
-        console.result(format_report(log["test"]))
+        console.result(task.format(log["test"]))
     (out / "train_log.json").write_text(json.dumps(log, indent=2) + "\n")
     barrier(world)
     shutdown()
-    return FinetuneResult(out, log, tagger)
+    return FinetuneResult(out, log, model)
 
 
 def _launch(config: FinetuneConfig, console: Console) -> FinetuneResult:

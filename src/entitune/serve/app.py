@@ -41,18 +41,19 @@ def page_html() -> str:
     return files(__package__).joinpath("static", "index.html").read_text(encoding="utf-8")
 
 
+#: settings ``/info`` reports where the model has them
+INFO_SETTINGS = ("head", "features", "scheme", "pooling", "multi_label", "threshold", "max_length", "encoder")
+
+
 def model_info(scorer: Any, model_path: str, backend: str = "torch") -> dict:
-    """The ``/info`` description of a loaded model (labels and the settings saved with it)."""
+    """The ``/info`` description of a loaded model (its task, labels and the settings saved with it)."""
     settings = scorer.settings
     return {
+        "task": settings.task,
         "labels": list(settings.labels),
         "model": str(model_path),
         "backend": backend,
-        "head": settings.head,
-        "features": settings.features,
-        "scheme": settings.scheme,
-        "max_length": settings.max_length,
-        "encoder": settings.encoder,
+        **{name: getattr(settings, name) for name in INFO_SETTINGS if hasattr(settings, name)},
         "model_version": settings.version,
         "entitune_version": __version__,
     }
@@ -103,9 +104,12 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
     app = FastAPI(title="entitune", version=__version__, lifespan=lifespan,
                   description="Named entity recognition with a fine-tuned BERT encoder.")
     app.state.batcher = batcher
-    full_info = {"backend": "torch", "entitune_version": __version__, "model": "", **info}
+    full_info = {"task": "ner", "backend": "torch", "entitune_version": __version__, "model": "", **info}
     full_info["labels"] = list(full_info.get("labels", []))
-    full_info["entity_types"] = entity_types(full_info["labels"])
+    if full_info["task"] == "ner":
+        full_info["entity_types"] = entity_types(full_info["labels"])
+    else:
+        full_info["classes"] = full_info["labels"]
     full_info["limits"] = asdict(limits)
     errors = {400: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
@@ -124,7 +128,8 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
     @app.post("/predict", response_model=PredictResponse, responses=errors,
               summary="Tag raw texts or pre-split words")
     async def predict(request: PredictRequest) -> JSONResponse:
-        """Words, IOB2 tags and entities (character offsets, label, score) for each input, in order."""
+        """For a tagger: words, IOB2 tags and entities (character offsets, label, score) for each input;
+        for a classifier: the label, its probability and every label's probability. In order."""
         inputs = request.inputs
         check_limits(inputs, limits)
         # the predictor's dicts are already the response shape: answering with a JSONResponse skips
@@ -135,7 +140,8 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
     async def health() -> dict:
         return {"status": "ok"}
 
-    @app.get("/info", response_model=InfoResponse, summary="The model and the server's limits")
+    @app.get("/info", response_model=InfoResponse, response_model_exclude_none=True,
+             summary="The model and the server's limits")
     async def get_info() -> dict:
         return full_info
 

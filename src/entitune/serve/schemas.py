@@ -48,8 +48,16 @@ class PredictionOut(BaseModel):
     entities: list[EntityOut]
 
 
+class ClassificationOut(BaseModel):
+    text: str
+    label: Optional[str] = Field(description="the best label (for a multi-label model: None when no label passes the threshold)")
+    score: float = Field(description="the best label's probability")
+    labels: Optional[list[str]] = Field(None, description="multi-label models: every label over the threshold")
+    scores: Optional[dict[str, float]] = Field(None, description="every label's probability")
+
+
 class PredictResponse(BaseModel):
-    predictions: list[PredictionOut]
+    predictions: list[PredictionOut | ClassificationOut]
 
 
 class ErrorResponse(BaseModel):
@@ -63,8 +71,10 @@ class HealthResponse(BaseModel):
 class InfoResponse(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    task: str = "ner"
     labels: list[str]
-    entity_types: list[str]
+    entity_types: Optional[list[str]] = None
+    classes: Optional[list[str]] = None
     model: str
     backend: str
     head: Optional[str] = None

@@ -57,10 +57,12 @@ class Trainable(Protocol):
 @dataclass(frozen=True)
 class DevEvaluation:
     """How the loop evaluates on dev after each epoch: ``run()`` gives a report (a dict logged with
-    the epoch), ``score(report)`` the number that selects the best epoch (higher is better)."""
+    the epoch), ``score(report)`` the number that selects the best epoch (higher is better), named
+    ``metric``."""
 
     run: Callable[[], dict]
     score: Callable[[dict], float]
+    metric: str = "score"
 
 
 def train_loop(
@@ -236,6 +238,7 @@ def _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoc
         epoch_result = EpochResult(
             epoch, loss_sum / max(1, len(batches)), seconds, subwords, positions,
             subwords / max(seconds, 1e-9), report, is_best, time.perf_counter() - t1,
+            dev.metric if dev is not None else "", score if dev is not None else None,
         )
         result.epochs.append(epoch_result)
         listener.on_epoch(epoch_result)

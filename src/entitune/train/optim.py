@@ -14,7 +14,7 @@ from .config import TrainConfig
 #: Head learning rates measured on MIT Movie eng, 1 epoch (bench/results/headlr_*.json, heads_e1.json):
 #: linear 0.839 F1 at 1e-4, 0.853 at 1e-3; CRF 0.846 at 1e-4, 0.856 at 1e-3, 0.865 at 1e-2.
 #: CRF transitions start at zero and need the larger rate.
-DEFAULT_HEAD_LR = {"linear": 1e-3, "crf": 1e-2, "bilstm-crf": 1e-2}
+DEFAULT_HEAD_LR = {"linear": 1e-3, "crf": 1e-2, "bilstm-crf": 1e-2, "classify": 1e-3}
 
 
 def seed_everything(seed: int) -> None:

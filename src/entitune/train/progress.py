@@ -10,7 +10,9 @@ from typing import Protocol
 
 @dataclass
 class EpochResult:
-    """What one epoch did: mean loss, time, throughput, padding, and dev scores."""
+    """What one epoch did: mean loss, time, throughput, padding, and dev scores: the whole dev
+    report, and the score that selects the best epoch under its ``metric`` name (``entity_f1``,
+    ``accuracy``, ``micro_f1``)."""
 
     epoch: int
     train_loss: float
@@ -21,6 +23,8 @@ class EpochResult:
     dev: dict | None
     is_best: bool
     eval_seconds: float = 0.0
+    metric: str = ""
+    score: float | None = None
 
 
 @dataclass
@@ -115,7 +119,8 @@ class JsonlLog:
 
 class TensorBoardLog:
     """The same events as ``JsonlLog`` as TensorBoard scalars (``train/loss``, ``train/lr``,
-    ``train/subwords_per_s`` per step; ``dev/entity_f1``, ``train/epoch_loss`` per epoch)."""
+    ``train/subwords_per_s`` per step; ``train/epoch_loss`` and ``dev/<metric>`` (``dev/entity_f1``,
+    ``dev/accuracy``...) per epoch)."""
 
     def __init__(self, directory) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -135,8 +140,9 @@ class TensorBoardLog:
     def on_epoch(self, result: EpochResult) -> None:
         self.writer.add_scalar("train/epoch_loss", result.train_loss, self.step)
         if result.dev:
-            self.writer.add_scalar("dev/entity_f1", result.dev["entity"]["f1"], self.step)
-            self.writer.add_scalar("dev/token_micro_f1", result.dev["token_micro_f1"], self.step)
+            self.writer.add_scalar(f"dev/{result.metric}", result.score, self.step)
+            if "token_micro_f1" in result.dev:
+                self.writer.add_scalar("dev/token_micro_f1", result.dev["token_micro_f1"], self.step)
         self.writer.flush()
 
     def close(self) -> None:

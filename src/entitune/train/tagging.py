@@ -70,7 +70,7 @@ def dev_evaluation(tagger: Tagger, dev: Sequence[Sentence], batch_size: int) -> 
             tagged = predictor.tag([s.words for s in dev])
         return tagging_report(dev, tagged, tagger.labels)
 
-    return DevEvaluation(run, lambda report: report["entity"]["f1"])
+    return DevEvaluation(run, lambda report: report["entity"]["f1"], "entity_f1")
 
 
 def fit(

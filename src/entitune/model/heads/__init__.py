@@ -1,10 +1,12 @@
-"""Heads that turn word vectors into tag scores; each has ``forward``, ``loss``, ``loss_weight`` and
-``decode``, and all decode with the one batched Viterbi (``viterbi``)."""
+"""Heads: tagging heads turn word vectors into tag scores (``forward``, ``loss``, ``loss_weight``,
+``decode``; all decode with the one batched Viterbi, ``viterbi``); ``ClassificationHead`` pools a
+window into class scores."""
 from __future__ import annotations
 
 import torch
 
 from ...errors import check_choice
+from .classify import ClassificationHead
 from .crf import CRFHead
 from .linear import LinearHead
 from .viterbi import FORBIDDEN, constraint_tensors, viterbi
@@ -27,4 +29,4 @@ def build_head(
     raise AssertionError(kind)
 
 
-__all__ = ["FORBIDDEN", "HEADS", "CRFHead", "LinearHead", "build_head", "constraint_tensors", "viterbi"]
+__all__ = ["FORBIDDEN", "HEADS", "CRFHead", "ClassificationHead", "LinearHead", "build_head", "constraint_tensors", "viterbi"]

@@ -1,0 +1,43 @@
+"""Which task a data file is for: tagged words (``ner``) or labelled texts (``classify``), told apart
+from the file's first lines when that is unambiguous."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import DataFormatError
+from ._lines import open_binary
+from .sniff import sniff_format
+
+TASKS = ("ner", "classify")
+
+
+def sniff_task(path: str | Path) -> str:
+    """``ner`` for a file the tagged-word readers recognise, ``classify`` for labelled texts (JSONL
+    with ``label``/``labels``, or CSV/TSV rows of a label and a text); else ``DataFormatError``."""
+    path = str(path)
+    with open_binary(path) as fh:
+        head = fh.read(64 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = next((line for line in head.splitlines() if line.strip()), "")
+    if not first:
+        raise DataFormatError(path, None, "empty file: nothing to tell the task from")
+    if first.lstrip().startswith("{"):
+        try:
+            keys = set(json.loads(first))
+        except (json.JSONDecodeError, TypeError):
+            keys = set()
+        if keys & {"tokens", "entities", "tags"}:
+            return "ner"
+        if keys & {"label", "labels"}:
+            return "classify"
+        raise DataFormatError(path, 1, "cannot tell the task: a JSON line needs tokens/tags, text/entities or "
+                                       "text/label(s); pass --task")
+    try:
+        sniff_format(path)
+        return "ner"
+    except DataFormatError:
+        pass
+    rows = [line for line in head.splitlines() if line.strip()][:20]
+    if rows and all(("\t" in r or "," in r) for r in rows):
+        return "classify"
+    raise DataFormatError(path, None, "cannot tell the task: neither tagged words nor 'label, text' rows; pass --task")

@@ -1,0 +1,186 @@
+"""Labelled texts for classification: CSV/TSV (with a header or without), JSONL and ``label<TAB>text``.
+
+- CSV / TSV: a header row is one that names a ``label`` (or ``labels``) column; without one the
+  label is column 0 and the text the other columns joined by a space (AG News: ``label,title,
+  description``). ``label_column`` and ``text_columns`` (indices or header names) say otherwise.
+  Every row has as many fields as the first; fields may be quoted (RFC 4180), and a quote that
+  never closes is an error at the row where it opens.
+- JSONL: ``{"text": ..., "label": ...}`` per line, or ``{"text": ..., "labels": [...]}`` for
+  multi-label data (a text may then have no label); other keys (ids) are ignored.
+- ``label<TAB>text`` lines are TSV without a header.
+
+Every problem is ``DataFormatError(path, line, why)``: a missing label, an empty text, a row of the
+wrong width, bad JSON, text that is not UTF-8. Nothing is half-read: a reader returns all rows or
+raises. Written with the ``csv`` and ``json`` modules; no torch.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataFormatError, check_choice
+from ..types import TextExample
+from ._lines import iter_lines, open_binary
+
+TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl")
+#: header names taken as the label column, in this order
+LABEL_NAMES = ("label", "labels", "class", "category", "target")
+#: header names taken as the text column(s) when no ``text_columns`` are given
+TEXT_NAMES = ("text", "sentence", "content", "body", "review", "title", "description")
+
+
+@dataclass(frozen=True)
+class TextDataset:
+    """Labelled texts of one file; ``multi_label`` when the file gives lists of labels."""
+
+    path: str
+    examples: list[TextExample]
+    multi_label: bool
+    format: str
+
+    @property
+    def label_names(self) -> list[str]:
+        """Every label used, sorted."""
+        return sorted({label for e in self.examples for label in e.labels or ()})
+
+
+def read_texts(path: str | Path, format: str = "auto", text_columns: Sequence[int | str] | None = None,
+               label_column: int | str | None = None) -> TextDataset:
+    """Read a file of labelled texts (see the module docstring)."""
+    check_choice("format", format, TEXT_FORMATS)
+    path = str(path)
+    if format == "auto":
+        format = sniff_text_format(path)
+    if format == "jsonl":
+        examples, multi = _read_jsonl(path)
+    else:
+        examples, multi = _read_delimited(path, "\t" if format == "tsv" else ",", text_columns, label_column), False
+    if not examples:
+        raise DataFormatError(path, None, "no texts found")
+    return TextDataset(path, examples, multi, format)
+
+
+def sniff_text_format(path: str) -> str:
+    """``jsonl``, ``tsv`` or ``csv`` from the file's first non-empty line."""
+    with open_binary(path) as fh:
+        head = fh.read(64 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = next((line for line in head.splitlines() if line.strip()), "")
+    if not first:
+        raise DataFormatError(path, None, "empty file: no texts found")
+    if first.lstrip().startswith("{"):
+        return "jsonl"
+    return "tsv" if "\t" in first else "csv"
+
+
+def _decode(path: str) -> str:
+    with open_binary(path) as fh:
+        data = fh.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DataFormatError(path, line, "not valid UTF-8; save the file as UTF-8") from None
+
+
+def _column(spec: int | str, names: list[str] | None, width: int, path: str, what: str) -> int:
+    """A column given as an index or a header name, checked against the row width."""
+    if isinstance(spec, str) and not spec.lstrip("-").isdigit():
+        if names is None or spec.strip().lower() not in names:
+            found = ", ".join(names) if names else "no header row"
+            raise DataFormatError(path, 1, f"{what} {spec!r} is not a column name ({found})")
+        return names.index(spec.strip().lower())
+    index = int(spec)
+    if not -width <= index < width:
+        raise DataFormatError(path, 1, f"{what} {index} is out of range: the rows have {width} fields")
+    return index % width
+
+
+def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> list[TextExample]:
+    text = _decode(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for row in reader:
+            if any(field.strip() for field in row):
+                rows.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        if "unexpected end" in str(exc):
+            why = "unbalanced quotes: a quoted field on this row is never closed"
+        elif "expected after" in str(exc):
+            why = f"unbalanced quotes: a quoted field on this row closes in the middle of a field ({exc})"
+        else:
+            why = f"not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({exc})"
+        raise DataFormatError(path, start, why) from None
+    if not rows:
+        return []
+    first_line, first = rows[0]
+    lowered = [f.strip().lower() for f in first]
+    named = {str(c).strip().lower() for c in [*(text_columns or []), label_column] if isinstance(c, str)}
+    has_header = any(name in lowered for name in LABEL_NAMES) or bool(named & set(lowered))
+    names = lowered if has_header else None
+    width = len(first)
+    if width < 2:
+        raise DataFormatError(path, first_line, f"expected a label and a text separated by {'a tab' if delimiter == chr(9) else 'a comma'}, found one field")
+    if label_column is not None:
+        label_at = _column(label_column, names, width, path, "label column")
+    elif names is not None:
+        label_at = next(names.index(n) for n in LABEL_NAMES if n in names) if any(n in names for n in LABEL_NAMES) else 0
+    else:
+        label_at = 0
+    if text_columns:
+        text_at = [_column(c, names, width, path, "text column") for c in text_columns]
+    elif names is not None and any(n in names for n in TEXT_NAMES[:5]):
+        text_at = [names.index(next(n for n in TEXT_NAMES[:5] if n in names))]
+    else:
+        text_at = [i for i in range(width) if i != label_at]
+    examples: list[TextExample] = []
+    for line, row in rows[1:] if has_header else rows:
+        if len(row) != width:
+            raise DataFormatError(path, line, f"has {len(row)} fields, the {'header' if has_header else 'first row'} has {width}")
+        label = row[label_at].strip()
+        if not label:
+            raise DataFormatError(path, line, "missing label")
+        body = " ".join(row[i].strip() for i in text_at if row[i].strip())
+        if not body:
+            raise DataFormatError(path, line, "empty text")
+        examples.append(TextExample(body, (label,), line))
+    return examples
+
+
+def _read_jsonl(path: str) -> tuple[list[TextExample], bool]:
+    examples: list[TextExample] = []
+    multi: bool | None = None
+    for number, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(path, number, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(obj, dict):
+            raise DataFormatError(path, number, 'expected an object like {"text": "...", "label": "..."}')
+        text = obj.get("text")
+        if not isinstance(text, str):
+            raise DataFormatError(path, number, "'text' must be a string")
+        if not text.strip():
+            raise DataFormatError(path, number, "empty text")
+        if ("label" in obj) == ("labels" in obj):
+            raise DataFormatError(path, number, "give exactly one of 'label' (a string) or 'labels' (a list of strings)")
+        this_multi = "labels" in obj
+        if multi is not None and this_multi != multi:
+            raise DataFormatError(path, number, "mixes 'label' and 'labels' lines; use one of them in the whole file")
+        multi = this_multi
+        raw = obj["labels"] if this_multi else [obj["label"]]
+        if not isinstance(raw, list) or not all(isinstance(x, str) and x.strip() for x in raw):
+            what = "'labels' must be a list of non-empty strings" if this_multi else "missing label ('label' must be a non-empty string)"
+            raise DataFormatError(path, number, what)
+        examples.append(TextExample(text, tuple(dict.fromkeys(x.strip() for x in raw)), number))
+    return examples, bool(multi)

@@ -1,0 +1,128 @@
+"""``EncoderModel``: what every task's model shares. A Hugging Face encoder reads sub-tokens; the
+vectors at chosen positions of each window (a word's first sub-token for tagging; [CLS], or every
+token, for classification) are gathered into (batch, positions, hidden) and a task's head scores
+them. Saving and loading go through ``model_dir``; a task adds its head, its settings and how its
+weights are named in a Hugging Face checkpoint.
+"""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from ..encode import WordEncoder
+from ..errors import not_a_model
+from . import model_dir
+
+
+def gather_words(hidden: torch.Tensor, word_starts: torch.Tensor) -> torch.Tensor:
+    """Sub-token vectors (batch, seq, hidden) -> the vectors at ``word_starts`` (batch, words, hidden)."""
+    index = word_starts.unsqueeze(-1).expand(-1, -1, hidden.shape[-1])
+    return hidden.gather(1, index)
+
+
+class EncoderModel(nn.Module):
+    """Encoder + head over gathered positions; a plain ``nn.Module`` with no inference caches.
+
+    Subclasses set ``task`` (the ``entitune.json`` task it saves), build their head in
+    ``__init__`` (``self.head``), and name their weights for transformers in ``hf_architecture``,
+    ``head_state_for_file`` and ``head_state_from_file``.
+    """
+
+    task: ClassVar[str]
+    frozen: bool = False
+
+    def __init__(self, encoder: nn.Module, tokenizer, settings) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.word_encoder = WordEncoder(tokenizer, settings.max_length, settings.stride)
+        self._token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.settings.labels
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+    def encoder_kwargs(self, token_type_ids: torch.Tensor | None) -> dict:
+        """The token type ids as a keyword for the encoder, where it takes them (and they are given)."""
+        return {"token_type_ids": token_type_ids} if self._token_types and token_type_ids is not None else {}
+
+    def encode_words(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_starts: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Sub-token inputs (batch, seq) -> the last layer's vectors at ``word_starts`` (batch, positions, hidden)."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              **self.encoder_kwargs(token_type_ids)).last_hidden_state
+        return gather_words(hidden, word_starts)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        word_starts: torch.Tensor,
+        word_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Sub-token inputs (batch, seq), positions and their mask (batch, positions) -> the head's scores."""
+        return self.head(self.encode_words(input_ids, attention_mask, word_starts, token_type_ids), word_mask)
+
+    # ------------------------------------------------------------------ what a task names
+    def hf_architecture(self) -> str | None:
+        """The transformers class that computes exactly what this model computes, or None."""
+        return None
+
+    def head_state_for_file(self) -> dict[str, torch.Tensor]:
+        """The head's weights under the names they have in the saved checkpoint."""
+        return dict(self.head.state_dict())
+
+    @classmethod
+    def head_state_from_file(cls, state: dict[str, torch.Tensor], prefix: str) -> tuple[dict, dict]:
+        """Split a checkpoint's tensors into (encoder weights without ``prefix``, head weights)."""
+        encoder = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        head = {k: v for k, v in state.items() if not k.startswith(prefix)}
+        return encoder, head
+
+    # ------------------------------------------------------------------ files
+    def save(self, directory: str | Path) -> None:
+        """Write a Hugging Face checkpoint directory plus ``entitune.json`` (see ``model_dir``)."""
+        path = model_dir.write_model_files(directory, self.settings, self.encoder.config, self.tokenizer,
+                                           self.hf_architecture(), config_extra=self.hf_config_extra())
+        prefix = self.encoder.base_model_prefix
+        state = {f"{prefix}.{k}": v for k, v in self.encoder.state_dict().items()}
+        state.update(self.head_state_for_file())
+        model_dir.save_safetensors(state, path / model_dir.WEIGHTS_FILE)
+
+    def hf_config_extra(self) -> dict | None:
+        """Attributes ``config.json`` holds for this task (a classifier's ``problem_type``)."""
+        return None
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> "EncoderModel":
+        """Load a directory written by ``save``; checks the task and the labels against ``entitune.json``."""
+        path = Path(directory)
+        settings, _ = model_dir.read_settings(path)
+        if settings.task != cls.task:
+            raise not_a_model(path, f"a {settings.task} model, not a {cls.task} model")
+        model_dir.check_checkpoint(path)
+        config = model_dir.read_labelled_config(path, settings)
+        model = cls(model_dir.build_encoder(config, None), model_dir.load_tokenizer(path, config.model_type), settings)
+        state = model_dir.load_safetensors(path / model_dir.WEIGHTS_FILE)
+        encoder_state, head_state = cls.head_state_from_file(state, model.encoder.base_model_prefix + ".")
+        missing, unexpected = model.encoder.load_state_dict(encoder_state, strict=False)
+        missing = [k for k in missing if not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise not_a_model(path, f"weights do not match the encoder (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        try:
+            model.head.load_state_dict(head_state, strict=True)
+        except RuntimeError as exc:
+            raise not_a_model(path, f"head weights do not match this model's head ({exc})") from None
+        return model.to(device).eval()

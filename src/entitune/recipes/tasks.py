@@ -1,0 +1,139 @@
+"""What each task adds to a fine-tuning run: its data (train, dev, test), its model, its fit, what
+follows the fit, its test evaluation and report. ``finetune`` runs any of them the same way."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..data import read_texts, split_dev, sniff_task
+from ..errors import ConfigError
+from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
+from ..model.classifier import Classifier
+from ..model.tagger import Tagger
+from ..tags import from_iob2, label_set
+from ..train import balanced_class_weights, choose_threshold, fit, fit_classifier
+from .common import load_data
+from .console import Console
+
+if TYPE_CHECKING:
+    from .finetune import FinetuneConfig
+
+
+def resolve_task(config: "FinetuneConfig") -> str:
+    """``config.task``, or the task the training file is for when it is ``auto``."""
+    return sniff_task(config.train) if config.task == "auto" else config.task
+
+
+def _split(train: list, dev_file, read, config: "FinetuneConfig", console: Console, unit: str) -> tuple[list, list]:
+    """Dev from its file, or a seeded share of train."""
+    if dev_file is not None:
+        dev = read(dev_file)
+        console.note(f"data: train {len(train)} {unit}, dev {len(dev)} from {dev_file}")
+        return train, dev
+    train, dev = split_dev(train, config.dev_fraction, config.seed)
+    console.note(f"data: train {len(train)} {unit}, dev {len(dev)} held out from --train "
+                 f"({config.dev_fraction:.0%}, seed {config.seed}); pass --dev FILE to use a dev file")
+    return train, dev
+
+
+class NerTask:
+    """Tagged sentences, a ``Tagger``, entity F1."""
+
+    name = "ner"
+
+    def __init__(self, config: "FinetuneConfig", console: Console) -> None:
+        self.config, self.console = config, console
+
+    def load(self) -> tuple[list, list, list | None]:
+        c = self.config
+        read = lambda path: load_data(path, c.format, self.console).sentences  # noqa: E731
+        train, dev = _split(read(c.train), c.dev, read, c, self.console, "sentences")
+        test = read(c.test) if c.test is not None else None
+        if c.scheme != "IOB2":  # learn in another scheme; dev and test stay IOB2 (predictions come back in IOB2)
+            train = [replace(s, tags=tuple(from_iob2(s.tags, c.scheme))) for s in train]
+        self.labels = label_set([t for s in train for t in s.tags], c.scheme)
+        seen = {t for s in [*dev, *(test or [])] for t in from_iob2(s.tags, c.scheme)}
+        if unseen := sorted(seen - set(self.labels)):
+            self.console.note(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
+        return train, dev, test
+
+    def build(self) -> Tagger:
+        c = self.config
+        tagger = Tagger.from_encoder(c.model, self.labels, head=c.head, features=c.features, max_length=c.max_length,
+                                     stride=c.stride, constrained=not c.unconstrained, seed=c.seed, scheme=c.scheme,
+                                     dropout=c.dropout)
+        self.console.note(f"model: {tagger.settings.encoder} ({c.features}) + {c.head} head, "
+                          f"{len(self.labels)} {c.scheme} labels")
+        return tagger
+
+    def fit(self, model, train, dev, train_config, listener, checkpoints):
+        return fit(model, train, dev, train_config, listener, checkpoints)
+
+    def after_fit(self, model, dev) -> None:
+        pass
+
+    def evaluate(self, model, test) -> dict:
+        return evaluate(model, test, self.config.train_config().eval_batch_size)
+
+    def format(self, report: dict) -> str:
+        return format_report(report)
+
+
+class ClassifyTask:
+    """Labelled texts, a ``Classifier``, accuracy (micro F1 for multi-label)."""
+
+    name = "classify"
+
+    def __init__(self, config: "FinetuneConfig", console: Console) -> None:
+        self.config, self.console = config, console
+
+    def _read(self, path):
+        c = self.config
+        fmt = c.format if c.format in ("csv", "tsv", "jsonl") else "auto"
+        columns = [x.strip() for x in c.text_columns.split(",")] if c.text_columns else None
+        data = read_texts(path, fmt, columns, c.label_column)
+        self.multi_label = getattr(self, "multi_label", False) or data.multi_label
+        return data.examples
+
+    def load(self) -> tuple[list, list, list | None]:
+        c = self.config
+        train, dev = _split(self._read(c.train), c.dev, self._read, c, self.console, "texts")
+        test = self._read(c.test) if c.test is not None else None
+        self.labels = tuple(sorted({label for e in train for label in e.labels or ()}))
+        if len(self.labels) < 2 and not self.multi_label:
+            raise ConfigError(f"{c.train}: a classifier needs at least two labels, found {list(self.labels)}")
+        check_labels(dev, self.labels, str(c.dev or c.train))  # unknown labels are errors at their lines
+        if test is not None:
+            check_labels(test, self.labels, str(c.test))
+        self._train = train
+        return train, dev, test
+
+    def build(self) -> Classifier:
+        c = self.config
+        weights = balanced_class_weights(self._train, self.labels) if c.class_weights == "balanced" else None
+        model = Classifier.from_encoder(c.model, self.labels, pooling=c.pooling, multi_label=self.multi_label,
+                                        max_length=c.max_length, stride=c.stride, dropout=c.dropout, seed=c.seed,
+                                        class_weights=weights)
+        kind = "multi-label" if self.multi_label else "single-label"
+        pooled = f"{c.pooling} pooling" + (" through the pretrained pooler" if model.settings.pooler else "")
+        self.console.note(f"model: {model.settings.encoder} + classifier ({pooled}), {len(self.labels)} {kind} labels"
+                          + (" with balanced class weights" if weights else ""))
+        return model
+
+    def fit(self, model, train, dev, train_config, listener, checkpoints):
+        return fit_classifier(model, train, dev, train_config, listener, checkpoints)
+
+    def after_fit(self, model: Classifier, dev) -> None:
+        if self.multi_label and dev:
+            threshold = choose_threshold(model, dev, self.config.train_config().eval_batch_size)
+            model.with_threshold(threshold)
+            self.console.note(f"multi-label threshold chosen on dev: {threshold}")
+
+    def evaluate(self, model, test) -> dict:
+        return evaluate_classifier(model, test, self.config.train_config().eval_batch_size, str(self.config.test))
+
+    def format(self, report: dict) -> str:
+        return format_classification_report(report)
+
+
+TASK_RUNS = {"ner": NerTask, "classify": ClassifyTask}

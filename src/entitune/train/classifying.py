@@ -1,0 +1,112 @@
+"""``fit_classifier``: text classification on the one training loop. What classification
+contributes: texts -> windows (a long text gives several, each trained with the text's labels),
+label targets per window, and the dev evaluation (accuracy, or micro F1 for multi-label, through
+the predictor that combines a text's windows). ``choose_threshold`` picks a multi-label model's
+decision threshold on dev; ``balanced_class_weights`` weights rare classes up."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import torch
+
+from ..backends import TorchScorer
+from ..encode import Window, collate, text_windows
+from ..evaluate import classification_report, classification_scores
+from ..model.classifier import Classifier
+from ..predict import ClassPredictor
+from ..types import TextExample
+from .config import CheckpointOptions, TrainConfig
+from .distributed import current, gather
+from .loop import DevEvaluation, train_loop
+from .optim import head_lr_for
+from .progress import TrainListener, TrainResult
+
+
+class TextWindowData:
+    """Windows of labelled texts as ``TrainData``: ``collate`` adds ``labels``, the class id of each
+    window's text (batch,), or for multi-label its 0/1 labels (batch, labels)."""
+
+    def __init__(self, windows: Sequence[Window], targets: Sequence, pad_id: int, multi_label: bool) -> None:
+        self.windows = windows
+        self.targets = targets
+        self.pad_id = pad_id
+        self.multi_label = multi_label
+        self.lengths = [len(w.input_ids) for w in windows]
+
+    def collate(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+        batch = collate([self.windows[i] for i in indices], self.pad_id)
+        rows = [self.targets[self.windows[i].sentence] for i in indices]
+        batch["labels"] = torch.tensor(rows, dtype=torch.float32 if self.multi_label else torch.long)
+        return batch
+
+
+def targets_of(examples: Sequence[TextExample], labels: Sequence[str], multi_label: bool) -> list:
+    """Each example's class id, or its 0/1 vector over ``labels`` for multi-label data."""
+    index = {label: i for i, label in enumerate(labels)}
+    if multi_label:
+        return [[1.0 if label in set(e.labels or ()) else 0.0 for label in labels] for e in examples]
+    return [index[e.labels[0]] for e in examples]
+
+
+def balanced_class_weights(examples: Sequence[TextExample], labels: Sequence[str]) -> tuple[float, ...]:
+    """``n / (classes * count)`` per label (scikit-learn's "balanced"): rarer classes weigh more.
+
+    >>> balanced_class_weights([TextExample("x", ("a",)), TextExample("y", ("a",)), TextExample("z", ("b",))], ["a", "b"])
+    (0.75, 1.5)
+    """
+    counts = Counter(e.labels[0] for e in examples)
+    n = sum(counts.values())
+    return tuple(n / (len(labels) * counts[label]) if counts[label] else 1.0 for label in labels)
+
+
+def classifier_dev_evaluation(model: Classifier, dev: Sequence[TextExample], batch_size: int) -> DevEvaluation:
+    """Accuracy (micro F1 for multi-label) on ``dev`` with the weights of the moment; in a
+    distributed run each rank classifies every size-th text and the pieces are gathered."""
+
+    def run() -> dict:
+        world = current()
+        predictor = ClassPredictor(TorchScorer(model), batch_size=batch_size)
+        if world.distributed:
+            mine = list(range(world.rank, len(dev), world.size))
+            pieces = gather(list(zip(mine, predictor.classify([dev[i].text for i in mine]))), world)
+            predicted = [c for _, c in sorted((pair for piece in pieces for pair in piece), key=lambda p: p[0])]
+        else:
+            predicted = predictor.classify([e.text for e in dev])
+        return classification_report(dev, predicted, model.labels, model.settings.multi_label)
+
+    key = "micro_f1" if model.settings.multi_label else "accuracy"
+    return DevEvaluation(run, lambda report: report[key], key)
+
+
+def fit_classifier(
+    model: Classifier,
+    train: Sequence[TextExample],
+    dev: Sequence[TextExample] | None,
+    config: TrainConfig,
+    listener: TrainListener | None = None,
+    checkpoints: CheckpointOptions | None = None,
+) -> TrainResult:
+    """Fine-tune ``model`` on ``train``; keep the weights of the best dev epoch (or the last). See
+    ``loop.train_loop``."""
+    windows = text_windows(model.word_encoder, [e.text for e in train], model.settings.pooling)
+    targets = targets_of(train, model.labels, model.settings.multi_label)
+    used_ids = {i for w in windows for i in w.input_ids} if config.compact_embeddings else None
+    data = TextWindowData(windows, targets, model.pad_id, model.settings.multi_label)
+    evaluation = classifier_dev_evaluation(model, dev, config.eval_batch_size) if dev else None
+    return train_loop(model, data, config, head_lr_for("classify", config), evaluation, listener, checkpoints, used_ids)
+
+
+def choose_threshold(model: Classifier, dev: Sequence[TextExample], batch_size: int = 64) -> float:
+    """The multi-label decision threshold with the best micro F1 on ``dev`` (0.05 to 0.95 by 0.05;
+    the one nearest 0.5 on ties)."""
+    probs = ClassPredictor(TorchScorer(model), batch_size=batch_size).probabilities([e.text for e in dev]).tolist()
+    gold = [list(e.labels or ()) for e in dev]
+    labels = model.labels
+
+    def micro_f1(threshold: float) -> float:
+        pred = [[label for label, p in zip(labels, row) if p >= threshold] for row in probs]
+        return classification_scores(gold, pred, labels, multi_label=True)["micro_f1"]
+
+    grid = [round(0.05 * k, 2) for k in range(1, 20)]
+    return max(grid, key=lambda t: (micro_f1(t), -abs(t - 0.5)))

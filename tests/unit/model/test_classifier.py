@@ -1,0 +1,116 @@
+"""The text classifier: it learns, saves as a Hugging Face sequence-classification checkpoint that
+``transformers.pipeline`` runs with the same answer, reloads identically, reads long texts whole,
+and its multi-label and class-weight options do what they say."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+import entitune
+from entitune import Classifier, TorchScorer, TrainConfig
+from entitune.evaluate import evaluate_classifier
+from entitune.predict import ClassPredictor
+from entitune.train import balanced_class_weights, choose_threshold, fit_classifier
+from entitune.types import TextExample
+from tests.helpers.data import TINY_TEXTS, tiny_texts
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_classifier_dir):
+    return Classifier.load(tiny_classifier_dir)
+
+
+def test_it_learns_the_tiny_texts(classifier):
+    report = evaluate_classifier(classifier, tiny_texts())
+    assert report["accuracy"] == 1.0, report
+
+
+def test_saved_directory_is_a_sequence_classification_checkpoint(tiny_classifier_dir):
+    config = json.loads((tiny_classifier_dir / "config.json").read_text())
+    settings = json.loads((tiny_classifier_dir / "entitune.json").read_text())
+    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert config["problem_type"] == "single_label_classification"
+    assert [config["id2label"][str(i)] for i in range(3)] == settings["labels"] == ["actor", "director", "year"]
+    assert settings["task"] == "classify" and settings["pooling"] == "cls" and settings["pooler"]
+
+
+def test_transformers_pipeline_gives_the_same_answer(tiny_classifier_dir):
+    from transformers import pipeline
+
+    pipe = pipeline("text-classification", model=str(tiny_classifier_dir), device="cpu", top_k=None)
+    ours = entitune.load(str(tiny_classifier_dir)).predict([t for t, _ in TINY_TEXTS])
+    for (text, _), answer in zip(TINY_TEXTS, ours):
+        theirs = {d["label"]: d["score"] for d in pipe([text])[0]}
+        assert max(theirs, key=theirs.get) == answer.label
+        assert theirs == pytest.approx(answer.scores, abs=1e-5)
+
+
+def test_reload_and_batching_give_identical_answers(classifier, tiny_classifier_dir):
+    texts = [t for t, _ in TINY_TEXTS] + ["films " * 60]
+    a = ClassPredictor(TorchScorer(classifier), batch_size=4).classify(texts)
+    b = [ClassPredictor(TorchScorer(Classifier.load(tiny_classifier_dir)), batch_size=1).classify([t])[0] for t in texts]
+    assert [x.label for x in a] == [x.label for x in b]
+    for x, y in zip(a, b):
+        assert x.scores == pytest.approx(y.scores, abs=1e-5)
+
+
+def test_a_long_document_is_read_through_its_last_window(classifier):
+    """A 5,000-word text of filler with the class evidence only in its last window: reading every
+    window, the ending moves the answer towards its class; reading only the first window (what
+    truncation would do), the two endings cannot be told apart. Breaking the window combination
+    (keeping the first window, or dropping the last) makes both answers equal."""
+    filler = " ".join(["the", "a", "of", "me", "show"] * 1000)
+    endings = {"actor": "with drew barrymore and bruce willis", "director": "directed by steven spielberg"}
+    docs = {label: f"{filler} {ending}" for label, ending in endings.items()}
+    assert all(len(d.split()) >= 5000 for d in docs.values())
+    scorer = TorchScorer(classifier)
+    windows = ClassPredictor(scorer)._windows([docs["actor"]])
+    assert len(windows) > 100  # the tiny model's windows hold a dozen sub-words
+    whole = {label: ClassPredictor(scorer).classify([d])[0].scores for label, d in docs.items()}
+    assert whole["director"]["director"] > whole["actor"]["director"] + 1e-4
+    assert whole["actor"]["actor"] > whole["director"]["actor"] + 1e-4
+    first_only = TorchScorer(classifier)
+    first_only.settings = replace(first_only.settings, windows="first")
+    firsts = {label: ClassPredictor(first_only).classify([d])[0].scores for label, d in docs.items()}
+    assert firsts["actor"] == pytest.approx(firsts["director"])  # the first window is the same filler
+
+
+def test_multi_label_threshold_and_outputs(tiny_bert):
+    examples = [TextExample(t, (label, "movie") if "movie" in t else (label,), i) for i, (t, label) in enumerate(TINY_TEXTS)]
+    labels = ["actor", "director", "movie", "year"]
+    model = Classifier.from_encoder(tiny_bert, labels, multi_label=True, max_length=16, stride=4)
+    fit_classifier(model, examples * 4, examples, TrainConfig(epochs=60, lr=1e-3, head_lr=1e-2, batch_size=8, warmup=0.0))
+    threshold = choose_threshold(model.with_threshold(0.5), examples)
+    assert 0.0 < threshold < 1.0
+    model.with_threshold(threshold)
+    report = evaluate_classifier(model, examples)
+    assert report["micro_f1"] > 0.9 and "subset_accuracy" in report
+    [answer] = ClassPredictor(TorchScorer(model)).classify(["show me a movie with drew barrymore"])
+    assert set(answer.labels) == {"actor", "movie"} and answer.to_dict()["labels"] == list(answer.labels)
+
+
+def test_class_weights_weight_the_loss(tiny_bert):
+    examples = tiny_texts()[:5]  # 4 actor, 1 director
+    labels = ["actor", "director"]
+    weights = balanced_class_weights(examples, labels)
+    assert weights == pytest.approx((5 / 8, 5 / 2))
+    model = Classifier.from_encoder(tiny_bert, labels, max_length=16, stride=4, class_weights=weights)
+    targets = torch.tensor([0, 0, 1])
+    assert model.head.loss_weight(targets) == pytest.approx(2 * 5 / 8 + 5 / 2)
+    logits = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0]])
+    plain = torch.nn.functional.cross_entropy(logits, targets)
+    assert model.head.loss(logits, targets) > plain  # the rare class's error weighs more
+
+
+def test_bad_settings(tiny_bert):
+    from entitune.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least two labels"):
+        Classifier.from_encoder(tiny_bert, ["only"])
+    with pytest.raises(ConfigError, match="pooling must be one of cls, mean"):
+        Classifier.from_encoder(tiny_bert, ["a", "b"], pooling="max")
+    mean = Classifier.from_encoder(tiny_bert, ["a", "b"], pooling="mean")
+    assert mean.hf_architecture() is None and not mean.settings.pooler  # no transformers class computes it
