@@ -59,7 +59,7 @@ def train(
     seed: int | None = typer.Option(None, help="seed for initialisation, shuffling and the dev split" + _d("seed")),
     warmup: float | None = typer.Option(None, help="fraction of steps for linear warm-up" + _d("warmup")),
     weight_decay: float | None = typer.Option(None, "--weight-decay", help="AdamW weight decay (not on biases, LayerNorm, embeddings)" + _d("weight_decay")),
-    dev_fraction: float | None = typer.Option(None, "--dev-fraction", help="share of --train held out as dev when --dev is not given" + _d("dev_fraction")),
+    dev_fraction: float | None = typer.Option(None, "--dev-fraction", help="share of --train held out as dev when --dev is not given (default: 0.1 when dev chooses the best of several epochs or a multi-label threshold, else 0: one epoch uses all the data)"),
     unconstrained: bool | None = typer.Option(None, "--unconstrained/--constrained", help="decode by argmax, without BIO transition constraints (default: constrained)"),
     scheme: str | None = typer.Option(None, help="tag scheme the model learns: IOB2 | BIOES (predictions are always given in IOB2)" + _d("scheme")),
     format: str | None = typer.Option(None, "--format", help=FORMAT_HELP + _d("format")),

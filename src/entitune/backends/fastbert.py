@@ -1,5 +1,6 @@
-"""A lean inference forward for BERT encoders, used by ``TorchScorer`` when it applies; and the BERT
-layer pieces (key mask, attention, layer-shape check) that the ONNX export's last layer shares.
+"""A lean inference forward for BERT encoders, used by ``TorchScorer`` when it applies. The BERT
+pieces it shares with training and the export (layer-shape check, key mask, attention) are in
+``model.bert``.
 
 Why by hand: on a 2-core CPU, tagging one short sentence at a time spends more time in the Python
 of ``transformers``' module tree (about 200 module calls, mask building, output objects) than in
@@ -26,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..model.bert import attend, bert_layers, key_mask
+
 
 def _onednn_works() -> bool:
     try:
@@ -35,42 +38,6 @@ def _onednn_works() -> bool:
         return bool(torch.allclose(y, torch.full((1, 2), 2.0)))
     except (AttributeError, RuntimeError, NotImplementedError):
         return False
-
-
-def bert_layers(encoder: nn.Module) -> nn.ModuleList | None:
-    """The layers of a BERT-shaped encoder (``BertLayer`` modules: self-attention with query, key and
-    value, output dense + LayerNorm, intermediate, output dense + LayerNorm; absolute positions; not
-    a decoder), or None. The one shape test behind both the fast forward and the export's last layer."""
-    config = getattr(encoder, "config", None)
-    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
-    if (config is None or not isinstance(layers, nn.ModuleList) or not len(layers) or getattr(config, "is_decoder", False)
-            or getattr(config, "position_embedding_type", "absolute") != "absolute"):
-        return None
-    names = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-             "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm")
-    for layer in layers:
-        modules = dict(layer.named_modules())
-        if not all(n in modules for n in names) or not hasattr(layer.attention.self, "attention_head_size"):
-            return None
-    return layers
-
-
-def key_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """(batch, seq) 0/1 mask -> (batch, 1, 1, seq) additive attention mask: 0 where a key may be
-    attended to, the most negative float where it is padding (as ``transformers``)."""
-    return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
-
-
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, scale: float) -> torch.Tensor:
-    """Softmax attention per head: q (batch, heads, queries, head_dim), k and v (batch, heads, keys,
-    head_dim), additive ``key_mask`` or None, ``scale`` (head_dim ** -0.5) -> (batch, heads,
-    queries, head_dim)."""
-    # plain matmuls beat scaled_dot_product_attention on CPU for these short sequences (~1.6x)
-    # shape: (batch, heads, queries, keys)
-    scores = torch.matmul(q, k.transpose(-1, -2)) * scale
-    if mask is not None:
-        scores = scores + mask
-    return torch.matmul(scores.softmax(-1), v)
 
 
 class _Linear:

@@ -33,11 +33,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..backends.fastbert import attend, bert_layers, key_mask
 from ..backends.onnx import require_onnx
 from ..encode import collate
 from ..errors import check_choice
 from ..model import model_dir
+from ..model.bert import bert_layers, last_layer_at
 from ..model.encoder_model import EncoderModel
 
 QUANTIZATIONS = ("none", "int8")
@@ -75,26 +75,14 @@ class LastLayerAtWords(nn.Module):
 
     @staticmethod
     def fits(encoder: nn.Module) -> bool:
-        """True for an encoder of two or more BERT-shaped layers (``fastbert.bert_layers``)."""
+        """True for an encoder of two or more BERT-shaped layers (``model.bert.bert_layers``)."""
         layers = bert_layers(encoder)
         return layers is not None and len(layers) >= 2
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor, word_starts: torch.Tensor) -> torch.Tensor:
         """(batch, seq, hidden) input of the last layer, (batch, seq) 0/1 mask and (batch, words)
-        word starts -> (batch, words, hidden) word vectors."""
-        attention, heads = self.layer.attention, self.layer.attention.self
-        batch, seq, size = hidden.shape
-        head_dim = heads.attention_head_size
-        # shape: (batch, words, hidden)
-        x = hidden.gather(1, word_starts.unsqueeze(-1).expand(-1, -1, size))
-        # shape: (batch, heads, words or seq, head_dim)
-        q = heads.query(x).view(batch, -1, size // head_dim, head_dim).transpose(1, 2)
-        k = heads.key(hidden).view(batch, seq, -1, head_dim).transpose(1, 2)
-        v = heads.value(hidden).view(batch, seq, -1, head_dim).transpose(1, 2)
-        mask = key_mask(attention_mask, hidden.dtype)  # shape: (batch, 1, 1, seq)
-        context = attend(q, k, v, mask, head_dim**-0.5).transpose(1, 2).reshape(batch, -1, size)
-        x = attention.output.LayerNorm(attention.output.dense(context) + x)
-        return self.layer.output.LayerNorm(self.layer.output.dense(self.layer.intermediate(x)) + x)
+        word starts -> (batch, words, hidden) word vectors (``model.bert.last_layer_at``)."""
+        return last_layer_at(self.layer, hidden, attention_mask, word_starts)
 
 
 class WordVectorGraph(nn.Module):

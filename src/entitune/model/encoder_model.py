@@ -16,6 +16,7 @@ from torch import nn
 from ..encode import WordEncoder
 from ..errors import not_a_model
 from . import model_dir
+from .bert import bert_layers, last_layer_at
 
 
 def gather_words(hidden: torch.Tensor, word_starts: torch.Tensor) -> torch.Tensor:
@@ -34,6 +35,9 @@ class EncoderModel(nn.Module):
 
     task: ClassVar[str]
     frozen: bool = False
+    #: compute the last layer only at the gathered positions where the encoder is BERT-shaped
+    #: (``model.bert.last_layer_at``; the same rows as the full layer, tested); False: the full layer
+    partial_last_layer: bool = True
 
     def __init__(self, encoder: nn.Module, tokenizer, settings) -> None:
         super().__init__()
@@ -42,6 +46,8 @@ class EncoderModel(nn.Module):
         self.settings = settings
         self.word_encoder = WordEncoder(tokenizer, settings.max_length, settings.stride)
         self._token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
+        layers = bert_layers(encoder)
+        self._bert_shaped = layers is not None and len(layers) >= 2
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -59,10 +65,23 @@ class EncoderModel(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, word_starts: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sub-token inputs (batch, seq) -> the last layer's vectors at ``word_starts`` (batch, positions, hidden)."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                              **self.encoder_kwargs(token_type_ids)).last_hidden_state
-        return gather_words(hidden, word_starts)
+        """Sub-token inputs (batch, seq) -> the last layer's vectors at ``word_starts`` (batch, positions, hidden).
+
+        Where the encoder is BERT-shaped and fewer positions are read than there are sub-tokens, the
+        last layer runs only at them (``model.bert.last_layer_at``).
+        """
+        kwargs = self.encoder_kwargs(token_type_ids)
+        if not (self.partial_last_layer and self._bert_shaped and word_starts.shape[1] < input_ids.shape[1]):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+            return gather_words(hidden, word_starts)
+        stack = self.encoder.encoder
+        layers = stack.layer
+        stack.layer = layers[:-1]  # transformers' own forward for every layer but the last
+        try:
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        finally:
+            stack.layer = layers
+        return last_layer_at(layers[-1], hidden, attention_mask, word_starts)
 
     def forward(
         self,

@@ -47,7 +47,7 @@ class FinetuneConfig:
     format: str = "auto"
     text_columns: str | None = None
     label_column: str | None = None
-    dev_fraction: float = 0.1
+    dev_fraction: float | None = None
     pooling: str = "cls"
     class_weights: str = "none"
     head: str = "linear"
@@ -86,8 +86,8 @@ class FinetuneConfig:
         check_choice("format", self.format, tuple(dict.fromkeys([*FORMATS, *TEXT_FORMATS])))
         check_choice("pooling", self.pooling, POOLINGS)
         check_choice("class_weights", self.class_weights, CLASS_WEIGHTS)
-        if self.dev is None and not 0.0 < self.dev_fraction < 1.0:
-            raise ConfigError(f"dev_fraction must be between 0 and 1, got {self.dev_fraction}")
+        if self.dev_fraction is not None and not 0.0 <= self.dev_fraction < 1.0:
+            raise ConfigError(f"dev_fraction must be at least 0 and below 1, got {self.dev_fraction}")
         if self.nproc < 1:
             raise ConfigError(f"nproc must be >= 1, got {self.nproc}")
         if self.threads is not None and self.threads < 1:

@@ -24,15 +24,30 @@ def resolve_task(config: "FinetuneConfig") -> str:
     return sniff_task(config.train) if config.task == "auto" else config.task
 
 
-def _split(train: list, dev_file, read, config: "FinetuneConfig", console: Console, unit: str) -> tuple[list, list]:
-    """Dev from its file, or a seeded share of train."""
+def dev_fraction(config: "FinetuneConfig", needs_dev: bool) -> float:
+    """The share of train held out as dev: ``config.dev_fraction`` when given; else 10% when dev
+    chooses something (the best of several epochs, a multi-label threshold) and none when it cannot
+    (one epoch of single-label training: every training example is then used)."""
+    if config.dev_fraction is not None:
+        return config.dev_fraction
+    return 0.1 if needs_dev else 0.0
+
+
+def _split(train: list, dev_file, read, config: "FinetuneConfig", console: Console, unit: str,
+           needs_dev: bool) -> tuple[list, list]:
+    """Dev from its file, or a seeded share of train (or none, see ``dev_fraction``)."""
     if dev_file is not None:
         dev = read(dev_file)
         console.note(f"data: train {len(train)} {unit}, dev {len(dev)} from {dev_file}")
         return train, dev
-    train, dev = split_dev(train, config.dev_fraction, config.seed)
+    fraction = dev_fraction(config, needs_dev)
+    if fraction == 0.0:
+        console.note(f"data: train {len(train)} {unit}, no dev set (with one epoch there is no best epoch to "
+                     "choose; --dev FILE or --dev-fraction 0.1 holds one out)")
+        return train, []
+    train, dev = split_dev(train, fraction, config.seed)
     console.note(f"data: train {len(train)} {unit}, dev {len(dev)} held out from --train "
-                 f"({config.dev_fraction:.0%}, seed {config.seed}); pass --dev FILE to use a dev file")
+                 f"({fraction:.0%}, seed {config.seed}); pass --dev FILE to use a dev file")
     return train, dev
 
 
@@ -47,7 +62,7 @@ class NerTask:
     def load(self) -> tuple[list, list, list | None]:
         c = self.config
         read = lambda path: load_data(path, c.format, self.console).sentences  # noqa: E731
-        train, dev = _split(read(c.train), c.dev, read, c, self.console, "sentences")
+        train, dev = _split(read(c.train), c.dev, read, c, self.console, "sentences", needs_dev=c.epochs > 1)
         test = read(c.test) if c.test is not None else None
         if c.scheme != "IOB2":  # learn in another scheme; dev and test stay IOB2 (predictions come back in IOB2)
             train = [replace(s, tags=tuple(from_iob2(s.tags, c.scheme))) for s in train]
@@ -67,7 +82,7 @@ class NerTask:
         return tagger
 
     def fit(self, model, train, dev, train_config, listener, checkpoints):
-        return fit(model, train, dev, train_config, listener, checkpoints)
+        return fit(model, train, dev or None, train_config, listener, checkpoints)
 
     def after_fit(self, model, dev) -> None:
         pass
@@ -97,12 +112,14 @@ class ClassifyTask:
 
     def load(self) -> tuple[list, list, list | None]:
         c = self.config
-        train, dev = _split(self._read(c.train), c.dev, self._read, c, self.console, "texts")
+        train = self._read(c.train)
+        train, dev = _split(train, c.dev, self._read, c, self.console, "texts", needs_dev=c.epochs > 1 or self.multi_label)
         test = self._read(c.test) if c.test is not None else None
         self.labels = tuple(sorted({label for e in train for label in e.labels or ()}))
         if len(self.labels) < 2 and not self.multi_label:
             raise ConfigError(f"{c.train}: a classifier needs at least two labels, found {list(self.labels)}")
-        check_labels(dev, self.labels, str(c.dev or c.train))  # unknown labels are errors at their lines
+        if dev:
+            check_labels(dev, self.labels, str(c.dev or c.train))  # unknown labels are errors at their lines
         if test is not None:
             check_labels(test, self.labels, str(c.test))
         self._train = train
@@ -121,7 +138,7 @@ class ClassifyTask:
         return model
 
     def fit(self, model, train, dev, train_config, listener, checkpoints):
-        return fit_classifier(model, train, dev, train_config, listener, checkpoints)
+        return fit_classifier(model, train, dev or None, train_config, listener, checkpoints)
 
     def after_fit(self, model: Classifier, dev) -> None:
         if self.multi_label and dev:
