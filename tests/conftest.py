@@ -67,7 +67,7 @@ def tiny_classifier_dir(tiny_bert, tmp_path_factory) -> Path:
 
     examples = tiny_texts()
     model = Classifier.from_encoder(tiny_bert, sorted({e.labels[0] for e in examples}), max_length=16, stride=4)
-    fit_classifier(model, examples * 4, examples, TrainConfig(epochs=20, lr=1e-3, head_lr=1e-2, batch_size=8, warmup=0.0))
+    fit_classifier(model, examples * 4, examples, TrainConfig(epochs=40, lr=1e-3, head_lr=1e-2, batch_size=8, warmup=0.0))
     out = tmp_path_factory.mktemp("tiny-classifier")
     model.save(out)
     return out

@@ -23,7 +23,7 @@ def run(*args, stdin=None, timeout=600):
                           text=True, env=env, timeout=timeout)
 
 
-ARGS = ["--epochs", 20, "--lr", "1e-3", "--head-lr", "1e-2", "--batch-size", 8, "--max-length", 16, "--stride", 4, "--warmup", "0"]
+ARGS = ["--epochs", 40, "--lr", "1e-3", "--head-lr", "1e-2", "--batch-size", 8, "--max-length", 16, "--stride", 4, "--warmup", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_train_infers_the_task_and_reports(trained):
     assert "classifier (cls pooling through the pretrained pooler), 3 single-label labels" in r.stderr
     assert "accuracy" in r.stdout and "confusion matrix" in r.stdout
     log = json.loads((out / "train_log.json").read_text())
-    assert log["task"] == "classify" and log["test"]["accuracy"] == 1.0 and len(log["train"]["epochs"]) == 20
+    assert log["task"] == "classify" and log["test"]["accuracy"] == 1.0 and len(log["train"]["epochs"]) == 40
 
 
 def test_evaluate_json_keys(trained):
