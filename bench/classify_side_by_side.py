@@ -8,10 +8,11 @@ the other; writes both results and the training-speed ratio to one JSON file.
   python bench/classify_side_by_side.py --out bench/results/classify_side_by_side_e1.json [--epochs 1]
       [--extra "--pooling mean"]  (more 'entitune train' options)
 
-Training speed is compared as texts per second of the training loop: the baseline trains on all
-6,080 training texts; entitune's default holds 10% of them out as dev (and scores dev after each
-epoch, outside the timed loop), so it trains on 5,472. The anchors script needs accelerate and
-scikit-learn (``bash ../shared/anchors/setup.sh`` makes /tmp/anchors-venv).
+Training speed is compared as texts per second of the training loop. Both train on all 6,080
+training texts for one epoch (entitune holds no dev set out of a one-epoch single-label run); with
+more epochs entitune holds 10% out as dev and scores it after each epoch, outside the timed loop.
+The anchors script needs accelerate and scikit-learn (``bash ../shared/anchors/setup.sh`` makes
+/tmp/anchors-venv).
 """
 from __future__ import annotations
 
@@ -60,17 +61,15 @@ def main() -> None:
                *shlex.split(args.extra)]
         subprocess.run(cmd, check=True, env=env)
         log = json.loads((out / "train_log.json").read_text())
-    from entitune.data import read_texts
-
-    n = len(read_texts(data / "train.csv").examples)
-    texts = n if "--dev " in f" {args.extra} " else n - max(1, round(0.1 * n))  # split_dev's held-out share
+    texts = log["data"]["train"]
     train = log["train"]
     result["entitune"] = {
         "command": "entitune " + " ".join(cmd[3:]).replace(str(data), "DATA").replace(str(out), "OUT"),
         "accuracy": log["test"]["accuracy"], "macro_f1": log["test"]["macro_f1"], "train_texts": texts,
         "train_loop_s": train["train_seconds"], "texts_per_s": texts * args.epochs / train["train_seconds"],
         "subwords_per_s": train["subwords_per_s"], "padding_overhead": train["padding_overhead"],
-        "dev_accuracy_by_epoch": [e["dev"]["accuracy"] for e in train["epochs"]], "best_epoch": train["best_epoch"],
+        "dev_texts": log["data"]["dev"],
+        "dev_accuracy_by_epoch": [e["dev"]["accuracy"] for e in train["epochs"] if e["dev"]], "best_epoch": train["best_epoch"],
         "settings": log["model"],
     }
     if "baseline" in result:

@@ -168,7 +168,9 @@ def finetune(config: FinetuneConfig, console: Console | None = None) -> Finetune
     task.after_fit(model, dev_data)
     model.save(out)
     log = {"config": config_dict(config), "task": task.name, "training": asdict(train_config),
-           "model": asdict(model.settings), "train": result.to_dict()}
+           "model": asdict(model.settings),
+           "data": {"train": len(train_data), "dev": len(dev_data), "test": len(test_data or [])},
+           "train": result.to_dict()}
     console.note(f"saved best model (epoch {result.best_epoch}) to {out}")
     if test_data is not None:
         log["test"] = task.evaluate(model, test_data)
