@@ -18,6 +18,13 @@ def open_binary(path: str | Path) -> BinaryIO:
         raise unreadable_file(path, exc) from None
 
 
+def read_bytes(path: str | Path) -> bytes:
+    """A whole file's bytes, without a leading UTF-8 BOM."""
+    with open_binary(path) as fh:
+        data = fh.read()
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
 def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, text)`` for each line, 1-based, without the line ending.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import DataFormatError
 from ..types import Sentence
-from ._lines import open_binary
+from ._lines import read_bytes
 from .columns import check_tag
 
 #: Header names (case-insensitive) of the sentence, word and tag columns.
@@ -21,10 +21,7 @@ SENTENCE_COLUMN, WORD_COLUMN, TAG_COLUMN = "sentence #", "word", "tag"
 
 
 def _decode(path: str) -> str:
-    with open_binary(path) as fh:
-        data = fh.read()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    data = read_bytes(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

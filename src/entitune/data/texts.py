@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import DataFormatError, check_choice
 from ..types import TextExample
-from ._lines import iter_lines, open_binary
+from ._lines import iter_lines, open_binary, read_bytes
 
 TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl")
 #: header names taken as the label column, in this order
@@ -77,10 +77,7 @@ def sniff_text_format(path: str) -> str:
 
 
 def _decode(path: str) -> str:
-    with open_binary(path) as fh:
-        data = fh.read()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    data = read_bytes(path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

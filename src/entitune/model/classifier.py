@@ -117,9 +117,7 @@ class Classifier(EncoderModel):
                     class_weights)
         if pooler is not None:
             model.head.pooler.load_state_dict(pooler)
-        std = getattr(config, "initializer_range", 0.02)
-        nn.init.normal_(model.head.classifier.weight, std=std, generator=torch.Generator().manual_seed(seed))
-        nn.init.zeros_(model.head.classifier.bias)
+        model.init_classifier(seed)
         return model
 
     def with_threshold(self, threshold: float) -> "Classifier":

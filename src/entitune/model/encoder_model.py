@@ -110,6 +110,13 @@ class EncoderModel(nn.Module):
         head = {k: v for k, v in state.items() if not k.startswith(prefix)}
         return encoder, head
 
+    def init_classifier(self, seed: int) -> None:
+        """A new head's final Linear (``head.classifier``): normal with the encoder's
+        ``initializer_range``, drawn from ``seed``; zero bias."""
+        std = getattr(self.encoder.config, "initializer_range", 0.02)
+        nn.init.normal_(self.head.classifier.weight, std=std, generator=torch.Generator().manual_seed(seed))
+        nn.init.zeros_(self.head.classifier.bias)
+
     # ------------------------------------------------------------------ files
     def save(self, directory: str | Path) -> None:
         """Write a Hugging Face checkpoint directory plus ``entitune.json`` (see ``model_dir``)."""

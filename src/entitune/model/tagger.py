@@ -109,7 +109,5 @@ class Tagger(EncoderModel):
         config = model_dir.load_hf_config(path)
         settings = replace(settings, encoder=str(path))
         tagger = cls(model_dir.build_encoder(config, path), model_dir.load_tokenizer(path, config.model_type), settings)
-        std = getattr(config, "initializer_range", 0.02)
-        nn.init.normal_(tagger.head.classifier.weight, std=std, generator=torch.Generator().manual_seed(seed))
-        nn.init.zeros_(tagger.head.classifier.bias)
+        tagger.init_classifier(seed)
         return tagger

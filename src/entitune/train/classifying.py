@@ -17,7 +17,7 @@ from ..model.classifier import Classifier
 from ..predict import ClassPredictor
 from ..types import TextExample
 from .config import CheckpointOptions, TrainConfig
-from .distributed import current, gather
+from .distributed import current, map_sharded
 from .loop import DevEvaluation, train_loop
 from .optim import head_lr_for
 from .progress import TrainListener, TrainResult
@@ -65,14 +65,8 @@ def classifier_dev_evaluation(model: Classifier, dev: Sequence[TextExample], bat
     distributed run each rank classifies every size-th text and the pieces are gathered."""
 
     def run() -> dict:
-        world = current()
         predictor = ClassPredictor(TorchScorer(model), batch_size=batch_size)
-        if world.distributed:
-            mine = list(range(world.rank, len(dev), world.size))
-            pieces = gather(list(zip(mine, predictor.classify([dev[i].text for i in mine]))), world)
-            predicted = [c for _, c in sorted((pair for piece in pieces for pair in piece), key=lambda p: p[0])]
-        else:
-            predicted = predictor.classify([e.text for e in dev])
+        predicted = map_sharded(predictor.classify, [e.text for e in dev], current())
         return classification_report(dev, predicted, model.labels, model.settings.multi_label)
 
     key = "micro_f1" if model.settings.multi_label else "accuracy"

@@ -90,3 +90,13 @@ def barrier(world: World) -> None:
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def map_sharded(fn, items: list, world: World) -> list:
+    """``fn(items)`` shared out over the ranks: each runs ``fn`` on every size-th item and every rank
+    gets all the results, in the order of ``items`` (for evaluation during distributed training)."""
+    if not world.distributed:
+        return fn(items)
+    mine = list(range(world.rank, len(items), world.size))
+    pieces = gather(list(zip(mine, fn([items[i] for i in mine]))), world)
+    return [result for _, result in sorted((pair for piece in pieces for pair in piece), key=lambda p: p[0])]

@@ -16,7 +16,7 @@ from ..model.tagger import Tagger
 from ..predict import Predictor
 from ..types import Sentence
 from .config import CheckpointOptions, TrainConfig
-from .distributed import current, gather
+from .distributed import current, map_sharded
 from .loop import DevEvaluation, train_loop
 from .optim import head_lr_for
 from .progress import TrainListener, TrainResult
@@ -60,14 +60,8 @@ def dev_evaluation(tagger: Tagger, dev: Sequence[Sentence], batch_size: int) -> 
     rank scores all of them."""
 
     def run() -> dict:
-        world = current()
         predictor = Predictor(TorchScorer(tagger), batch_size=batch_size)
-        if world.distributed:
-            mine = list(range(world.rank, len(dev), world.size))
-            pieces = gather(list(zip(mine, predictor.tag([dev[i].words for i in mine]))), world)
-            tagged = [t for _, t in sorted((pair for piece in pieces for pair in piece), key=lambda p: p[0])]
-        else:
-            tagged = predictor.tag([s.words for s in dev])
+        tagged = map_sharded(predictor.tag, [s.words for s in dev], current())
         return tagging_report(dev, tagged, tagger.labels)
 
     return DevEvaluation(run, lambda report: report["entity"]["f1"], "entity_f1")
