@@ -124,7 +124,7 @@ class Classification:
 
     def to_dict(self, all_scores: bool = False) -> dict:
         out: dict = {"text": self.text, "label": self.label, "score": round(float(self.score), 6)}
-        if len(self.labels) != (self.label is not None) or (self.labels and self.labels[0] != self.label):
+        if self.labels != ((self.label,) if self.label is not None else ()):  # a multi-label answer
             out["labels"] = list(self.labels)
         if all_scores:
             out["scores"] = {k: round(float(v), 6) for k, v in self.scores.items()}

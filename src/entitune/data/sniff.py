@@ -11,7 +11,8 @@ from ._lines import open_binary, split_fields
 SNIFF_BYTES = 64 * 1024
 
 
-def _head_lines(path: str) -> list[str]:
+def head_lines(path: str) -> list[str]:
+    """The file's first lines (up to ``SNIFF_BYTES``; a cut last line dropped), BOM and CR removed."""
     with open_binary(path) as fh:
         data = fh.read(SNIFF_BYTES)
     if data.startswith(b"\xef\xbb\xbf"):
@@ -28,7 +29,7 @@ def sniff_format(path: str | Path) -> str:
     Raises ``DataFormatError`` when no format fits.
     """
     path = str(path)
-    lines = _head_lines(path)
+    lines = head_lines(path)
     content = [line for line in lines if line.strip()]
     if not content:
         raise DataFormatError(path, None, "empty file: no token lines found")

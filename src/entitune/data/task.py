@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import DataFormatError
-from ._lines import open_binary
-from .sniff import sniff_format
+from .sniff import head_lines, sniff_format
 
 TASKS = ("ner", "classify")
 
@@ -16,9 +15,8 @@ def sniff_task(path: str | Path) -> str:
     """``ner`` for a file the tagged-word readers recognise, ``classify`` for labelled texts (JSONL
     with ``label``/``labels``, or CSV/TSV rows of a label and a text); else ``DataFormatError``."""
     path = str(path)
-    with open_binary(path) as fh:
-        head = fh.read(64 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff")
-    first = next((line for line in head.splitlines() if line.strip()), "")
+    rows = [line for line in head_lines(path) if line.strip()]
+    first = rows[0] if rows else ""
     if not first:
         raise DataFormatError(path, None, "empty file: nothing to tell the task from")
     if first.lstrip().startswith("{"):
@@ -37,7 +35,6 @@ def sniff_task(path: str | Path) -> str:
         return "ner"
     except DataFormatError:
         pass
-    rows = [line for line in head.splitlines() if line.strip()][:20]
-    if rows and all(("\t" in r or "," in r) for r in rows):
+    if all(("\t" in r or "," in r) for r in rows[:20]):
         return "classify"
     raise DataFormatError(path, None, "cannot tell the task: neither tagged words nor 'label, text' rows; pass --task")

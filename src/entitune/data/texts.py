@@ -24,7 +24,8 @@ from pathlib import Path
 
 from ..errors import DataFormatError, check_choice
 from ..types import TextExample
-from ._lines import iter_lines, open_binary, read_bytes
+from ._lines import iter_lines, read_bytes
+from .sniff import head_lines
 
 TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl")
 #: header names taken as the label column, in this order
@@ -66,9 +67,7 @@ def read_texts(path: str | Path, format: str = "auto", text_columns: Sequence[in
 
 def sniff_text_format(path: str) -> str:
     """``jsonl``, ``tsv`` or ``csv`` from the file's first non-empty line."""
-    with open_binary(path) as fh:
-        head = fh.read(64 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff")
-    first = next((line for line in head.splitlines() if line.strip()), "")
+    first = next((line for line in head_lines(path) if line.strip()), "")
     if not first:
         raise DataFormatError(path, None, "empty file: no texts found")
     if first.lstrip().startswith("{"):

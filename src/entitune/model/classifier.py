@@ -24,15 +24,13 @@ _POOLER_ARCHITECTURES = {"bert": "BertForSequenceClassification"}
 
 
 def pretrained_pooler(directory: str | Path) -> dict[str, torch.Tensor] | None:
-    """The pooler weights (``weight``, ``bias``) of a checkpoint, or None when it has none."""
-    state = model_dir.load_safetensors(Path(directory) / model_dir.WEIGHTS_FILE)
-    found = {}
-    for key, value in state.items():
-        if key.endswith("pooler.dense.weight"):
-            found["weight"] = value
-        elif key.endswith("pooler.dense.bias"):
-            found["bias"] = value
-    return found if len(found) == 2 else None
+    """The pooler weights (``weight``, ``bias``) of a checkpoint, or None when it has none; only
+    those two tensors are read from the file."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(directory) / model_dir.WEIGHTS_FILE), "pt") as fh:
+        keys = {k.rsplit(".", 1)[1]: k for k in fh.keys() if k.endswith(("pooler.dense.weight", "pooler.dense.bias"))}
+        return {name: fh.get_tensor(key) for name, key in keys.items()} if len(keys) == 2 else None
 
 
 class Classifier(EncoderModel):

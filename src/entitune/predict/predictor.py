@@ -3,15 +3,9 @@
 The one decode path of entitune: evaluation, the CLI and the server all call ``Predictor.tag`` or
 ``Predictor.predict``. Windows are batched by length under ``torch.inference_mode``, scored by a
 ``Scorer`` (any backend), merged back per sentence (``encode.merge_windows``), then decoded over
-whole sentences by the model's head.
-
-A PyTorch model scores its batches one after another, each over torch's threads. An ONNX export
-runs each batch on one onnxruntime thread and says how many may run at once (``streams``); then
-batches go to that many worker threads, chunk by chunk, and this thread's Python work (encoding
-one chunk, decoding another) overlaps their scoring. Which windows share a batch depends on the
-input, the batch size and the number of streams, never on thread timing: answers are repeatable,
-and for an fp32 export the same as with one stream (tested). An int8 export scales activations
-per batch, so its scores can move in the last digits with the batching.
+whole sentences by the model's head. Batching and worker threads are ``engine.WindowScoring``'s;
+for an fp32 export answers are the same with any number of streams (tested). An int8 export scales
+activations per batch, so its scores can move in the last digits with the batching.
 """
 from __future__ import annotations
 

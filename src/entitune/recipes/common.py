@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..data import Dataset, load_annotated
+from ..data import Dataset, TextDataset, load_annotated, read_texts
 from .console import Console
 
 
@@ -21,3 +21,17 @@ def load_data(path: str | Path, format: str, console: Console, word_column: int 
     for notice in data.notices:
         console.note(f"notice: {notice}")
     return data
+
+
+def text_options(format: str, text_columns: str | None) -> tuple[str, list[str] | None]:
+    """The flags' forms as ``data.read_texts`` takes them: ``format`` when it is a text format (else
+    ``auto``, sniffed), the comma-separated ``text_columns`` as a list."""
+    fmt = format if format in ("csv", "tsv", "jsonl") else "auto"
+    return fmt, [c.strip() for c in text_columns.split(",")] if text_columns else None
+
+
+def read_labelled_texts(path: str | Path, format: str = "auto", text_columns: str | None = None,
+                        label_column: str | None = None) -> TextDataset:
+    """A file of labelled texts (``data.read_texts``) from the flags' forms (``text_options``)."""
+    fmt, columns = text_options(format, text_columns)
+    return read_texts(path, fmt, columns, label_column)

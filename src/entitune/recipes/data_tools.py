@@ -11,7 +11,7 @@ from ..data import WRITE_FORMATS, sniff_task, split_three, write_sentences
 from ..errors import ConfigError, check_choice
 from ..evaluate import diagnose, diagnose_texts, format_doctor, format_text_doctor, word_encoder_for
 from ..tags import SCHEMES, from_iob2
-from .common import load_data
+from .common import load_data, text_options
 from .console import Console
 
 SUFFIXES = {"conll": "conll", "bio": "bio", "jsonl": "jsonl", "jsonl-spans": "jsonl"}
@@ -27,9 +27,7 @@ def doctor(data: Sequence[str | Path], *, model: str | Path | None = None, max_l
     task = sniff_task(data[0]) if task == "auto" else check_choice("task", task, ("ner", "classify"))
     encoder, path = word_encoder_for(model, max_length)
     if task == "classify":
-        fmt = format if format in ("csv", "tsv", "jsonl") else "auto"
-        columns = [c.strip() for c in text_columns.split(",")] if text_columns else None
-        report = diagnose_texts(data, encoder, fmt, columns, label_column)
+        report = diagnose_texts(data, encoder, *text_options(format, text_columns), label_column)
         text = format_text_doctor(report)
     else:
         report = diagnose(data, format, encoder)

@@ -8,23 +8,15 @@ from pathlib import Path
 from typing import TextIO
 
 from ..backends import backend_name, load_scorer, predictor_for
-from ..data import read_texts, write_conll
+from ..data import write_conll
 from ..errors import ConfigError, check_choice
 from ..evaluate import evaluate, evaluate_classifier, format_classification_report, format_report
 from ..export import export_and_rescore
 from ..model import model_dir
-from .common import load_data, set_threads
+from .common import load_data, read_labelled_texts, set_threads
 from .console import Console
 
 OUTPUTS = ("jsonl", "conll")
-
-
-def read_labelled_texts(path: str | Path, format: str = "auto", text_columns: str | None = None,
-                        label_column: str | None = None):
-    """Labelled texts of a classification file (``data.read_texts``), with flag-style column lists."""
-    fmt = format if format in ("csv", "tsv", "jsonl") else "auto"
-    columns = [c.strip() for c in text_columns.split(",")] if text_columns else None
-    return read_texts(path, fmt, columns, label_column).examples
 
 
 def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | None = None, *, batch_size: int = 64,
@@ -36,7 +28,7 @@ def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | No
     set_threads(threads)
     scorer = load_scorer(model, backend, threads)
     if scorer.settings.task == "classify":
-        examples = read_labelled_texts(data, format, text_columns, label_column)
+        examples = read_labelled_texts(data, format, text_columns, label_column).examples
         report = evaluate_classifier(scorer, examples, batch_size, str(data))
         console.result(format_classification_report(report))
     else:
@@ -107,7 +99,7 @@ def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none",
     task = model_dir.read_settings(model)[0].task
     examples = None
     if eval_file is not None:
-        examples = (read_labelled_texts(eval_file, format, text_columns, label_column) if task == "classify"
+        examples = (read_labelled_texts(eval_file, format, text_columns, label_column).examples if task == "classify"
                     else load_data(eval_file, format, console).sentences)
     else:
         console.note("notice: no --eval file: the export is not re-scored")

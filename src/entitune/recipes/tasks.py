@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..data import read_texts, split_dev, sniff_task
+from ..data import split_dev, sniff_task
 from ..errors import ConfigError
 from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
 from ..model.classifier import Classifier
 from ..model.tagger import Tagger
 from ..tags import from_iob2, label_set
 from ..train import balanced_class_weights, choose_threshold, fit, fit_classifier
-from .common import load_data
+from .common import load_data, read_labelled_texts
 from .console import Console
 
 if TYPE_CHECKING:
@@ -101,13 +101,12 @@ class ClassifyTask:
 
     def __init__(self, config: "FinetuneConfig", console: Console) -> None:
         self.config, self.console = config, console
+        self.multi_label = False  # set by the files read: any multi-label file makes the task multi-label
 
     def _read(self, path):
         c = self.config
-        fmt = c.format if c.format in ("csv", "tsv", "jsonl") else "auto"
-        columns = [x.strip() for x in c.text_columns.split(",")] if c.text_columns else None
-        data = read_texts(path, fmt, columns, c.label_column)
-        self.multi_label = getattr(self, "multi_label", False) or data.multi_label
+        data = read_labelled_texts(path, c.format, c.text_columns, c.label_column)
+        self.multi_label = self.multi_label or data.multi_label
         return data.examples
 
     def load(self) -> tuple[list, list, list | None]:
