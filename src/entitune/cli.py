@@ -1,12 +1,13 @@
 """The ``entitune`` command: each verb turns its flags into a recipe call (``entitune.recipes``).
 
-User errors (``EntituneError``) print one line to stderr and exit with status 2; no traceback.
+User errors (``EntituneError``) print one line to stderr and exit with status 2 (1 for faults of
+the environment: a full disk, a read-only file system); no traceback.
 """
 import typer
 
 from . import recipes
 from .config import build_config, merged, read_config_file
-from .errors import ConfigError, EntituneError
+from .errors import ENVIRONMENT_ERRNOS, ConfigError, EntituneError, output_error
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -28,11 +29,11 @@ def _d(name: str) -> str:
 
 @app.command()
 def train(
-    config: str | None = typer.Option(None, "--config", help="TOML, YAML or JSON file of options (a run's train_log.json too); flags override it"),
-    train: str | None = typer.Option(None, "--train", help="training file (required here or in --config)"),
+    config: str | None = typer.Option(None, "--config", callback=recipes.input_path, help="TOML, YAML or JSON file of options (a run's train_log.json too); flags override it"),
+    train: str | None = typer.Option(None, "--train", callback=recipes.input_path, help="training file (required here or in --config)"),
     out: str | None = typer.Option(None, "--out", help="directory for the trained model (required here or in --config)"),
-    dev: str | None = typer.Option(None, "--dev", help="dev file for model selection (default: a seeded split of --train)"),
-    test: str | None = typer.Option(None, "--test", help="test file, scored after training"),
+    dev: str | None = typer.Option(None, "--dev", callback=recipes.input_path, help="dev file for model selection (default: a seeded split of --train)"),
+    test: str | None = typer.Option(None, "--test", callback=recipes.input_path, help="test file, scored after training"),
     model: str | None = typer.Option(None, "--model", help="local Hugging Face checkpoint directory (default: bundled MiniLM)"),
     task: str | None = typer.Option(None, help="auto | ner | classify; auto: from the training file (tagged words or labelled texts)" + _d("task")),
     text_columns: str | None = typer.Option(None, "--text-columns", help="classify, CSV/TSV: the text column(s), by index or header name, comma-separated (default: 'text', else every column but the label)"),
@@ -80,8 +81,9 @@ def train(
 @app.command()
 def evaluate(
     model_dir: str = typer.Argument(..., help="trained model directory (or ONNX export)"),
-    data: str = typer.Argument(..., help="annotated file to score"),
+    data: str = typer.Argument(..., callback=recipes.input_path, help="annotated file to score"),
     json_out: str | None = typer.Option(None, "--json", help="write the report as JSON here"),
+    errors_out: str | None = typer.Option(None, "--errors", help="tagger: write every sentence with an error here (JSONL: gold and predicted spans, each error classified); the analysis and the type confusion matrix also go under 'errors' in --json"),
     batch_size: int = typer.Option(64, "--batch-size", help="windows per forward pass"),
     format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
     text_columns: str | None = typer.Option(None, "--text-columns", help="classifier, CSV/TSV: the text column(s)"),
@@ -92,13 +94,13 @@ def evaluate(
     """Score a trained model on an annotated file: entity P/R/F1 per type and token micro F1 for a
     tagger; accuracy, macro/micro F1, per-class scores and the confusion matrix for a classifier."""
     recipes.evaluate_file(model_dir, data, json_out, batch_size=batch_size, format=format, threads=threads,
-                          backend=backend, text_columns=text_columns, label_column=label_column)
+                          backend=backend, text_columns=text_columns, label_column=label_column, errors_out=errors_out)
 
 
 @app.command()
 def predict(
     model_dir: str = typer.Argument(..., help="trained model directory (or ONNX export)"),
-    input: str | None = typer.Option(None, "--input", help="one text (or JSON list of words) per line; default stdin"),
+    input: str | None = typer.Option(None, "--input", callback=recipes.input_path, help="one text (or JSON list of words) per line; - or none: stdin"),
     output: str = typer.Option("jsonl", "--output", help="jsonl | conll (taggers)"),
     all_scores: bool = typer.Option(False, "--all-scores/--best-score", help="classifiers: every label's probability in 'scores'"),
     batch_size: int = typer.Option(32, "--batch-size", help="windows per forward pass"),
@@ -125,12 +127,15 @@ def serve(
     max_batch_texts: int = typer.Option(128, "--max-batch-texts", help="inputs of concurrent requests combined into one prediction"),
     max_batch_wait_ms: float = typer.Option(5.0, "--max-batch-wait-ms", help="how long to wait for more requests before predicting"),
     workers: int = typer.Option(2, "--workers", help="micro-batches predicted at once, each on its own thread"),
+    idle_timeout_s: float = typer.Option(15.0, "--idle-timeout-s", help="seconds a connection may stay open without a complete request head (after connecting or after a response); then it is closed"),
+    body_timeout_s: float = typer.Option(30.0, "--body-timeout-s", help="seconds a request body may take to arrive; then 408 and the connection is closed"),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET /info, and a page at /."""
     recipes.serve(model_dir, host=host, port=port, batch_size=batch_size, threads=threads, backend=backend,
                   max_texts=max_texts, max_chars=max_chars, max_words=max_words, max_body_bytes=max_body_bytes,
-                  max_batch_texts=max_batch_texts, max_batch_wait_ms=max_batch_wait_ms, workers=workers)
+                  max_batch_texts=max_batch_texts, max_batch_wait_ms=max_batch_wait_ms, workers=workers,
+                  idle_timeout_s=idle_timeout_s, body_timeout_s=body_timeout_s)
 
 
 @app.command()
@@ -138,7 +143,7 @@ def export(
     model_dir: str = typer.Argument(..., help="trained model directory"),
     onnx: str = typer.Option(..., "--onnx", help="directory to write the ONNX export to"),
     quantize: str = typer.Option("none", "--quantize", help="none | int8 (dynamic int8 MatMuls)"),
-    eval_file: str | None = typer.Option(None, "--eval", help="annotated dev/test file to re-score the export on"),
+    eval_file: str | None = typer.Option(None, "--eval", callback=recipes.input_path, help="annotated dev/test file to re-score the export on"),
     max_drop: float = typer.Option(0.5, "--max-drop", help="largest drop of entity F1 (accuracy for a classifier) accepted, in points"),
     accept_drop: bool = typer.Option(False, "--accept-drop/--refuse-drop", help="keep the export whatever its drop"),
     format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
@@ -154,8 +159,19 @@ def export(
 
 
 @app.command()
+def report(
+    run_dir: str = typer.Argument(..., help="a training run's output directory (log.jsonl, train_log.json, the model)"),
+    eval_file: str | None = typer.Option(None, "--eval", callback=recipes.input_path, help="JSON written by 'entitune evaluate --json' (with --errors for the error view); default: the run's test report, else its best dev scores"),
+    out: str | None = typer.Option(None, "--out", help="HTML file to write (default: RUN_DIR/report.html)"),
+) -> None:
+    """Write one self-contained HTML page on a run: training and dev curves, precision/recall/F1 per
+    type (or class), the confusion matrix, and the errors of an evaluation, gold against predicted."""
+    recipes.report(run_dir, eval_file=eval_file, out=out)
+
+
+@app.command()
 def doctor(
-    data: list[str] = typer.Argument(..., help="annotated files; the first is taken as train"),
+    data: list[str] = typer.Argument(..., callback=recipes.input_path, help="annotated files; the first is taken as train"),
     model: str | None = typer.Option(None, "--model", help="checkpoint whose tokenizer is checked (default: bundled MiniLM)"),
     max_length: int = typer.Option(128, "--max-length", help="sub-tokens per window, as in training"),
     json_out: str | None = typer.Option(None, "--json", help="write the report as JSON here"),
@@ -173,7 +189,7 @@ def doctor(
 
 @app.command()
 def convert(
-    data: str = typer.Argument(..., help="annotated file to convert"),
+    data: str = typer.Argument(..., callback=recipes.input_path, help="annotated file to convert"),
     out: str = typer.Option(..., "--out", help="file to write"),
     to: str = typer.Option("conll", "--to", help="conll | bio | jsonl (tokens+tags) | jsonl-spans (text+entities)"),
     scheme: str = typer.Option("IOB2", help="tag scheme to write: IOB2 | IOB1 | BIOES | BILOU | IO"),
@@ -185,7 +201,7 @@ def convert(
 
 @app.command()
 def split(
-    data: str = typer.Argument(..., help="annotated file that ships as one piece (e.g. GMB)"),
+    data: str = typer.Argument(..., callback=recipes.input_path, help="annotated file that ships as one piece (e.g. GMB)"),
     out: str = typer.Option(..., "--out", help="directory for train/dev/test files"),
     ratios: str = typer.Option("0.8,0.1,0.1", help="train,dev,test shares"),
     by: str = typer.Option("sentence", help="sentence | document (CoNLL -DOCSTART- blocks)"),
@@ -204,7 +220,12 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)
     except EntituneError as exc:
         recipes.report_error(exc)
-        raise SystemExit(2) from None
+        raise SystemExit(exc.exit_code) from None
+    except OSError as exc:  # a write the environment refused outside the places that name their file
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            raise
+        recipes.report_error(output_error(exc.filename or "output", exc))
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .files import check_input_file
 
 C = TypeVar("C")
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
@@ -32,6 +33,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     suffix = path.suffix.lower()
     if suffix not in CONFIG_SUFFIXES:
         raise ConfigError(f"{path}: a config file ends in {', '.join(CONFIG_SUFFIXES)}")
+    check_input_file(path)  # a FIFO or a device would block or never end
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -7,12 +7,17 @@ CLI and printed as ``path:line: what is wrong``. Messages name settings by their
 """
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable
 from pathlib import Path
 
 
 class EntituneError(Exception):
-    """Base class for every error a user can cause (bad data, bad config, bad paths)."""
+    """Base class for every error a user can cause (bad data, bad config, bad paths). The CLI
+    prints it as one line and exits with ``exit_code``: 2 for a mistake in what was asked, 1 for a
+    fault of the environment (a full disk)."""
+
+    exit_code = 2
 
 
 class DataFormatError(EntituneError):
@@ -38,6 +43,16 @@ class TagSchemeError(EntituneError):
 
 class ConfigError(EntituneError):
     """A setting or a model directory that cannot be used as given."""
+
+
+class OutputError(EntituneError):
+    """Output that cannot be written: a full disk or quota, a read-only file system or an I/O error
+    (exit status 1: the environment's fault, nothing the command could change), or a path the user
+    cannot write to (exit status 2)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class ExportError(EntituneError):
@@ -81,6 +96,31 @@ def unreadable_file(path: str | Path, exc: OSError) -> DataFormatError:
     return DataFormatError(path, None, why)
 
 
+#: errno values that mean "the environment cannot take the output", not "the user asked wrongly"
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
+def output_error(path: str | Path, exc: OSError) -> OutputError:
+    """The one-line error for output that cannot be written, exit 1 for environment faults.
+
+    >>> e = output_error("run/step.pt", OSError(errno.ENOSPC, "No space left on device"))
+    >>> str(e), e.exit_code
+    ('run/step.pt: cannot write (no space left on device)', 1)
+    """
+    reason = (exc.strerror or str(exc) or type(exc).__name__).lower()
+    return OutputError(f"{path}: cannot write ({reason})", 1 if exc.errno in ENVIRONMENT_ERRNOS else 2)
+
+
 def not_a_model(path: str | Path, why: str) -> ConfigError:
     """A directory that is not the model it was given as."""
     return ConfigError(f"{path}: {why}")
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis and its full length, for messages and
+    reports that show words or lines from a user's file (which may be megabytes long).
+
+    >>> shorten("barrymore"), shorten("x" * 100, 10)
+    ('barrymore', 'xxxxxxxxx… (100 characters)')
+    """
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text):,} characters)"

@@ -86,8 +86,14 @@ def test_missing_model_and_file_errors(tmp_path, trained):
 
 
 def test_unknown_head_fails_before_reading_data(tmp_path):
-    r = run("train", "--train", tmp_path / "missing.bio", "--out", tmp_path / "o", "--head", "softmax")
+    """An unknown head is refused before any data or model is read (an unreadable --train file is
+    refused even earlier, while the arguments are parsed)."""
+    train = tmp_path / "train.bio"
+    train.write_text("O\tnot read\n\nO\tthis line is fine but\tthe column count is not\n")
+    r = run("train", "--train", train, "--out", tmp_path / "o", "--head", "softmax")
     assert r.returncode == 2 and "head must be one of linear, crf, bilstm-crf" in r.stderr
+    r = run("train", "--train", tmp_path / "missing.bio", "--out", tmp_path / "o", "--head", "softmax")
+    assert r.returncode == 2 and "missing.bio: no such file" in r.stderr
 
 
 def test_doctor_table_json_and_bad_file(tmp_path, tiny_bert):

@@ -3,6 +3,7 @@ concurrency, limits and bad input, the CLI verb, and the page in headless Chromi
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -64,11 +66,14 @@ def test_health_info_and_openapi(client, tagger, tiny_tagger_dir):
     info = client.get("/info").json()
     assert info["labels"] == list(tagger.labels)
     assert set(info["entity_types"]) == {"ACTOR", "DIRECTOR", "YEAR", "PLOT"}
-    assert info["model"] == str(tiny_tagger_dir)
+    assert info["model"] == tiny_tagger_dir.name  # the directory's name, never its absolute path
+    assert info["encoder"] and not info["encoder"].startswith("/")
+    assert str(tiny_tagger_dir) not in client.get("/info").text and str(tiny_tagger_dir.parent) not in client.get("/info").text
     assert info["backend"] == "torch"
     assert info["head"] == tagger.settings.head and info["scheme"] == "IOB2"
     assert info["max_length"] == tagger.settings.max_length
     assert info["limits"]["max_texts"] == 256 and info["limits"]["max_body_bytes"] == 1 << 20
+    assert info["limits"]["idle_timeout_s"] == 15.0 and info["limits"]["body_timeout_s"] == 30.0
     schema = client.get("/openapi.json").json()
     assert "/predict" in schema["paths"]
     body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
@@ -225,6 +230,265 @@ def test_page_is_self_contained(client):
 
 
 # -------------------------------------------------------------------------------------------
+# hostile clients: strings the tokenizer cannot take, deep nesting, wrong types, lying and idle
+# connections, each alongside good requests whose answers must not change
+
+IDLE_S = BODY_S = 1.0  # the hostile server's timeouts
+MARGIN_S = 2.0  # scheduling slack on a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def hostile_server(predictor, tagger, tiny_tagger_dir):
+    limits = ServeLimits(idle_timeout_s=IDLE_S, body_timeout_s=BODY_S, max_batch_wait_ms=20)
+    app = create_app(predictor, info=model_info(tagger, str(tiny_tagger_dir)), limits=limits)
+    with BackgroundServer(app) as running:
+        yield running
+
+
+def _raw(body: bytes) -> dict:
+    return {"content": body, "headers": {"Content-Type": "application/json"}}
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"texts": ' + b"[" * depth + b'"a"' + b"]" * depth + b"}"
+
+
+#: (name, request, status, words the error must contain); bodies are raw bytes, as a client can send
+#: what httpx's json= would refuse to encode (a lone surrogate escape)
+HOSTILE = [
+    ("surrogate in texts", _raw(b'{"texts": ["ok", "fine", "good", "abc \\ud800 def"]}'), 422,
+     ["texts[3]", "lone surrogate", "U+D800", "character 4"]),
+    ("low surrogate alone", _raw(b'{"texts": ["\\udfff"]}'), 422, ["texts[0]", "U+DFFF", "character 0"]),
+    ("surrogate in tokens", _raw(b'{"tokens": [["ok"], ["a", "b\\udc00"]]}'), 422, ["tokens[1][1]", "U+DC00", "character 1"]),
+    ("reversed surrogate pair", _raw(b'{"texts": ["\\ude00\\ud83d"]}'), 422, ["texts[0]", "U+DE00"]),
+    ("surrogate in a key", _raw(b'{"texts": ["a"], "x\\ud800": 1}'), 422, ["invalid request"]),
+    ("10000 nested lists", _raw(_nested(10_000)), 400, []),
+    ("10000 nested objects", _raw(b'{"a":' * 10_000 + b"1" + b"}" * 10_000), 400, []),
+    ("500 nested lists", _raw(_nested(500)), 422, ["texts.0"]),
+    ("number in texts", {"json": {"texts": ["a", 3]}}, 422, ["texts.1"]),
+    ("null in tokens", {"json": {"tokens": [["a", None]]}}, 422, ["tokens.0.1"]),
+    ("object in texts", {"json": {"texts": [{"text": "a"}]}}, 422, ["texts.0"]),
+    ("bool texts", {"json": {"texts": True}}, 422, ["texts"]),
+    ("infinity", _raw(b'{"texts": [1e999]}'), 422, ["texts.0"]),
+    ("NaN", _raw(b'{"texts": [NaN]}'), 422, ["texts.0"]),
+    ("extra key", {"json": {"texts": ["a"], "debug": True}}, 422, ["debug"]),
+]
+
+#: strings the tokenizer takes: answered like the offline predictor
+ODD_BUT_VALID = {
+    "NUL in texts": {"texts": ["abc \x00 def", "\x00", "drew\x00barrymore films"]},
+    "NUL in tokens": {"tokens": [["drew", "\x00", "barrymore"], ["\x00"]]},
+    "control and invisible characters": {"texts": ["\x01\x7f \u200b\ufeff \u202e films", "\uffff \U0010ffff \ue000"]},
+    "surrogate pair (an emoji)": {"texts": ["\U0001F600 show me films"]},
+    "long single word": {"texts": ["a" * 19_000, "drew " + "\u00e9" * 5_000]},
+    "empty and blank words": {"tokens": [["drew", "", " ", "films"]]},
+}
+
+
+def _good_jobs(n: int) -> list[dict]:
+    rng = random.Random(11)
+    jobs = []
+    for i in range(n):
+        texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 10))) for _ in range(rng.randint(1, 3))]
+        jobs.append({"texts": texts} if i % 2 else {"tokens": [t.split() for t in texts]})
+    return jobs
+
+
+@contextmanager
+def _uvicorn_log_to(caplog):
+    """uvicorn's error log into ``caplog`` too (uvicorn's logging config stops it reaching the root
+    logger); enter after the server's ``uvicorn.Config`` exists, as that reconfigures the logger."""
+    logger = logging.getLogger("uvicorn.error")
+    logger.addHandler(caplog.handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(caplog.handler)
+
+
+def test_hostile_json_alongside_good_requests(hostile_server, predictor, caplog):
+    """Hostile bodies sent at the same moment as good requests: every hostile one gets its JSON 4xx
+    (a lone surrogate: 422 naming the field, index and character), odd but valid strings are answered
+    like the offline predictor, and every good request gets exactly the offline answer. Broken, this
+    looks like the operator's measurement: a lone surrogate is a 500 and the good requests that
+    shared its micro-batch fail too; or deep nesting crashes the server (500, or no answer)."""
+    good = _good_jobs(60)
+    expected = [_plain(predictor.predict(next(iter(body.values())))) for body in good]
+    odd_expected = {name: _plain(predictor.predict(next(iter(body.values())))) for name, body in ODD_BUT_VALID.items()}
+    work = ([("good", i) for i in range(len(good))] + [("hostile", i) for i in range(len(HOSTILE))] * 3
+            + [("odd", name) for name in ODD_BUT_VALID])
+    random.Random(5).shuffle(work)
+
+    def send(item):
+        kind, key = item
+        with httpx.Client(base_url=hostile_server.url, timeout=60) as own:
+            if kind == "good":
+                response = own.post("/predict", json=good[key])
+            elif kind == "odd":
+                response = own.post("/predict", json=ODD_BUT_VALID[key])
+            else:
+                response = own.post("/predict", **HOSTILE[key][1])
+        return item, response.status_code, response.json()
+
+    with caplog.at_level(logging.INFO), _uvicorn_log_to(caplog), ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(send, work))
+    for (kind, key), status, body in results:
+        if kind == "good":
+            assert status == 200 and body["predictions"] == expected[key], f"good request {key} was disturbed"
+        elif kind == "odd":
+            assert status == 200, (key, body)
+            assert body["predictions"] == odd_expected[key], key
+        else:
+            name, _, want, words = HOSTILE[key]
+            assert status == want, (name, status, body)
+            assert isinstance(body["error"], str) and all(w in body["error"] for w in words), (name, body)
+    assert httpx.get(hostile_server.url + "/health", timeout=30).json() == {"status": "ok"}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "Traceback" not in caplog.text
+
+
+class _PoisonEcho:
+    """Answers each input with itself; raises ValueError when any input of the call is "poison"."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict(self, inputs):
+        self.calls += 1
+        if "poison" in inputs:
+            raise ValueError("this input breaks the model")
+        time.sleep(0.02)
+        return [_SlowEcho._Answer(x) for x in inputs]
+
+
+def test_a_request_that_breaks_predict_fails_alone(caplog):
+    """A request that passes validation but makes ``predict`` raise, sent with twenty good ones:
+    it alone gets a 500 with a short JSON error, the good requests get their answers, and the log
+    holds one warning line for it and no traceback. Broken, the requests batched with it get 500s,
+    or uvicorn logs "Exception in ASGI application" with a traceback per request."""
+    limits = ServeLimits(max_batch_wait_ms=50, max_batch_texts=64)
+    app = create_app(_PoisonEcho(), info={"labels": ["O"]}, limits=limits)
+    bodies = [{"texts": [f"text {i}", f"more {i}"]} for i in range(21)]
+    bodies[10] = {"texts": ["fine", "poison"]}
+    with caplog.at_level(logging.INFO), BackgroundServer(app) as running, _uvicorn_log_to(caplog):
+
+        def ask(body):
+            with httpx.Client(base_url=running.url, timeout=60) as own:
+                r = own.post("/predict", json=body)
+                return r.status_code, r.json()
+
+        with ThreadPoolExecutor(21) as pool:
+            answers = list(pool.map(ask, bodies))
+    for i, (status, body) in enumerate(answers):
+        if i == 10:
+            assert status == 500 and set(body) == {"error"} and "ValueError" in body["error"]
+        else:
+            assert status == 200 and body == {"predictions": [{"echo": t} for t in bodies[i]["texts"]]}, i
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.name for r in warnings] == ["entitune.serve"], [r.getMessage() for r in warnings]
+    assert "ValueError: this input breaks the model" in warnings[0].getMessage() and warnings[0].exc_info is None
+    assert "Traceback" not in caplog.text
+
+
+def _closed_within(sock: socket.socket, limit: float) -> tuple[bytes, float]:
+    """Everything the server sends until it closes ``sock``, and when it closed (seconds from now);
+    fails if it is still open after ``limit`` seconds."""
+    start = time.monotonic()
+    data = b""
+    while True:
+        remaining = limit - (time.monotonic() - start)
+        assert remaining > 0, f"the server kept the connection open {limit:.1f} s (got {data[:80]!r})"
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            raise AssertionError(f"the server kept the connection open {limit:.1f} s (got {data[:80]!r})") from None
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return data, time.monotonic() - start
+        data += chunk
+
+
+def _connect(server) -> socket.socket:
+    host, port = server.url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def test_idle_connections_are_closed_within_the_idle_timeout(hostile_server, predictor):
+    """Sockets that send nothing, half a request head, or nothing after a response are closed within
+    the idle timeout while a good client keeps being served. Broken (uvicorn alone), an idle socket
+    stays open 65 s and more and a few hundred of them exhaust the server."""
+    idle = [_connect(hostile_server) for _ in range(20)]
+    partial = _connect(hostile_server)
+    partial.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Ty")  # a head that never ends
+    after_response = _connect(hostile_server)
+    after_response.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    texts = ["show me films with drew barrymore"]
+    with httpx.Client(base_url=hostile_server.url, timeout=30) as good:
+        assert good.post("/predict", json={"texts": texts}).json() == {"predictions": _plain(predictor.predict(texts))}
+    try:
+        for sock in [*idle, partial]:
+            data, _ = _closed_within(sock, IDLE_S + MARGIN_S)
+            assert data == b""  # closed without a word: there was no request to answer
+        data, _ = _closed_within(after_response, IDLE_S + MARGIN_S)
+        assert data.startswith(b"HTTP/1.1 200") and b'{"status":"ok"}' in data
+    finally:
+        for sock in [*idle, partial, after_response]:
+            sock.close()
+
+
+class _Sleepy:
+    """Answers each input with itself, after ``seconds`` when an input is "slow"."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def predict(self, inputs):
+        if "slow" in inputs:
+            time.sleep(self.seconds)
+        return [_SlowEcho._Answer(x) for x in inputs]
+
+
+def test_a_connection_in_use_is_not_cut():
+    """A request whose prediction takes three idle timeouts is answered, and so are requests sent
+    back to back on the same kept-alive connection for several idle timeouts. Broken, the idle timer
+    would not be disarmed by a request head and would cut a connection that is being served."""
+    idle = 0.5
+    app = create_app(_Sleepy(3 * idle), info={"labels": ["O"]}, limits=ServeLimits(idle_timeout_s=idle))
+    with BackgroundServer(app) as running, httpx.Client(base_url=running.url, timeout=30) as c:
+        assert c.post("/predict", json={"texts": ["slow"]}).json() == {"predictions": [{"echo": "slow"}]}
+        start = time.monotonic()
+        while time.monotonic() - start < 4 * idle:
+            assert c.post("/predict", json={"texts": ["fast"]}).status_code == 200
+            time.sleep(idle / 4)
+
+
+def test_a_body_shorter_than_its_content_length_gets_408(hostile_server, predictor):
+    """A request whose body never reaches its Content-Length gets a 408 JSON error and the
+    connection closed within the body timeout; a good client at the same time gets its answers
+    at once. Broken, the server waits for the missing bytes for as long as the client likes."""
+    lying = _connect(hostile_server)
+    lying.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n" + b'{"texts": [')
+    start = time.monotonic()
+    texts = ["films directed by steven spielberg", "movies from the 1980s"]
+    with httpx.Client(base_url=hostile_server.url, timeout=30) as good:
+        for _ in range(3):
+            assert good.post("/predict", json={"texts": texts}).json() == {"predictions": _plain(predictor.predict(texts))}
+    served_in = time.monotonic() - start
+    try:
+        data, closed_at = _closed_within(lying, BODY_S + MARGIN_S)
+    finally:
+        lying.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower()
+    error = json.loads(body)["error"]
+    assert "not received within 1 s" in error and "11 of 100 bytes" in error and "--body-timeout-s" in error
+    assert served_in < BODY_S  # the good client did not wait for the liar
+
+
+# -------------------------------------------------------------------------------------------
 # the CLI verb, as a user runs it
 
 
@@ -241,8 +505,12 @@ def _entitune(*args, **kwargs):
 
 
 def test_cli_serve_answers_like_the_predictor(tiny_tagger_dir, predictor):
+    """``entitune serve`` answers like the predictor, applies its limit flags (an idle socket is
+    closed after --idle-timeout-s) and names the model directory in /info without its path. Broken,
+    the flags would not reach the server (an idle socket stays open) or /info leaks the path."""
     port = _free_port()
-    proc = _entitune("serve", tiny_tagger_dir, "--port", port, "--threads", 1, "--max-texts", 3)
+    proc = _entitune("serve", tiny_tagger_dir, "--port", port, "--threads", 1, "--max-texts", 3,
+                     "--idle-timeout-s", 1, "--body-timeout-s", 2)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
@@ -256,8 +524,12 @@ def test_cli_serve_answers_like_the_predictor(tiny_tagger_dir, predictor):
                 time.sleep(0.2)
         texts = ["show me films with drew barrymore", "movies from the 1980s"]
         assert httpx.post(url + "/predict", json={"texts": texts}).json() == {"predictions": _plain(predictor.predict(texts))}
-        assert httpx.get(url + "/info").json()["limits"]["max_texts"] == 3
+        info = httpx.get(url + "/info").json()
+        assert info["limits"]["max_texts"] == 3 and info["limits"]["body_timeout_s"] == 2
+        assert info["model"] == tiny_tagger_dir.name and not info["encoder"].startswith("/")
         assert httpx.post(url + "/predict", json={"texts": ["a"] * 4}).status_code == 422
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+            assert _closed_within(idle, 1 + MARGIN_S)[0] == b""
     finally:
         proc.terminate()
         try:

@@ -22,7 +22,7 @@ def test_import_contracts_hold():
 
 
 def test_pure_layers_do_not_import_torch():
-    code = ("import sys, entitune.tags, entitune.data, entitune.config, entitune.types, entitune.errors; "
+    code = ("import sys, entitune.tags, entitune.data, entitune.config, entitune.types, entitune.errors, entitune.files; "
             "heavy = sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules); "
             "print(','.join(heavy))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -42,3 +42,13 @@ def test_cli_imports_only_recipes_config_and_errors():
                 imported.update("." + alias.name for alias in node.names)
     imported.discard(".")
     assert imported <= {"typer", "rich", ".recipes", ".config", ".errors"}, imported
+
+
+def test_the_command_line_starts_without_torch():
+    """``entitune`` parses its arguments, prints ``--help`` and refuses bad input files before torch
+    loads (the verbs import it when they run). Broken: every command, even one refused at once,
+    paid two seconds of imports first."""
+    code = ("import sys, entitune.cli; print(','.join(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, shorten
 from ..types import Sentence
 from ._lines import iter_lines, split_fields
 from .columns import _column_rows, _sentences, check_tag
@@ -26,10 +26,10 @@ def read_weibo(path: str | Path) -> Iterator[Sentence]:
 
     def pick(number: int, text: str, fields: list[str]) -> tuple[str, str]:
         if len(fields) < 2:
-            raise DataFormatError(path, number, f"expected 'CHARDIGIT<TAB>TAG', found {text!r}")
+            raise DataFormatError(path, number, f"expected 'CHARDIGIT<TAB>TAG', found {shorten(text)!r}")
         token = fields[0]
         if len(token) < 2 or not token[-1].isdigit():
-            raise DataFormatError(path, number, f"token {token!r} lacks the trailing word-position digit of Weibo NER")
+            raise DataFormatError(path, number, f"token {shorten(token)!r} lacks the trailing word-position digit of Weibo NER")
         return token[:-1], fields[-1]
 
     return _sentences(path, _column_rows(path, pick))
@@ -76,7 +76,7 @@ def read_klue(path: str | Path) -> Iterator[Sentence]:
             continue
         char, sep, tag = line.partition("\t")
         if not sep or len(char) != 1:
-            raise DataFormatError(path, number, f"expected 'CHAR<TAB>TAG' with one character, found {line!r}")
+            raise DataFormatError(path, number, f"expected 'CHAR<TAB>TAG' with one character, found {shorten(line)!r}")
         if not chars:
             first = number
         chars.append(char)
@@ -106,7 +106,7 @@ def read_kmou(path: str | Path) -> Iterator[Sentence]:
             continue
         fields = split_fields(line)
         if len(fields) != 4 or not fields[0].isdigit():
-            raise DataFormatError(path, number, f"expected 'INDEX<TAB>MORPHEME<TAB>POS<TAB>TAG', found {line!r}")
+            raise DataFormatError(path, number, f"expected 'INDEX<TAB>MORPHEME<TAB>POS<TAB>TAG', found {shorten(line)!r}")
         if raw is None:
             raise DataFormatError(path, number, "morpheme row before any '; sentence' line")
         tag = fields[3]
@@ -120,7 +120,7 @@ def read_kmou(path: str | Path) -> Iterator[Sentence]:
         elif tag == "O":
             open_type = None
         else:
-            raise DataFormatError(path, number, f"tag {tag!r} is none of B_TYPE, I, O (KMOU tags)")
+            raise DataFormatError(path, number, f"tag {shorten(tag)!r} is none of B_TYPE, I, O (KMOU tags)")
         words.append(fields[1])
         tags.append(check_tag(tag, path, number))
     yield from flush()

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, shorten
 from ..tags import spans_from_tags
 from .text import join_words, split_words
 from ..types import Sentence
@@ -60,13 +60,13 @@ def _check_entities(path: str, number: int, text: str, raw: object) -> list[tupl
             raise DataFormatError(path, number, f"entity {k} must be an object with start, end and label")
         start, end, label = ent["start"], ent["end"], ent["label"]
         if type(start) is not int or type(end) is not int:
-            raise DataFormatError(path, number, f"entity {k}: start and end must be integers, found {start!r}, {end!r}")
+            raise DataFormatError(path, number, f"entity {k}: start and end must be integers, found {shorten(repr(start))}, {shorten(repr(end))}")
         if not isinstance(label, str) or not label.strip() or any(c.isspace() for c in label):
-            raise DataFormatError(path, number, f"entity {k}: label must be a non-empty string without spaces, found {label!r}")
+            raise DataFormatError(path, number, f"entity {k}: label must be a non-empty string without spaces, found {shorten(repr(label))}")
         if not 0 <= start < end <= len(text):
             raise DataFormatError(path, number, f"entity {k} [{start}, {end}) is out of range for a text of {len(text)} characters")
         if text[start].isspace() or text[end - 1].isspace():
-            raise DataFormatError(path, number, f"entity {k} {text[start:end]!r} starts or ends with whitespace; trim the span")
+            raise DataFormatError(path, number, f"entity {k} {shorten(text[start:end])!r} starts or ends with whitespace; trim the span")
         out.append((start, end, label))
     out.sort()
     for (s1, e1, _), (s2, e2, _) in zip(out, out[1:]):

@@ -8,6 +8,15 @@ from ..errors import DataFormatError
 from ..tags import detect_scheme, invalid_starts, to_iob2
 from ..types import Sentence
 from .read import read_sentences
+from .sniff import sniff_format
+
+#: Why a file of each format can be read without giving a sentence: what its reader drops.
+EMPTY_REASONS = {
+    "jsonl": "every line is blank or has no words (an empty 'tokens' list, or a 'text' without words)",
+    "klue": "no '## id<TAB>sentence' line is followed by a character that is not a space",
+    "kmou": "no '; sentence' line is followed by a morpheme row",
+    "gmb": "the header has no rows under it",
+}
 
 
 @dataclass(frozen=True)
@@ -20,11 +29,18 @@ class Dataset:
     notices: tuple[str, ...] = ()
 
 
+def _why_empty(path: str | Path, format: str) -> str:
+    """What a reader of ``format`` dropped when a file gave no sentence (see ``EMPTY_REASONS``)."""
+    if format == "auto":
+        format = sniff_format(path)
+    return EMPTY_REASONS.get(format, "only blank lines and -DOCSTART- lines")
+
+
 def load_annotated(path: str | Path, format: str = "auto", word_column: int = 0, tag_column: int = -1) -> Dataset:
     """Read an annotated file and convert its tags to IOB2 (IOB1 and BIOES are detected)."""
     raw = read_sentences(path, format, word_column, tag_column)
     if not raw:
-        raise DataFormatError(str(path), None, "no sentences found")
+        raise DataFormatError(str(path), None, f"no sentences found: {_why_empty(path, format)}")
     scheme, evidence = detect_scheme(s.tags for s in raw)
     notices: list[str] = []
     if scheme == "IOB2":

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import DataFormatError, check_choice
 from ..types import TextExample
-from ._lines import iter_lines, read_bytes
+from ._lines import iter_lines, not_utf8, read_bytes
 from .sniff import head_lines
 
 TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl")
@@ -61,7 +61,8 @@ def read_texts(path: str | Path, format: str = "auto", text_columns: Sequence[in
     else:
         examples, multi = _read_delimited(path, "\t" if format == "tsv" else ",", text_columns, label_column), False
     if not examples:
-        raise DataFormatError(path, None, "no texts found")
+        raise DataFormatError(path, None, "no texts found: only blank lines" + ("" if format == "jsonl" else
+                                                                                ", or a header row with no rows under it"))
     return TextDataset(path, examples, multi, format)
 
 
@@ -80,8 +81,9 @@ def _decode(path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DataFormatError(path, line, "not valid UTF-8; save the file as UTF-8") from None
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise not_utf8(path, line, data[line_start : exc.start + 1], exc.start - line_start) from None
 
 
 def _column(spec: int | str, names: list[str] | None, width: int, path: str, what: str) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..data import read_sentences, read_texts, sniff_format, split_words
 from ..encode import WordEncoder
+from ..errors import shorten
 from ..model import model_dir
 from ..tags import detect_scheme, first_invalid, invalid_starts, spans_from_tags, to_iob2
 from ..types import Sentence, TextExample
@@ -29,6 +30,14 @@ from ..types import Sentence, TextExample
 LINE_PER_WORD = ("conll", "bio", "weibo")
 #: Examples kept per finding.
 EXAMPLES = 10
+#: Characters of a word, tag or label shown in the plain-text report (the JSON keeps them whole).
+SHOWN = 40
+
+
+def _w(text: str) -> str:
+    """A word, tag or label from a user's file as the plain-text report shows it: at most ``SHOWN``
+    characters (a 5 MB "word" is cut, with an ellipsis and its length)."""
+    return shorten(text, SHOWN)
 
 
 def _entities(sentences: Sequence[Sentence], scheme: str) -> Counter:
@@ -174,13 +183,13 @@ def format_doctor(report: dict) -> str:
         lines.append(f"== {f['path']}  ({f['format']}, {f['scheme']})")
         chars = f" | characters {f['characters']:,}" if "characters" in f else ""
         lines.append(f"sentences {f['sentences']:,} | words {f['words']:,}{chars} | entities {f['entities_total']:,}")
-        lines.append("  " + ", ".join(f"{t} {n:,}" for t, n in f["entities"].items()))
+        lines.append("  " + ", ".join(f"{_w(t)} {n:,}" for t, n in f["entities"].items()))
         inv = f["invalid_sequences"]
         lines.append(f"invalid tag sequences: {inv['count']}")
         for e in inv["examples"]:
-            lines.append(f"  line {e['line']}: {e['tag']} after {e['after']}")
+            lines.append(f"  line {e['line']}: {_w(e['tag'])} after {_w(e['after'])}")
         if "labels_not_in_train" in f:
-            missing = ", ".join(f["labels_not_in_train"]) or "none"
+            missing = ", ".join(map(_w, f["labels_not_in_train"])) or "none"
             lines.append(f"labels not in the first (train) file: {missing}")
             lines.append(f"sentences also in the first (train) file: {f['duplicates_of_train']['count']}")
         if "subword_lengths" in f:
@@ -190,12 +199,12 @@ def format_doctor(report: dict) -> str:
             lines.append(f"  {hist}")
             lines.append(f"  {sl['sentences_needing_windows']:,} sentences exceed max length {sl['max_length']} and will be windowed")
             z = f["zero_subword_words"]
-            lines.append(f"words with no sub-word: {z['count']}" + (f" (e.g. {z['examples'][:3]!r})" if z["count"] else ""))
+            lines.append(f"words with no sub-word: {z['count']}" + (f" (e.g. {[_w(w) for w in z['examples'][:3]]!r})" if z["count"] else ""))
             u = f["unk_words"]
-            lines.append(f"words mapped to [UNK]: {u['count']:,} ({u['share']:.2%})" + (f", e.g. {' '.join(u['examples'][:5])}" if u["count"] else ""))
+            lines.append(f"words mapped to [UNK]: {u['count']:,} ({u['share']:.2%})" + (f", e.g. {' '.join(map(_w, u['examples'][:5]))}" if u["count"] else ""))
         lines.append("")
     lines.append(f"total: sentences {report['sentences']:,} | words {report['words']:,} | entities {report['entities_total']:,}")
-    lines.append("  " + ", ".join(f"{t} {n:,}" for t, n in report["entities"].items()))
+    lines.append("  " + ", ".join(f"{_w(t)} {n:,}" for t, n in report["entities"].items()))
     return "\n".join(lines)
 
 
@@ -241,9 +250,9 @@ def format_text_doctor(report: dict) -> str:
         lines.append(f"== {f['path']}  ({f['format']}, {kind})")
         imbalance = f" | imbalance {f['imbalance']}x (largest class / smallest)" if f["imbalance"] else ""
         lines.append(f"texts {f['texts']:,}{imbalance}")
-        lines.append("  " + ", ".join(f"{c} {n:,}" for c, n in f["classes"].items()))
+        lines.append("  " + ", ".join(f"{_w(c)} {n:,}" for c, n in f["classes"].items()))
         if "labels_not_in_train" in f:
-            lines.append(f"labels not in the first (train) file: {', '.join(f['labels_not_in_train']) or 'none'}")
+            lines.append(f"labels not in the first (train) file: {', '.join(map(_w, f['labels_not_in_train'])) or 'none'}")
             lines.append(f"texts also in the first (train) file: {f['duplicates_of_train']['count']}")
         if "subword_lengths" in f:
             sl = f["subword_lengths"]
@@ -252,7 +261,7 @@ def format_text_doctor(report: dict) -> str:
             lines.append(f"  {sl['texts_needing_windows']:,} texts exceed max length {sl['max_length']} and are read "
                          "in several windows")
             u = f["unk_words"]
-            lines.append(f"words mapped to [UNK]: {u['count']:,} ({u['share']:.2%})" + (f", e.g. {' '.join(u['examples'][:5])}" if u["count"] else ""))
+            lines.append(f"words mapped to [UNK]: {u['count']:,} ({u['share']:.2%})" + (f", e.g. {' '.join(map(_w, u['examples'][:5]))}" if u["count"] else ""))
         lines.append("")
-    lines.append(f"total: texts {report['texts']:,} | " + ", ".join(f"{c} {n:,}" for c, n in report["classes"].items()))
+    lines.append(f"total: texts {report['texts']:,} | " + ", ".join(f"{_w(c)} {n:,}" for c, n in report["classes"].items()))
     return "\n".join(lines)

@@ -16,18 +16,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: model types whose layers are ``BertLayer``'s arithmetic (post-LayerNorm, plain softmax attention
+#: over absolute positions), checked against ``transformers`` in tests. Module names are not enough:
+#: RoFormer (rotary), ConvBERT, MRA, Nystromformer, YOSO, CANINE, I-BERT, LiLT and LayoutLMv3 have
+#: the same ``attention.self.query`` ... ``output.LayerNorm`` names and compute something else.
+BERT_LAYOUTS = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra", "data2vec-text", "ernie",
+                          "layoutlm", "rembert", "splinter", "markuplm", "roc_bert"})
 _PARTS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.self.dropout",
           "attention.output.dense", "attention.output.dropout", "attention.output.LayerNorm", "intermediate.dense",
           "output.dense", "output.dropout", "output.LayerNorm")
 
 
 def bert_layers(encoder: nn.Module) -> nn.ModuleList | None:
-    """The layers of a BERT-shaped encoder (``BertLayer`` modules: self-attention with query, key and
-    value, output dense + LayerNorm, intermediate, output dense + LayerNorm; absolute positions; not
-    a decoder), or None. The one shape test behind the fast forward and the partial last layer."""
+    """The layers of a BERT-shaped encoder (a model type of ``BERT_LAYOUTS`` whose layers have
+    self-attention with query, key and value, output dense + LayerNorm, intermediate, output dense +
+    LayerNorm; absolute positions; not a decoder), or None: then callers take ``transformers``' own
+    forward. The one shape test behind the fast forward and the partial last layer."""
     config = getattr(encoder, "config", None)
     layers = getattr(getattr(encoder, "encoder", None), "layer", None)
-    if (config is None or not isinstance(layers, nn.ModuleList) or not len(layers) or getattr(config, "is_decoder", False)
+    if (config is None or getattr(config, "model_type", None) not in BERT_LAYOUTS
+            or not isinstance(layers, nn.ModuleList) or not len(layers) or getattr(config, "is_decoder", False)
             or getattr(config, "position_embedding_type", "absolute") != "absolute"):
         return None
     for layer in layers:

@@ -26,11 +26,15 @@ _POOLER_ARCHITECTURES = {"bert": "BertForSequenceClassification"}
 def pretrained_pooler(directory: str | Path) -> dict[str, torch.Tensor] | None:
     """The pooler weights (``weight``, ``bias``) of a checkpoint, or None when it has none; only
     those two tensors are read from the file."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(Path(directory) / model_dir.WEIGHTS_FILE), "pt") as fh:
-        keys = {k.rsplit(".", 1)[1]: k for k in fh.keys() if k.endswith(("pooler.dense.weight", "pooler.dense.bias"))}
-        return {name: fh.get_tensor(key) for name, key in keys.items()} if len(keys) == 2 else None
+    path = Path(directory) / model_dir.WEIGHTS_FILE
+    try:
+        with safe_open(str(path), "pt") as fh:
+            keys = {k.rsplit(".", 1)[1]: k for k in fh.keys() if k.endswith(("pooler.dense.weight", "pooler.dense.bias"))}
+            return {name: fh.get_tensor(key) for name, key in keys.items()} if len(keys) == 2 else None
+    except (SafetensorError, OSError) as exc:
+        raise ConfigError(f"{path}: cannot read these weights ({exc})") from None
 
 
 class Classifier(EncoderModel):

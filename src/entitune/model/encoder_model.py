@@ -144,7 +144,9 @@ class EncoderModel(nn.Module):
         state = model_dir.load_safetensors(path / model_dir.WEIGHTS_FILE)
         encoder_state, head_state = cls.head_state_from_file(state, model.encoder.base_model_prefix + ".")
         missing, unexpected = model.encoder.load_state_dict(encoder_state, strict=False)
-        missing = [k for k in missing if not k.endswith("position_ids")]
+        # an encoder that keeps its own pooler (LayoutLM has no add_pooling_layer) never uses it: a
+        # classifier's pooler is its head's, saved under the same name
+        missing = [k for k in missing if not k.endswith("position_ids") and not k.startswith("pooler.")]
         if missing or unexpected:
             raise not_a_model(path, f"weights do not match the encoder (missing {missing[:3]}, unexpected {unexpected[:3]})")
         try:

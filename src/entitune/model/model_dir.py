@@ -27,6 +27,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..errors import ConfigError, not_a_model
+from ..files import atomic_write_bytes
 from .settings import SETTINGS, ClassifierSettings, TaggerSettings
 
 SETTINGS_FILE = "entitune.json"
@@ -80,29 +81,131 @@ def load_hf_config(directory: str | Path):
     from transformers import AutoConfig
 
     quiet_transformers()
+    refuse_custom_code(directory)
     try:
-        return AutoConfig.from_pretrained(str(directory), local_files_only=True, trust_remote_code=False)
+        config = AutoConfig.from_pretrained(str(directory), local_files_only=True, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as exc:
-        raise not_a_model(directory, f"cannot read {CONFIG_FILE} ({exc})") from None
+        raise not_a_model(directory, f"cannot read {CONFIG_FILE} ({one_line(exc)})") from None
+    # an encoder-decoder's model needs decoder inputs (T5) or reads out its decoder (BART)
+    if getattr(config, "is_encoder_decoder", False):
+        raise not_a_model(directory, f"{config.model_type} is an encoder-decoder model; entitune fine-tunes encoders "
+                                     "(BERT, RoBERTa, XLM-RoBERTa, DeBERTa, ELECTRA, ALBERT, DistilBERT, ...)")
+    return config
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, at most ``limit`` characters (library messages run to
+    several lines and URLs)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def refuse_custom_code(directory: str | Path) -> None:
+    """Refuse, in one line, a folder whose model type transformers does not know: loading it would
+    need the folder's own Python code (``auto_map``), which entitune never runs. Checked from the JSON
+    before transformers sees it, so no prompt ever asks to run it, with or without a terminal."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    path = Path(directory) / CONFIG_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise not_a_model(directory, f"cannot read {CONFIG_FILE} ({one_line(exc)})") from None
+    if not isinstance(raw, dict):
+        raise not_a_model(directory, f"{CONFIG_FILE} is not a JSON object")
+    model_type = raw.get("model_type")
+    custom = raw.get("auto_map")
+    if model_type in CONFIG_MAPPING:
+        return
+    if custom:
+        raise not_a_model(directory, f"model type {model_type!r} needs the folder's own code (auto_map in {CONFIG_FILE}); "
+                                     "entitune never runs code from model folders")
+    raise not_a_model(directory, f"unknown model type {model_type!r} in {CONFIG_FILE}; "
+                                 "entitune loads the model types transformers knows")
 
 
 def load_tokenizer(directory: str | Path, model_type: str):
-    """A fast tokenizer from a local directory (slow tokenizers have no word alignment)."""
-    from transformers import AutoTokenizer
-
-    kwargs = {"add_prefix_space": True} if model_type in _PREFIX_SPACE_MODELS else {}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(directory), use_fast=True, local_files_only=True,
-                                                  trust_remote_code=False, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise not_a_model(directory, f"cannot load its tokenizer ({exc})") from None
+    """A fast tokenizer from a local directory (slow tokenizers have no word alignment) that gives a
+    pre-split word the sub-tokens it has in running text, after a space: byte-level BPE and
+    SentencePiece tokenizers saved without a prefix space get one (``add_prefix_space``, saved with
+    the tokenizer, so that ``transformers.pipeline`` tokenizes text the same way)."""
+    _refuse_sentencepiece_only(directory)
+    tokenizer = _auto_tokenizer(directory, model_type in _PREFIX_SPACE_MODELS)
     if not tokenizer.is_fast:
         raise not_a_model(directory, "needs a fast tokenizer (tokenizer.json) for word alignment")
+    if not set(tokenizer.get_vocab()) - set(tokenizer.all_special_tokens):
+        raise not_a_model(directory, "its tokenizer has no vocabulary besides special tokens (no tokenizer.json or "
+                                     "vocabulary file); save the encoder's tokenizer with it")
+    if not splits_like_text(tokenizer):
+        tokenizer = _auto_tokenizer(directory, True)  # the tokenizer class's own option
+        if not splits_like_text(tokenizer):  # a class without one: set it in the tokenizers pipeline
+            add_prefix_space(tokenizer.backend_tokenizer)
+        if not splits_like_text(tokenizer):
+            raise not_a_model(directory, "its tokenizer gives pre-split words other sub-tokens than running text, even "
+                                         "with a prefix space, so words cannot be aligned to sub-tokens")
     return tokenizer
+
+
+def _auto_tokenizer(directory: str | Path, prefix_space: bool):
+    from transformers import AutoTokenizer
+
+    kwargs = {"add_prefix_space": True} if prefix_space else {}
+    try:
+        return AutoTokenizer.from_pretrained(str(directory), use_fast=True, local_files_only=True,
+                                             trust_remote_code=False, **kwargs)
+    except (OSError, ValueError, ImportError) as exc:
+        raise not_a_model(directory, f"cannot load its tokenizer ({one_line(exc)})") from None
+
+
+def _refuse_sentencepiece_only(directory: str | Path) -> None:
+    """Refuse, in one line, a tokenizer saved only as a SentencePiece model (``*.model``, no
+    ``tokenizer.json``) where the sentencepiece package, which reads it, is not installed."""
+    path = Path(directory)
+    models = sorted(p.name for p in path.glob("*.model"))
+    if models and not (path / "tokenizer.json").is_file() and importlib.util.find_spec("sentencepiece") is None:
+        raise not_a_model(directory, f"its tokenizer is a SentencePiece model ({models[0]}) without tokenizer.json; "
+                                     "reading it needs the sentencepiece package (pip install sentencepiece)")
+
+
+def splits_like_text(tokenizer) -> bool:
+    """True when a pre-split word gets the sub-tokens it has in running text after a space (checked on
+    the second of two words; True where the tokenizer does not split text at spaces)."""
+    probe = ["a", "a"]
+    split = tokenizer(probe, is_split_into_words=True, add_special_tokens=False)
+    text = tokenizer(" ".join(probe), add_special_tokens=False)
+    second = [[i for i, w in zip(enc["input_ids"], enc.word_ids()) if w == 1] for enc in (split, text)]
+    return not second[1] or second[0] == second[1]
+
+
+def add_prefix_space(backend) -> None:
+    """Make a ``tokenizers.Tokenizer`` put a space before every word: ``ByteLevel`` pre-tokenizers add
+    one, ``Metaspace`` ones prepend their marker to every word (also inside a ``Sequence``)."""
+    from tokenizers import Tokenizer
+
+    state = json.loads(backend.to_str())
+
+    def fix(node) -> None:
+        if isinstance(node, list):
+            for item in node:
+                fix(item)
+        elif isinstance(node, dict):
+            if node.get("type") == "ByteLevel":
+                node["add_prefix_space"] = True
+            elif node.get("type") == "Metaspace":
+                node.update(prepend_scheme="always", add_prefix_space=True)
+            for item in node.values():
+                fix(item)
+
+    fix(state["pre_tokenizer"])
+    bare = {"version": state.get("version", "1.0"), "truncation": None, "padding": None, "added_tokens": [],
+            "normalizer": None, "pre_tokenizer": state["pre_tokenizer"], "post_processor": None, "decoder": None,
+            "model": {"type": "WordLevel", "vocab": {}, "unk_token": "[UNK]"}}
+    backend.pre_tokenizer = Tokenizer.from_str(json.dumps(bare)).pre_tokenizer
 
 
 def build_encoder(config, directory: str | Path | None):
     """The bare encoder (no pooler), from pretrained weights in ``directory`` or, with None, empty."""
+    from safetensors import SafetensorError
     from transformers import AutoModel
 
     with contextlib.redirect_stdout(io.StringIO()):  # transformers prints load reports to stdout
@@ -115,6 +218,9 @@ def build_encoder(config, directory: str | Path | None):
             except TypeError:
                 if not extra:
                     raise
+            except (SafetensorError, OSError) as exc:  # cut short, damaged, unreadable
+                weights = Path(directory or "") / WEIGHTS_FILE
+                raise ConfigError(f"{weights}: cannot read these weights ({one_line(exc)})") from None
     raise AssertionError("unreachable")
 
 
@@ -170,13 +276,12 @@ def write_model_files(directory: str | Path, settings: TaggerSettings | Classifi
 
 
 def save_safetensors(state: dict, path: str | Path) -> None:
-    """Write tensors to ``path`` atomically (a temporary file, then a rename)."""
-    from safetensors.torch import save_file
+    """Write tensors to ``path`` atomically (a temporary file, then a rename; on failure the
+    temporary file is removed and ``OutputError`` raised)."""
+    from safetensors.torch import save
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().to("cpu").contiguous() for k, v in state.items()}, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, path)
+    data = save({k: v.detach().to("cpu").contiguous() for k, v in state.items()}, metadata={"format": "pt"})
+    atomic_write_bytes(data, path)
 
 
 def load_safetensors(path: str | Path) -> dict:

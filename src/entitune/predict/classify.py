@@ -33,7 +33,10 @@ class ClassPredictor(WindowScoring):
     See ``engine.WindowScoring`` for ``batch_size`` and ``chunk_size``."""
 
     def classify(self, texts: Sequence[str | Sequence[str]]) -> list[Classification]:
-        """Label each text (a pre-split word list is joined by spaces)."""
+        """Label each text (a pre-split word list is joined by spaces). A single string is one text
+        (a list of one result), not a list of characters."""
+        if isinstance(texts, str):
+            texts = [texts]
         items = [t if isinstance(t, str) else " ".join(t) for t in texts]
         return list(self._run(self._chunks(items)))
 

@@ -82,8 +82,10 @@ class Predictor(WindowScoring):
 
         Entity offsets index the raw text; for pre-split words they index the words joined by
         single spaces (the ``text`` of the result). An entity's score is the mean probability of
-        its words' tags.
+        its words' tags. A single string is one input (a list of one result), not a list of characters.
         """
+        if isinstance(inputs, str):
+            inputs = [inputs]
         parsed: list[tuple[str, list[str], list[tuple[int, int]]]] = []
 
         def word_chunks() -> Iterator[list[list[str]]]:

@@ -2,15 +2,51 @@
 bottom from a config (or keyword options) to files and a result; the CLI only turns flags into
 their arguments.
 
+Names load lazily (PEP 562): ``import entitune.recipes`` and ``FinetuneConfig`` import no torch, so
+the command line starts, answers ``--help`` and refuses bad input files before the heavy libraries
+load; a verb's module loads when the verb runs.
+
 >>> from entitune.recipes import FinetuneConfig, finetune          # doctest: +SKIP
 >>> finetune(FinetuneConfig(train="engtrain.bio", out="runs/movie", epochs=1))  # doctest: +SKIP
 """
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .common import input_path
 from .console import Console, prepare_process, report_error
-from .data_tools import convert, doctor, split
-from .finetune import DEVICES, FinetuneConfig, FinetuneResult, finetune
-from .inference import OUTPUTS, evaluate_file, export_model, parse_input_line, predict_lines, serve
+from .options import DEVICES, FinetuneConfig
+
+_LAZY = {
+    "convert": "data_tools", "doctor": "data_tools", "split": "data_tools",
+    "FinetuneResult": "finetune", "finetune": "finetune",
+    "OUTPUTS": "inference", "evaluate_file": "inference", "export_model": "inference",
+    "parse_input_line": "inference", "predict_lines": "inference", "serve": "inference",
+    "report": "run_report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from .data_tools import convert, doctor, split
+    from .finetune import FinetuneResult, finetune
+    from .inference import OUTPUTS, evaluate_file, export_model, parse_input_line, predict_lines, serve
+    from .run_report import report
 
 __all__ = [
     "DEVICES", "OUTPUTS", "Console", "FinetuneConfig", "FinetuneResult", "convert", "doctor", "evaluate_file",
-    "export_model", "finetune", "parse_input_line", "predict_lines", "prepare_process", "report_error", "serve", "split",
+    "export_model", "finetune", "input_path", "parse_input_line", "predict_lines", "prepare_process", "report_error",
+    "report", "serve", "split",
 ]

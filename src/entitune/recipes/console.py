@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from ..train import EpochResult
+if TYPE_CHECKING:
+    from ..train import EpochResult
 
 
 def prepare_process() -> None:
@@ -48,8 +50,9 @@ class TrainProgress:
         self.bar = None
         self.task = None
 
-    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
-        self.console.note(f"training: {total_steps} steps ({steps_per_epoch} per epoch)")
+    def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None:
+        self.console.note(f"training: {total_steps} steps ({steps_per_epoch} per epoch)"
+                          + (f", {total_steps - start_step} to go" if start_step else ""))
         if self.show_bar:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -60,7 +63,7 @@ class TrainProgress:
                 transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task("train", total=total_steps, loss=0.0, speed=0.0)
+            self.task = self.bar.add_task("train", total=total_steps, completed=start_step, loss=0.0, speed=0.0)
 
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
         if self.bar is not None:

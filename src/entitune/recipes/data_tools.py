@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..data import WRITE_FORMATS, sniff_task, split_three, write_sentences
+from ..data._lines import check_input_file
 from ..errors import ConfigError, check_choice
 from ..evaluate import diagnose, diagnose_texts, format_doctor, format_text_doctor, word_encoder_for
 from ..tags import SCHEMES, from_iob2
@@ -24,6 +25,8 @@ def doctor(data: Sequence[str | Path], *, model: str | Path | None = None, max_l
     and return the report."""
     console = console or Console()
     data = list(data)
+    for path in data:  # every file before the tokenizer loads: a FIFO or a device fails at once
+        check_input_file(path)
     task = sniff_task(data[0]) if task == "auto" else check_choice("task", task, ("ner", "classify"))
     encoder, path = word_encoder_for(model, max_length)
     if task == "classify":

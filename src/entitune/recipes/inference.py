@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from itertools import chain, islice
 from pathlib import Path
 from typing import TextIO
 
 from ..backends import backend_name, load_scorer, predictor_for
 from ..data import write_conll
+from ..data._lines import check_input_file, iter_lines, iter_stream_lines
 from ..errors import ConfigError, check_choice
-from ..evaluate import evaluate, evaluate_classifier, format_classification_report, format_report
+from ..evaluate import evaluate, evaluate_classifier, format_classification_report, format_errors, format_report
 from ..export import export_and_rescore
+from ..files import atomic_write_text
 from ..model import model_dir
 from .common import load_data, read_labelled_texts, set_threads
 from .console import Console
@@ -22,9 +25,15 @@ OUTPUTS = ("jsonl", "conll")
 def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | None = None, *, batch_size: int = 64,
                   format: str = "auto", threads: int | None = None, backend: str = "auto",
                   text_columns: str | None = None, label_column: str | None = None,
-                  console: Console | None = None) -> dict:
-    """Score a model (or an export) on an annotated file of its task; print the report, write ``json_out``."""
+                  errors_out: str | Path | None = None, console: Console | None = None) -> dict:
+    """Score a model (or an export) on an annotated file of its task; print the report, write ``json_out``.
+
+    ``errors_out`` (taggers): analyse the errors (``evaluate.errors``), print their counts, write one
+    JSON line per sentence with an error there, and the whole analysis under ``errors`` in the report."""
     console = console or Console()
+    check_input_file(data)  # before the model loads: a FIFO or a device fails at once
+    if errors_out is not None and model_dir.read_settings(model)[0].task == "classify":
+        raise ConfigError("--errors is for taggers; a classifier's confusion matrix is in its report (--json)")
     set_threads(threads)
     scorer = load_scorer(model, backend, threads)
     if scorer.settings.task == "classify":
@@ -32,8 +41,12 @@ def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | No
         report = evaluate_classifier(scorer, examples, batch_size, str(data))
         console.result(format_classification_report(report))
     else:
-        report = evaluate(scorer, load_data(data, format, console).sentences, batch_size)
+        report = evaluate(scorer, load_data(data, format, console).sentences, batch_size, errors=errors_out is not None)
         console.result(format_report(report))
+        if errors_out is not None:
+            console.result(format_errors(report["errors"]))
+            atomic_write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in report["errors"]["sentences"]),
+                              errors_out)
     if json_out is not None:
         Path(json_out).write_text(json.dumps(report, indent=2) + "\n")
     return report
@@ -56,35 +69,58 @@ def parse_input_line(line: str) -> str | list[str]:
     return line
 
 
+#: inputs read, predicted and written at a time by ``predict_lines``: memory stays flat on any input
+PREDICT_CHUNK = 1024
+
+
 def predict_lines(model: str | Path, input: str | Path | None = None, *, output: str = "jsonl", batch_size: int = 32,
                   threads: int | None = None, backend: str = "auto", all_scores: bool = False,
                   stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Tag (or classify) one input per line of ``input`` (default: stdin), writing JSONL (or CoNLL,
-    for a tagger) to ``stdout``; ``all_scores`` adds a classifier's whole distribution. Returns how
-    many inputs were answered."""
+    """Tag (or classify) one input per line of ``input`` (default, or ``-``: stdin), writing JSONL (or
+    CoNLL, for a tagger) to ``stdout``; ``all_scores`` adds a classifier's whole distribution. Returns
+    how many lines were answered.
+
+    Streams: ``PREDICT_CHUNK`` lines are read, predicted and written (and flushed) at a time, so
+    memory stays flat however long the input, and output follows input as it comes. Every line
+    gets one answer, in order: a blank line an empty one (no words; for a classifier no label), so
+    output rows line up with input rows. The input is read as data files are (a regular file, UTF-8,
+    bounded in size and line length: ``data._lines``); its first chunk is read before the model
+    loads, so a bad file fails at once. An input with no line at all: one note on stderr, no output."""
     check_choice("output", output, OUTPUTS)
     set_threads(threads)
-    if input is not None:
-        try:
-            text = Path(input).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{input}: cannot read ({exc})") from None
+    if input is not None and str(input) != "-":
+        name, numbered = str(input), iter_lines(input)
     else:
-        text = (stdin or sys.stdin).read()
-    lines = [line for line in text.splitlines() if line.strip()]
+        name, numbered = "standard input", iter_stream_lines(stdin or sys.stdin, "<stdin>")
+    lines = (line for _, line in numbered)
+    first = list(islice(lines, PREDICT_CHUNK))
     predictor = predictor_for(load_scorer(model, backend, threads), batch_size)
     classify = predictor.scorer.settings.task == "classify"
     if classify and output == "conll":
         raise ConfigError("output conll is for taggers; a classifier writes jsonl")
-    results = predictor.predict([line if classify else parse_input_line(line) for line in lines])
+    if not first:  # nothing to answer is not an error (an empty batch in a pipeline); say so, write nothing
+        Console().note(f"no input lines in {name}")
+        return 0
     out = stdout or sys.stdout
-    if output == "conll":
-        out.write(write_conll((r.words, r.tags) for r in results))
-    else:
-        for r in results:
-            answer = r.to_dict(all_scores) if classify else r.to_dict()
-            out.write(json.dumps(answer, ensure_ascii=False) + "\n")
-    return len(results)
+    answered = 0
+    for chunk in chain([first], iter(lambda: list(islice(lines, PREDICT_CHUNK)), [])):
+        filled = [i for i, line in enumerate(chunk) if line.strip()]
+        results = predictor.predict([chunk[i] if classify else parse_input_line(chunk[i]) for i in filled])
+        by_line = dict(zip(filled, results))
+        if output == "conll":
+            out.write(write_conll((r.words, r.tags) if (r := by_line.get(i)) else ((), ()) for i in range(len(chunk))))
+        else:
+            for i, line in enumerate(chunk):
+                r = by_line.get(i)
+                if r is None:
+                    answer = {"text": line, "label": None, "score": None} if classify else \
+                        {"text": line, "words": [], "tags": [], "entities": []}
+                else:
+                    answer = r.to_dict(all_scores) if classify else r.to_dict()
+                out.write(json.dumps(answer, ensure_ascii=False) + "\n")
+        out.flush()
+        answered += len(chunk)
+    return answered
 
 
 def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none", eval_file: str | Path | None = None,
@@ -95,6 +131,8 @@ def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none",
     if its score (entity F1, or accuracy for a classifier) drops more than ``max_drop`` points;
     returns the report (``export.json``)."""
     console = console or Console()
+    if eval_file is not None:
+        check_input_file(eval_file)  # before the model loads
     set_threads(threads)
     task = model_dir.read_settings(model)[0].task
     examples = None

@@ -6,7 +6,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..data import split_dev, sniff_task
-from ..errors import ConfigError
+from ..data._lines import check_input_file
+from ..errors import ConfigError, shorten
 from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
 from ..model.classifier import Classifier
 from ..model.tagger import Tagger
@@ -16,11 +17,16 @@ from .common import load_data, read_labelled_texts
 from .console import Console
 
 if TYPE_CHECKING:
-    from .finetune import FinetuneConfig
+    from .options import FinetuneConfig
 
 
 def resolve_task(config: "FinetuneConfig") -> str:
-    """``config.task``, or the task the training file is for when it is ``auto``."""
+    """``config.task``, or the task the training file is for when it is ``auto``; first every input
+    file (train, dev, test) is checked to be a readable regular file, so a missing ``--test``, a FIFO
+    or a device fails before the output directory is made or anything is read."""
+    for path in (config.train, config.dev, config.test):
+        if path is not None:
+            check_input_file(path)
     return sniff_task(config.train) if config.task == "auto" else config.task
 
 
@@ -42,13 +48,23 @@ def _split(train: list, dev_file, read, config: "FinetuneConfig", console: Conso
         return train, dev
     fraction = dev_fraction(config, needs_dev)
     if fraction == 0.0:
-        console.note(f"data: train {len(train)} {unit}, no dev set (with one epoch there is no best epoch to "
-                     "choose; --dev FILE or --dev-fraction 0.1 holds one out)")
+        why = ("--dev-fraction 0: the last epoch is kept" if config.dev_fraction == 0.0 else
+               "with one epoch there is no best epoch to choose")
+        console.note(f"data: train {len(train)} {unit}, no dev set ({why}; --dev FILE or --dev-fraction 0.1 holds one out)")
         return train, []
+    read_count = len(train)
     train, dev = split_dev(train, fraction, config.seed)
+    _check_train_left(config, train, read_count, unit)  # before the note: the error is the one line
     console.note(f"data: train {len(train)} {unit}, dev {len(dev)} held out from --train "
                  f"({fraction:.0%}, seed {config.seed}); pass --dev FILE to use a dev file")
     return train, dev
+
+
+def _check_train_left(config: "FinetuneConfig", train: list, read_count: int, unit: str) -> None:
+    """Refuse to train on nothing: the dev split (``dev_fraction``) took every example read."""
+    if not train:
+        raise ConfigError(f"no training {unit} left after reading {config.train}: the dev split took all "
+                          f"{read_count} of them; give more data, a --dev FILE, or --dev-fraction 0")
 
 
 class NerTask:
@@ -62,15 +78,24 @@ class NerTask:
     def load(self) -> tuple[list, list, list | None]:
         c = self.config
         read = lambda path: load_data(path, c.format, self.console).sentences  # noqa: E731
-        train, dev = _split(read(c.train), c.dev, read, c, self.console, "sentences", needs_dev=c.epochs > 1)
+        train = read(c.train)
+        self._check_learnable(train)  # on the whole file first, before any note: the error is the one line
+        train, dev = _split(train, c.dev, read, c, self.console, "sentences", needs_dev=c.epochs > 1)
         test = read(c.test) if c.test is not None else None
         if c.scheme != "IOB2":  # learn in another scheme; dev and test stay IOB2 (predictions come back in IOB2)
             train = [replace(s, tags=tuple(from_iob2(s.tags, c.scheme))) for s in train]
+        self._check_learnable(train)  # again: the dev split may have taken every entity
         self.labels = label_set([t for s in train for t in s.tags], c.scheme)
         seen = {t for s in [*dev, *(test or [])] for t in from_iob2(s.tags, c.scheme)}
         if unseen := sorted(seen - set(self.labels)):
             self.console.note(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
         return train, dev, test
+
+    def _check_learnable(self, train: list) -> None:
+        """Refuse training data whose every tag is O: a single label, nothing to learn."""
+        if all(t == "O" for s in train for t in s.tags):
+            raise ConfigError(f"{self.config.train}: every training tag is O, so there is no entity to learn; a "
+                              "tagger needs B-TYPE / I-TYPE tags of at least one type")
 
     def build(self) -> Tagger:
         c = self.config
@@ -112,17 +137,27 @@ class ClassifyTask:
     def load(self) -> tuple[list, list, list | None]:
         c = self.config
         train = self._read(c.train)
+        self._check_learnable(train)  # on the whole file first, before any note: the error is the one line
         train, dev = _split(train, c.dev, self._read, c, self.console, "texts", needs_dev=c.epochs > 1 or self.multi_label)
         test = self._read(c.test) if c.test is not None else None
+        self._check_learnable(train)  # again: the dev split may have taken every text of a class
         self.labels = tuple(sorted({label for e in train for label in e.labels or ()}))
-        if len(self.labels) < 2 and not self.multi_label:
-            raise ConfigError(f"{c.train}: a classifier needs at least two labels, found {list(self.labels)}")
         if dev:
             check_labels(dev, self.labels, str(c.dev or c.train))  # unknown labels are errors at their lines
         if test is not None:
             check_labels(test, self.labels, str(c.test))
         self._train = train
         return train, dev, test
+
+    def _check_learnable(self, train: list) -> None:
+        """Refuse a single class (single-label), or texts that all carry the same labels (multi-label)."""
+        labels = sorted({label for e in train for label in e.labels or ()})
+        if len(labels) < 2 and not self.multi_label:
+            raise ConfigError(f"{self.config.train}: a classifier needs at least two labels, found "
+                              f"{[shorten(label) for label in labels]}")
+        if self.multi_label and all(len(e.labels or ()) == len(labels) for e in train):
+            raise ConfigError(f"{self.config.train}: every training text has the same labels "
+                              f"({', '.join(shorten(label) for label in labels) or 'none'}), so there is nothing to learn")
 
     def build(self) -> Classifier:
         c = self.config

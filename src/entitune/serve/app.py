@@ -9,13 +9,21 @@ what ``predict`` gives for that input alone.
 
 Nothing is loaded at import time: ``create_app`` takes a ready predictor (anything with
 ``predict(inputs) -> list of objects with to_dict()``), so a torch or an ONNX backend serve alike.
+
+Hostile input stays with its sender: every text and word is checked before it joins a micro-batch
+(``limits.check_limits``: lone surrogates get a 422 naming the field and index), a failure inside a
+batch fails only the request it came from (``batching``: a 500 ``{"error": ...}`` and one log line),
+and idle or slow connections are closed (``limits``: ``idle_timeout_s``, ``body_timeout_s``).
+``/info`` names the model and encoder directories, never their absolute paths.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from importlib.resources import files
+from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -26,7 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .._version import __version__
 from ..tags import entity_types
 from .batching import MicroBatcher
-from .limits import BodyLimitMiddleware, RequestLimitError, ServeLimits, check_limits, error_response, validation_message
+from .limits import (BodyLimitMiddleware, RequestLimitError, ServeLimits, check_limits, error_response,
+                     idle_timeout_protocol, validation_message)
 from .schemas import ErrorResponse, HealthResponse, InfoResponse, PredictRequest, PredictResponse
 
 
@@ -44,16 +53,32 @@ def page_html() -> str:
 #: settings ``/info`` reports where the model has them
 INFO_SETTINGS = ("head", "features", "scheme", "pooling", "multi_label", "threshold", "max_length", "encoder")
 
+#: last path components too generic to name a model alone; shown with their parent directory
+GENERIC_DIR_NAMES = frozenset({"model", "models", "encoder", "checkpoint", "best", "final", "onnx"})
+
+
+def display_name(path: Any) -> str:
+    """A model or encoder location as ``/info`` shows it: the directory's name, never the path
+    (``/srv/runs/movie`` -> ``movie``; a generic last name keeps its parent: ``minilm/model``)."""
+    parts = [p for p in re.split(r"[\\/]+", str(path)) if p not in ("", ".", "..", "~") and not p.endswith(":")]
+    if not parts:
+        return ""
+    if parts[-1].lower() in GENERIC_DIR_NAMES and len(parts) > 1:
+        return f"{parts[-2]}/{parts[-1]}"
+    return parts[-1]
+
 
 def model_info(scorer: Any, model_path: str, backend: str = "torch") -> dict:
-    """The ``/info`` description of a loaded model (its task, labels and the settings saved with it)."""
+    """The ``/info`` description of a loaded model (its task, labels and the settings saved with it);
+    the model and encoder by their directories' names (``display_name``), never absolute paths."""
     settings = scorer.settings
     return {
         "task": settings.task,
         "labels": list(settings.labels),
-        "model": str(model_path),
+        "model": display_name(Path(model_path).resolve()),  # resolved: ``serve .`` shows the directory's name
         "backend": backend,
         **{name: getattr(settings, name) for name in INFO_SETTINGS if hasattr(settings, name)},
+        **({"encoder": display_name(settings.encoder)} if getattr(settings, "encoder", None) else {}),
         "model_version": settings.version,
         "entitune_version": __version__,
     }
@@ -104,7 +129,11 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
     app = FastAPI(title="entitune", version=__version__, lifespan=lifespan,
                   description="Named entity recognition with a fine-tuned BERT encoder.")
     app.state.batcher = batcher
+    app.state.limits = limits  # BackgroundServer and run() take the connection timeouts from here
     full_info = {"task": "ner", "backend": "torch", "entitune_version": __version__, "model": "", **info}
+    for key in ("model", "encoder"):  # names, never absolute paths, whoever built ``info``
+        if isinstance(full_info.get(key), str):
+            full_info[key] = display_name(full_info[key])
     full_info["labels"] = list(full_info.get("labels", []))
     if full_info["task"] == "ner":
         full_info["entity_types"] = entity_types(full_info["labels"])
@@ -131,10 +160,14 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
         """For a tagger: words, IOB2 tags and entities (character offsets, label, score) for each input;
         for a classifier: the label, its probability and every label's probability. In order."""
         inputs = request.inputs
-        check_limits(inputs, limits)
+        check_limits(inputs, limits)  # before batching: a bad input must not reach other requests' batch
+        try:
+            predictions = await batcher.submit(inputs)
+        except Exception as exc:  # logged once by the batcher; only this request fails
+            return error_response(500, f"prediction failed for this request ({type(exc).__name__}; see the server log)")
         # the predictor's dicts are already the response shape: answering with a JSONResponse skips
         # re-validating them through the response model (which only documents it)
-        return JSONResponse({"predictions": await batcher.submit(inputs)})
+        return JSONResponse({"predictions": predictions})
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness")
     async def health() -> dict:
@@ -149,14 +182,16 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
     async def page() -> HTMLResponse:
         return HTMLResponse(page_text)
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, timeout_s=limits.body_timeout_s)
     return app
 
 
 def run(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = ServeLimits(), host: str = "127.0.0.1",
         port: int = 8000, threads: int | None = None, log_level: str = "info") -> None:
-    """Serve ``predictor`` with uvicorn until interrupted (one process, one event loop)."""
+    """Serve ``predictor`` with uvicorn until interrupted (one process, one event loop), on uvicorn's
+    h11 protocol with the idle-connection timeout (``limits.idle_timeout_protocol``)."""
     import uvicorn
 
     app = create_app(predictor, info=info, limits=limits, threads=threads)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
+                http=idle_timeout_protocol(limits.idle_timeout_s))

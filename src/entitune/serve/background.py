@@ -6,6 +6,8 @@ import threading
 
 from fastapi import FastAPI
 
+from .limits import idle_timeout_protocol
+
 
 class BackgroundServer:
     """A uvicorn server on a thread, on an already-bound socket; for tests and benchmarks.
@@ -23,7 +25,9 @@ class BackgroundServer:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, port))
         self.url = f"http://{host}:{self.socket.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        limits = getattr(app.state, "limits", None)  # create_app's: the same idle timeout as ``entitune serve``
+        http = idle_timeout_protocol(limits.idle_timeout_s) if limits is not None else "auto"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, http=http))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self) -> "BackgroundServer":

@@ -8,13 +8,21 @@ out and the next requests came in; with two, 50 clients on 2 cores were served a
 Written here by hand because nothing well-kept does it for this case: model servers (Triton,
 TorchServe, Ray Serve) batch tensors and need their own runtime, and the small asyncio batching
 packages are thin and unmaintained; this is one short class.
+
+A failure is kept to the request that causes it: when ``predict`` raises on a combined batch, each
+request of the batch is predicted again on its own, so only the offending request gets the exception
+(the others their answers), and each failed request is logged as one warning line (the exception's
+type and message, no traceback) on the ``entitune.serve`` logger.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+
+_log = logging.getLogger("entitune.serve")
 
 
 @dataclass
@@ -108,18 +116,48 @@ class MicroBatcher:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
             try:
-                results = await loop.run_in_executor(self._executor, self._predict, flat)
-                self.batches += 1
-            except Exception as exc:  # a bug in the predictor: every waiting request gets it
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
-                continue
+                try:
+                    results = await loop.run_in_executor(self._executor, self._predict, flat)
+                    self.batches += 1
+                    outcomes: list = []
+                    start = 0
+                    for job in jobs:
+                        outcomes.append(results[start:start + len(job.inputs)])
+                        start += len(job.inputs)
+                except Exception as exc:
+                    if len(jobs) == 1:
+                        outcomes = [exc]
+                    else:  # find the request(s) it came from: each alone, the others still get answers
+                        _log.debug("predict failed on a batch of %d requests (%s); predicting each alone",
+                                   len(jobs), type(exc).__name__)
+                        try:
+                            outcomes = await loop.run_in_executor(self._executor, self._each_alone, jobs)
+                        except Exception as again:  # the executor itself failed (shut down): all fail
+                            outcomes = [again] * len(jobs)
+                        self.batches += sum(not isinstance(o, BaseException) for o in outcomes)
             finally:
                 self.running -= 1
-            start = 0
-            for job in jobs:
-                end = start + len(job.inputs)
-                if not job.future.done():
-                    job.future.set_result(results[start:end])
-                start = end
+            for job, outcome in zip(jobs, outcomes):
+                if isinstance(outcome, BaseException):
+                    _log.warning("prediction failed for a request of %d input(s): %s: %s", len(job.inputs),
+                                 type(outcome).__name__, _one_line(outcome))
+                    if not job.future.done():
+                        job.future.set_exception(outcome)
+                elif not job.future.done():
+                    job.future.set_result(outcome)
+
+    def _each_alone(self, jobs: list[_Job]) -> list:
+        """Each job's predictions, or the exception predicting it alone raised (on the worker thread)."""
+        outcomes: list = []
+        for job in jobs:
+            try:
+                outcomes.append(self._predict(job.inputs))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """The exception's message on one line, at most ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."

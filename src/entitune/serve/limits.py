@@ -1,8 +1,31 @@
-"""The service's limits: ``ServeLimits`` (per request and for micro-batching), the check of a
-request's inputs against them, the body-size guard that runs before anything parses a body, and the
-one-line JSON errors for all of it."""
+"""The service's limits: ``ServeLimits`` (per request, micro-batching and connection timeouts), the
+check of a request's inputs against them (and against what the tokenizer cannot take), the body guard
+that runs before anything parses a body (size, UTF-8, time to arrive), the idle-connection timeout,
+and the one-line JSON errors for all of it.
+
+Why the timeouts are written here by hand: uvicorn has no header or idle timeout. Its only timeout,
+``timeout_keep_alive``, is armed after a response and disarmed by any byte received, so a client that
+connects and sends nothing (or a partial request head, or a body shorter than its Content-Length)
+holds a connection and its buffers for as long as it likes (65 s and more was measured; 100 idle
+sockets stayed open 30 s). Two small pieces close that gap without a proxy in front:
+
+* ``idle_timeout_protocol``: uvicorn's own h11 protocol with one timer, armed when a connection opens
+  and after each response, disarmed only when a complete request head has arrived; when it fires the
+  connection is closed (``ServeLimits.idle_timeout_s``).
+* ``BodyLimitMiddleware`` reads the body against a deadline; a body not complete within
+  ``ServeLimits.body_timeout_s`` of the request head gets a 408 JSON error and the connection closed.
+
+What the tokenizer cannot take was probed (fast WordPiece tokenizer of the bundled encoder): only
+strings that cannot be encoded as UTF-8, i.e. lone surrogates (a JSON ``\\ud800`` escape without its
+pair), which raise a TypeError inside ``predict``. NUL and other control characters, noncharacters,
+private-use and zero-width characters and single words of 20,000 characters are all tagged, so they
+are accepted; ``check_limits`` refuses lone surrogates with a 422 naming the field and index, before
+the request joins a micro-batch.
+"""
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -11,6 +34,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ..errors import ConfigError
+
+_log = logging.getLogger("entitune.serve")
 
 
 @dataclass(frozen=True)
@@ -25,6 +50,10 @@ class ServeLimits:
         max_batch_texts: inputs the worker combines into one ``predict`` call.
         max_batch_wait_ms: how long the worker waits for more requests before predicting.
         workers: micro-batches predicted at once, each on its own thread.
+        idle_timeout_s: seconds a connection may stay open without a complete request head, after
+            it opens or after the previous response; then it is closed.
+        body_timeout_s: seconds a request body may take to arrive after its head; then 408 and the
+            connection is closed (a body shorter than its Content-Length ends so).
     """
 
     max_texts: int = 256
@@ -34,10 +63,15 @@ class ServeLimits:
     max_batch_texts: int = 128
     max_batch_wait_ms: float = 5.0
     workers: int = 2
+    idle_timeout_s: float = 15.0
+    body_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if value < (0 if name == "max_batch_wait_ms" else 1):
+            if name.endswith("_timeout_s"):
+                if not value > 0:
+                    raise ConfigError(f"{name} must be positive, got {value}")
+            elif value < (0 if name == "max_batch_wait_ms" else 1):
                 raise ConfigError(f"{name} must be {'at least 0' if name == 'max_batch_wait_ms' else 'positive'}, got {value}")
 
 
@@ -49,8 +83,11 @@ class RequestLimitError(Exception):
         self.status = status
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """``{"error": message}``; characters UTF-8 cannot encode (lone surrogates, say from an echoed
+    JSON key) are written as escapes, so building the error can never fail."""
+    safe = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return JSONResponse({"error": safe}, status_code=status, headers=headers)
 
 
 def validation_message(exc: RequestValidationError) -> tuple[int, str]:
@@ -73,11 +110,13 @@ def validation_message(exc: RequestValidationError) -> tuple[int, str]:
 
 class BodyLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` (by Content-Length and by streamed size) with 413,
-    and bodies that are not UTF-8 with 400, before anything parses them."""
+    bodies that are not UTF-8 with 400, and bodies not complete within ``timeout_s`` of the request
+    head with 408 (and the connection closed), before anything parses them."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, timeout_s: float = 30.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -94,8 +133,17 @@ class BodyLimitMiddleware:
                 await self._too_large(size, scope, receive, send)
                 return
         chunks, size = [], 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.001))
+            except asyncio.TimeoutError:
+                expected = f" of {int(declared)}" if declared is not None else ""
+                message = (f"request body not received within {self.timeout_s:g} s ({size}{expected} bytes arrived; "
+                           f"--body-timeout-s)")
+                await error_response(408, message, {"connection": "close"})(scope, receive, send)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
@@ -120,6 +168,62 @@ class BodyLimitMiddleware:
         await error_response(413, message)(scope, receive, send)
 
 
+def idle_timeout_protocol(seconds: float) -> type:
+    """uvicorn's h11 protocol class, closing a connection that has no complete request head within
+    ``seconds`` of opening or of its previous response; pass it as ``http=`` to ``uvicorn.Config``.
+
+    The timer is not reset by partial data (a request head sent a byte at a time is cut off too),
+    and is disarmed while a request is under way: the body has its own deadline
+    (``BodyLimitMiddleware``) and a slow prediction is no reason to drop the client.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class IdleTimeoutH11Protocol(H11Protocol):
+        idle_timeout_s = seconds
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._idle_timer: asyncio.TimerHandle | None = None
+            self._idle_cycle: Any = None  # the request cycle that was current when the timer was armed
+
+        def _arm_idle_timer(self) -> None:
+            self._disarm_idle_timer()
+            self._idle_cycle = self.cycle
+            self._idle_timer = self.loop.call_later(self.idle_timeout_s, self._idle_timed_out)
+
+        def _disarm_idle_timer(self) -> None:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+
+        def _idle_timed_out(self) -> None:
+            self._idle_timer = None
+            if not self.transport.is_closing():
+                _log.debug("closing a connection with no request head in %g s", self.idle_timeout_s)
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_idle_timer()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._idle_timer is not None and self.cycle is not self._idle_cycle:
+                self._disarm_idle_timer()  # a new request's head is complete: it is being served
+
+        def on_response_complete(self) -> None:
+            finished = self.cycle
+            super().on_response_complete()  # may start a pipelined request (a new cycle)
+            if not self.transport.is_closing() and self.cycle is finished:
+                self._arm_idle_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_idle_timer()
+            super().connection_lost(exc)
+
+    return IdleTimeoutH11Protocol
+
+
 def _replay(body: bytes, receive: Callable) -> Callable:
     """A ``receive`` that gives the already-read body once, then defers to the real one."""
     sent = False
@@ -134,14 +238,32 @@ def _replay(body: bytes, receive: Callable) -> Callable:
     return replayed
 
 
+def unencodable(text: str) -> str | None:
+    """Why the tokenizer cannot take ``text`` (a lone surrogate, and where), or None when it can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}"
+    return None
+
+
 def check_limits(inputs: Sequence[str | Sequence[str]], limits: ServeLimits) -> None:
-    """Raises ``RequestLimitError`` for the first input over a limit, saying which and by how much."""
+    """Raises ``RequestLimitError`` for the first input over a limit, saying which and by how much,
+    and for the first string the tokenizer cannot take (``texts[3]``, ``tokens[0][2]``: see
+    ``unencodable``), so that it never reaches a micro-batch."""
     if len(inputs) > limits.max_texts:
         raise RequestLimitError(f"too many inputs: {len(inputs)}, the maximum is {limits.max_texts} per request (--max-texts)")
     for i, item in enumerate(inputs):
         if isinstance(item, str):
+            problem = unencodable(item)
+            if problem:
+                raise RequestLimitError(f"texts[{i}] {problem}")
             chars = len(item)
         else:
+            for j, word in enumerate(item):
+                problem = unencodable(word)
+                if problem:
+                    raise RequestLimitError(f"tokens[{i}][{j}] {problem}")
             if len(item) > limits.max_words:
                 raise RequestLimitError(f"input {i} has {len(item)} words, the maximum is {limits.max_words} (--max-words)")
             chars = sum(len(w) for w in item) + max(len(item) - 1, 0)

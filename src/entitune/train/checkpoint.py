@@ -2,7 +2,11 @@
 
 A checkpoint is one file ``step-NNNNNNNN.pt`` in the run's ``checkpoints/`` directory, written to
 a temporary name, fsynced, then renamed (and the directory fsynced), so a file with the final
-name is always complete; a crash leaves at most a ``.tmp`` file, which is ignored and cleaned up.
+name is always complete; a crash leaves at most a ``.tmp`` file, which is ignored and cleaned up. A
+write that fails (a full disk, a read-only or vanished directory) removes its temporary file and
+raises ``OutputError``: the checkpoints written before stay as they were. On resume, a newest file
+that cannot be read (cut short by a full disk or a copy) is set aside as ``*.pt.damaged`` with a
+notice and the newest readable one is used.
 It holds what the loop needs to continue bit for bit: weights (the compact embedding table
 included), optimizer, gradient scaler, python/numpy/torch RNG states, the position in the data
 order (epoch and optimizer steps done in it), the best dev weights so far and the epoch results.
@@ -13,15 +17,18 @@ data is never read this way.
 """
 from __future__ import annotations
 
+import io
 import os
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..errors import output_error
+from ..files import atomic_write_bytes
 
 PATTERN = re.compile(r"^step-(\d{8})\.pt$")
 BEST = "best.pt"
@@ -46,28 +53,15 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_save(obj: dict, path: Path) -> None:
-    """``torch.save`` to ``path`` so that ``path`` is either absent or complete."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    """``torch.save`` to ``path`` so that ``path`` is either absent or complete.
+
+    The object is serialised in memory first and written with plain file writes, so a full disk is
+    an ``OSError`` with its errno (torch's own writer turns it into a bare RuntimeError); on any
+    failure the temporary file is removed and ``OutputError`` names the file and the reason."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(buffer.getbuffer(), path)
 
 
 def checkpoints(directory: Path) -> list[Path]:
@@ -90,12 +84,25 @@ def save_step(obj: dict, directory: Path, step: int, keep: int) -> Path:
     return path
 
 
-def load_latest(directory: Path) -> dict | None:
-    """The newest complete checkpoint in ``directory``, or None when there is none."""
-    found = checkpoints(directory)
-    if not found:
-        return None
-    try:
-        return torch.load(found[-1], map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - a damaged file is the user's to know about
-        raise ConfigError(f"{found[-1]}: cannot read this checkpoint ({exc}); delete it to resume from an older one") from None
+DAMAGED = ".damaged"
+
+
+def load_latest(directory: Path, notice: Callable[[str], None] | None = None) -> dict | None:
+    """The newest readable checkpoint in ``directory``, or None when there is none.
+
+    A newer file that cannot be read is renamed ``*.pt.damaged`` (kept for a look, out of the way
+    of later saves and resumes) and ``notice`` hears one line about it."""
+    for path in reversed(checkpoints(directory)):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is skipped the same way
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            damaged = path.with_name(path.name + DAMAGED)
+            try:
+                os.replace(path, damaged)
+            except OSError as move:
+                raise output_error(path, move) from None
+            if notice is not None:
+                notice(f"{path.name} cannot be read ({reason[:200]}); set aside as {damaged.name}, "
+                       "resuming from the newest readable checkpoint")
+    return None

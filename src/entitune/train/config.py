@@ -2,7 +2,8 @@
 Both are frozen and validated when made; every error is a one-line ``ConfigError``."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -52,13 +53,15 @@ class CheckpointOptions:
     """Where and how often the training loop writes resumable checkpoints (see ``checkpoint``).
 
     ``save_every`` steps (0: only at epoch ends) and at every epoch end; the newest ``keep`` are
-    kept. With ``resume``, training continues from the newest complete checkpoint, if any.
+    kept. With ``resume``, training continues from the newest readable checkpoint, if any;
+    ``notice`` hears where it resumed from and which damaged files it set aside.
     """
 
     directory: Path
     save_every: int = 0
     keep: int = 2
     resume: bool = False
+    notice: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.save_every < 0 or self.keep < 1:

@@ -132,14 +132,18 @@ def _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoc
     autocast_dtype = PRECISIONS[config.precision]
     # fp16 needs loss scaling against underflow; for fp32 and bf16 the scaler is a no-op
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
-    listener.on_start(total_steps, steps_per_epoch)
 
     result = TrainResult()
     best_score, best_state = -math.inf, None
     step = 0
     # ---- resume: where the newest checkpoint left off
     start_epoch, skip, partial = 1, 0, (0.0, 0, 0)
-    state = ckpt.load_latest(checkpoints.directory) if checkpoints is not None and checkpoints.resume else None
+    state = None
+    if checkpoints is not None and checkpoints.resume:
+        state = ckpt.load_latest(checkpoints.directory, checkpoints.notice if world.is_main else None)
+        if checkpoints.notice is not None and world.is_main:
+            checkpoints.notice(f"resuming from step {state['step']} in {checkpoints.directory}" if state is not None else
+                               f"--resume: no checkpoint in {checkpoints.directory}; starting from the beginning")
     if state is not None:
         if state["config"] != _comparable(config):
             raise ConfigError(f"{checkpoints.directory}: the checkpoint was written with other training settings "
@@ -156,6 +160,7 @@ def _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoc
         result.best_epoch = state["best_epoch"]
         result.epochs = [EpochResult(**e) for e in state["epochs"]]
         ckpt.set_rng_state(state["rng"][world.rank])
+    listener.on_start(total_steps, steps_per_epoch, step)
 
     def save(epoch: int, steps_in_epoch: int, sums: tuple) -> None:
         rngs = gather(ckpt.rng_state(), world)  # every rank's dropout stream, for an exact resume

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 
@@ -56,7 +57,10 @@ class TrainResult:
 
 
 class TrainListener(Protocol):
-    def on_start(self, total_steps: int, steps_per_epoch: int) -> None: ...
+    """Hears a run's progress. ``on_start`` comes once, after any resume: ``start_step`` is the step
+    the run continues after (0 for a fresh run)."""
+
+    def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None: ...
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None: ...
     def on_epoch(self, result: EpochResult) -> None: ...
 
@@ -64,7 +68,7 @@ class TrainListener(Protocol):
 class Silent:
     """A listener that does nothing."""
 
-    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
+    def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None:
         pass
 
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
@@ -80,9 +84,9 @@ class Listeners:
     def __init__(self, *listeners: TrainListener) -> None:
         self.listeners = listeners
 
-    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
+    def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None:
         for x in self.listeners:
-            x.on_start(total_steps, steps_per_epoch)
+            x.on_start(total_steps, steps_per_epoch, start_step)
 
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
         for x in self.listeners:
@@ -94,18 +98,29 @@ class Listeners:
 
 
 class JsonlLog:
-    """Training log as JSON Lines: one ``{"event": "step", step, loss, lr, subwords_per_s}`` per
-    optimizer step and one ``{"event": "epoch", ...}`` (with dev scores) per epoch; flushed as written."""
+    """Training log as JSON Lines: one ``{"event": "start", ...}`` per run or resume, one
+    ``{"event": "step", step, loss, lr, subwords_per_s}`` per optimizer step and one
+    ``{"event": "epoch", ...}`` (with dev scores) per epoch; flushed as written.
 
-    def __init__(self, path, append: bool = False) -> None:
-        self.file = open(path, "a" if append else "w", encoding="utf-8")
+    A resumed run (``on_start`` with ``start_step`` > 0) keeps the events up to that step and drops
+    those written after it by the run that died, so each step appears once; a fresh run starts an
+    empty file."""
+
+    def __init__(self, path) -> None:
+        self.path = Path(path)
+        self.file = None
 
     def _write(self, obj: dict) -> None:
+        assert self.file is not None, "on_start opens the log"
         self.file.write(json.dumps(obj) + "\n")
         self.file.flush()
 
-    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
-        self._write({"event": "start", "total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "time": time.time()})
+    def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None:
+        kept = _events_until(self.path, start_step) if start_step else []
+        self.file = open(self.path, "w", encoding="utf-8")
+        self.file.writelines(kept)
+        event = {"event": "start", "total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "time": time.time()}
+        self._write({**event, "resumed_after_step": start_step} if start_step else event)
 
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
         self._write({"event": "step", "step": step, "loss": loss, "lr": lr, "subwords_per_s": subwords_per_s})
@@ -114,7 +129,26 @@ class JsonlLog:
         self._write({"event": "epoch", **asdict(result)})
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
+
+
+def _events_until(path: Path, step: int) -> list[str]:
+    """The lines of an earlier log up to (not including) its first step event after ``step``; a
+    line cut short by the crash ends the kept part."""
+    if not path.is_file():
+        return []
+    kept = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                break
+            if event.get("event") == "step" and event.get("step", 0) > step:
+                break
+            kept.append(line if line.endswith("\n") else line + "\n")
+    return kept
 
 
 class TensorBoardLog:
@@ -123,13 +157,16 @@ class TensorBoardLog:
     ``dev/accuracy``...) per epoch)."""
 
     def __init__(self, directory) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(log_dir=str(directory))
+        self.directory = str(directory)
+        self.writer = None
         self.step = 0
 
-    def on_start(self, total_steps: int, steps_per_epoch: int) -> None:
-        pass
+    def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        # a resumed run purges what the dead run wrote after the checkpoint's step
+        self.writer = SummaryWriter(log_dir=self.directory, purge_step=start_step + 1 if start_step else None)
+        self.step = start_step
 
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
         self.step = step
@@ -146,7 +183,8 @@ class TensorBoardLog:
         self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
 
 def tensorboard_available() -> bool:

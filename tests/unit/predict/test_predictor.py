@@ -64,3 +64,14 @@ def test_predictor_rejects_bad_sizes_and_bare_models(tagger, scorer):
             Predictor(scorer, **kwargs)
     with pytest.raises(TypeError, match="needs a Scorer"):
         Predictor(tagger)
+
+
+def test_a_single_string_is_one_input(tiny_tagger_dir, tiny_classifier_dir):
+    """``predict("a text")`` is that one text, for taggers and classifiers alike. Broken: a string is
+    a sequence, so every character was tagged (or classified) as an input of its own."""
+    tagger, classifier = entitune.load(str(tiny_tagger_dir)), entitune.load(str(tiny_classifier_dir))
+    text = "films with drew barrymore"
+    [one] = tagger.predict(text)
+    assert one.to_dict() == tagger.predict([text])[0].to_dict() and len(one.words) == 4
+    [label] = classifier.predict(text)
+    assert label.to_dict() == classifier.predict([text])[0].to_dict()
