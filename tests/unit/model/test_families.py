@@ -279,14 +279,14 @@ def test_encoder_decoder_checkpoints_are_refused(tmp_path):
     _refusal(lambda: Classifier.from_encoder(checkpoint, ["a", "b"]), "encoder-decoder")
 
 
-def test_a_sentencepiece_only_tokenizer_is_refused_without_sentencepiece(checkpoint, family, tmp_path):
+@pytest.mark.parametrize("spm_family", [name for name, f in FAMILIES.items() if f.marker == "▁"])
+def test_a_sentencepiece_only_tokenizer_is_refused_without_sentencepiece(spm_family, tmp_path):
     """A checkpoint whose tokenizer is only ``spm.model`` (as DeBERTa-v3 on the hub) needs the
-    sentencepiece package to be read; without it, one clear line (here: every ▁ family)."""
+    sentencepiece package to be read; without it, one clear line (every ▁ family)."""
     import importlib.util
     import shutil
 
-    if FAMILIES[family].marker != "▁":
-        pytest.skip("not a SentencePiece family")
+    checkpoint = build_checkpoint(spm_family, tmp_path / spm_family)
     if importlib.util.find_spec("sentencepiece") is not None:
         pytest.skip("sentencepiece is installed: transformers reads spm.model")
     copy = tmp_path / "spm-only"
