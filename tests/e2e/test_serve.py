@@ -715,3 +715,37 @@ def test_page_shows_a_classifiers_labels(browser, classify_server):
     legend = [s.get_attribute("data-label") for s in browser.find_elements(By.CSS_SELECTOR, "#legend .swatch")]
     assert legend == ["actor", "director", "year"]
     browser.save_screenshot(str(_artifacts() / "serve_page_classifier.png"))
+
+
+def test_api_docs_render_offline_in_chromium(browser):
+    """/docs draws Swagger UI from scripts this server serves (fastapi-offline's copy), so it works
+    with no internet. Broken (FastAPI's default CDN links), the page stays blank offline."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    info = {"labels": ["O", "B-ACTOR"], "model": "fixed-test-predictor"}
+    with BackgroundServer(create_app(_FixedPredictor(), info=info)) as running:
+        browser.get(running.url + "/docs")
+        WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .info .title"))
+        assert "entitune" in browser.find_element(By.CSS_SELECTOR, ".swagger-ui .info .title").text
+        assert browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path[data-path='/predict']")
+
+
+def test_page_colours_come_from_the_report_palette(browser):
+    """Labels get the report's palette by their place in the sorted types: PER and ORG (once nearly
+    the same hashed hue) are palette neighbours, clearly distinct."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from entitune.palette import label_styles
+
+    info = {"labels": ["O", "B-ACTOR", "I-ACTOR", "B-LOC"], "model": "fixed-test-predictor"}
+    with BackgroundServer(create_app(_FixedPredictor(), info=info)) as running:
+        browser.get(running.url + "/")
+        WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#legend .swatch")) == 2)
+        styles = label_styles(["ACTOR", "LOC"])
+        for swatch in browser.find_elements(By.CSS_SELECTOR, "#legend .swatch"):
+            expected = styles[swatch.get_attribute("data-label")]
+            rgb = tuple(int(expected["tint"][i:i + 2], 16) for i in (1, 3, 5))
+            assert swatch.value_of_css_property("background-color") in (f"rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, 1)",
+                                                                        f"rgb({rgb[0]}, {rgb[1]}, {rgb[2]})")

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import check_choice
+import torch
+
+from ..errors import ConfigError, check_choice
 from ..model import model_dir
+from ..model.archive import model_directory
 from ..model.classifier import Classifier
 from ..model.encoder_model import EncoderModel
 from ..model.tagger import Tagger
@@ -18,20 +21,49 @@ from .pytorch import TorchScorer
 
 #: ``--backend`` values: ``auto`` is onnx for a directory holding ``model.onnx``, else torch.
 BACKENDS = ("auto", "torch", "onnx")
+#: ``--device`` values: ``auto`` is a CUDA GPU when torch sees one, else the CPU.
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``cpu`` or ``cuda``: ``auto`` is ``cuda`` when torch sees a GPU; ``cuda`` without one is a
+    ``ConfigError`` saying why (a CPU-only build of torch, or no visible GPU), not a traceback later.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    check_choice("device", device, DEVICES)
+    if device == "cpu":
+        return "cpu"
+    available = torch.cuda.is_available()
+    if device == "cuda" and not available:
+        why = (f"this torch ({torch.__version__}) is a CPU-only build" if torch.version.cuda is None
+               else "torch sees no CUDA GPU (check CUDA_VISIBLE_DEVICES and the driver)")
+        raise ConfigError(f"device cuda: {why}; use --device cpu, or auto (a GPU when there is one)")
+    return "cuda" if available else "cpu"
 
 
 def load_scorer(path: str | Path, backend: str = "auto", threads: int | None = None, device: str = "cpu"):
     """A ``Scorer`` for a model directory: ``TorchScorer`` over ``Tagger.load`` (backend ``torch``) or
     ``OnnxScorer.load`` for an export (backend ``onnx``); ``auto`` picks ``onnx`` when the directory
-    holds ``model.onnx``. ``threads``: for an export, how many batches run at once."""
+    holds ``model.onnx``. ``threads``: for an export, how many batches run at once. ``device``: auto,
+    cpu or cuda (``resolve_device``) for the torch backend; an export runs on the CPU, so ``cuda``
+    with one is a ``ConfigError``."""
     check_choice("backend", backend, BACKENDS)
+    check_choice("device", device, DEVICES)
+    path = model_directory(path)  # an 'entitune package' archive: its unpacked folder
     if backend == "onnx" or (backend == "auto" and model_dir.is_onnx_export(path)):
+        if device == "cuda":
+            raise ConfigError(f"device cuda: {path} is an ONNX export, which runs on the CPU here; "
+                              "give the PyTorch model directory (--backend torch) for the GPU, or --device cpu")
         return OnnxScorer.load(path, threads=threads)
-    return TorchScorer(load_model(path, device))
+    return TorchScorer(load_model(path, resolve_device(device)))
 
 
 def load_model(path: str | Path, device: str = "cpu") -> EncoderModel:
-    """The PyTorch model in a directory: a ``Tagger`` or a ``Classifier``, by its task."""
+    """The PyTorch model in a directory (or an ``entitune package`` archive): a ``Tagger`` or a
+    ``Classifier``, by its task."""
+    path = model_directory(path)
     settings, _ = model_dir.read_settings(path)
     return MODELS[settings.task].load(path, device=device)
 
@@ -62,5 +94,5 @@ def backend_name(scorer) -> str:
     return "onnx" if isinstance(scorer, OnnxScorer) else "torch"
 
 
-__all__ = ["BACKENDS", "MODELS", "OnnxScorer", "TorchScorer", "as_scorer", "backend_name", "load_model",
-           "load_predictor", "load_scorer", "predictor_for"]
+__all__ = ["BACKENDS", "DEVICES", "MODELS", "OnnxScorer", "TorchScorer", "as_scorer", "backend_name", "load_model",
+           "load_predictor", "load_scorer", "predictor_for", "resolve_device"]

@@ -7,6 +7,7 @@ No torch here.
 >>> [w for w, _, _ in split_words("Drew Barrymore's films")]
 ['Drew', "Barrymore's", 'films']
 """
+from ._lines import iter_lines, iter_stream_lines
 from .chars import read_klue, read_kmou, read_weibo
 from .columns import read_bio, read_conll
 from .gmb import read_gmb
@@ -22,7 +23,7 @@ from .write import WRITE_FORMATS, write_bio, write_conll, write_sentences
 
 __all__ = [
     "FORMATS", "READERS", "TASKS", "TEXT_FORMATS", "WRITE_FORMATS", "Dataset", "TextDataset", "read_texts",
-    "sniff_task", "sniff_text_format", "join_words", "load_annotated", "read_bio", "read_conll",
+    "sniff_task", "sniff_text_format", "iter_lines", "iter_stream_lines", "join_words", "load_annotated", "read_bio", "read_conll",
     "read_gmb", "read_jsonl", "read_klue", "read_kmou", "read_sentences", "read_weibo", "sentence_entities",
     "sniff_format", "split_dev", "split_three", "split_words", "spans_to_words", "write_bio", "write_conll",
     "write_jsonl", "write_sentences",

@@ -19,6 +19,7 @@ bounds.
 """
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,10 +193,11 @@ def iter_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
 
 def iter_stream_lines(stream: BinaryIO | TextIO, name: str = "<stdin>") -> Iterator[tuple[int, str]]:
-    """``iter_lines`` for an open stream (standard input), with the same bounds, named ``name`` in errors.
+    """``iter_lines`` for an open stream (standard input, or a binary stream such as ``io.BytesIO``
+    of a file's bytes), with the same bounds, named ``name`` in errors.
 
     A text stream with a binary ``buffer`` is read through it, so bytes are checked before decoding."""
-    buffer = getattr(stream, "buffer", None)
+    buffer = stream if isinstance(stream, (io.BufferedIOBase, io.RawIOBase)) else getattr(stream, "buffer", None)
     if buffer is not None:
         yield from _numbered(buffer, name, check_head=True)
         return

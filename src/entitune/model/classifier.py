@@ -70,6 +70,13 @@ class Classifier(EncoderModel):
             return None
         return _POOLER_ARCHITECTURES.get(self.encoder.config.model_type)
 
+    def hf_difference(self) -> str:
+        if self.settings.pooling == "mean":
+            return "mean pooling (the average of every token's vector, where transformers reads [CLS])"
+        if not self.settings.pooler:
+            return "[CLS] pooling without a pooler layer"
+        return f"[CLS] pooling through a pooler, which transformers' {self.encoder.config.model_type} classifier computes differently"
+
     def hf_config_extra(self) -> dict:
         kind = "multi_label_classification" if self.settings.multi_label else "single_label_classification"
         return {"problem_type": kind}
@@ -111,9 +118,10 @@ class Classifier(EncoderModel):
         the classifier layer's initialisation."""
         path = model_dir.check_checkpoint(encoder_dir or model_dir.default_encoder_dir())
         pooler = pretrained_pooler(path) if pooling == "cls" else None
+        name, sha256 = model_dir.encoder_identity(path)
         settings = ClassifierSettings(labels=tuple(labels), pooling=pooling, pooler=pooler is not None,
                                       multi_label=multi_label, max_length=max_length, stride=stride,
-                                      dropout=dropout, encoder=str(path))
+                                      dropout=dropout, encoder=name, encoder_sha256=sha256)
         config = model_dir.load_hf_config(path)
         model = cls(model_dir.build_encoder(config, path), model_dir.load_tokenizer(path, config.model_type), settings,
                     class_weights)

@@ -99,6 +99,21 @@ class EncoderModel(nn.Module):
         """The transformers class that computes exactly what this model computes, or None."""
         return None
 
+    def hf_difference(self) -> str:
+        """What this model computes that transformers' model for its task does not (where
+        ``hf_architecture`` is None)."""
+        return f"a {self.encoder.config.model_type} encoder with a head transformers has no model for"
+
+    def transformers_refusal(self) -> str | None:
+        """The sentence transformers shows when asked to load this model and cannot run it (None when
+        ``hf_architecture`` names a transformers class that computes the same); see ``model_dir.REFUSAL_KEY``."""
+        if self.hf_architecture() is not None:
+            return None
+        what = "NER model" if self.task == "ner" else "text classifier"
+        return (f"NOT LOADABLE BY TRANSFORMERS: this is an entitune {what} with {self.hf_difference()}, which "
+                "transformers does not compute; it would load the encoder under a head of its own and answer "
+                "wrongly. Load it with entitune: entitune.load(path) in Python, or 'entitune predict path'.")
+
     def head_state_for_file(self) -> dict[str, torch.Tensor]:
         """The head's weights under the names they have in the saved checkpoint."""
         return dict(self.head.state_dict())
@@ -121,7 +136,8 @@ class EncoderModel(nn.Module):
     def save(self, directory: str | Path) -> None:
         """Write a Hugging Face checkpoint directory plus ``entitune.json`` (see ``model_dir``)."""
         path = model_dir.write_model_files(directory, self.settings, self.encoder.config, self.tokenizer,
-                                           self.hf_architecture(), config_extra=self.hf_config_extra())
+                                           self.hf_architecture(), config_extra=self.hf_config_extra(),
+                                           refusal=self.transformers_refusal())
         prefix = self.encoder.base_model_prefix
         state = {f"{prefix}.{k}": v for k, v in self.encoder.state_dict().items()}
         state.update(self.head_state_for_file())

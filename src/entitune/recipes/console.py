@@ -1,10 +1,11 @@
 """Where recipes talk to the user: notes on stderr (one line each, silenced on other ranks than 0
-of a distributed run, or with ``quiet``), results on stdout, and the training progress bar (rich)
-on a terminal."""
+of a distributed run, or with ``quiet``), results on stdout, and the progress bars of training and
+batch prediction (rich) on a terminal."""
 from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ class Console:
     def progress(self) -> "TrainProgress":
         """A training listener printing through this console (with a bar on a terminal)."""
         return TrainProgress(self, show_bar=not self.quiet and sys.stderr.isatty())
+
+    def line_progress(self, description: str = "predict") -> "LineProgress":
+        """A counter of lines answered: a bar with lines/s on stderr when it is a terminal."""
+        return LineProgress(description, show_bar=not self.quiet and sys.stderr.isatty())
 
 
 class TrainProgress:
@@ -81,5 +86,43 @@ class TrainProgress:
             self.console.note(msg)
 
     def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+class LineProgress:
+    """Lines answered so far and lines/s, as a rich bar on stderr (``show_bar``), else nothing; a
+    context manager. The bar never touches stdout, where the answers go, and is gone when it closes."""
+
+    def __init__(self, description: str, show_bar: bool) -> None:
+        self.description = description
+        self.show_bar = show_bar
+        self.done = 0
+        self.bar = None
+        self.task = None
+        self.start = 0.0
+
+    def __enter__(self) -> "LineProgress":
+        self.start = time.perf_counter()
+        if self.show_bar:
+            from rich.console import Console as RichConsole
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,} lines"),
+                TextColumn("{task.fields[speed]:,.0f} lines/s"), TimeElapsedColumn(),
+                console=RichConsole(stderr=True), transient=True, redirect_stdout=False, redirect_stderr=False,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=None, speed=0.0)
+        return self
+
+    def advance(self, lines: int) -> None:
+        self.done += lines
+        if self.bar is not None:
+            speed = self.done / max(time.perf_counter() - self.start, 1e-9)
+            self.bar.update(self.task, completed=self.done, speed=speed)
+
+    def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()

@@ -1,8 +1,10 @@
 """``finetune``: the whole ``entitune train`` run, callable from Python with the same result.
 
-Reads top to bottom: settings -> a lock on the output directory -> the task's data (dev split,
-labels) and model -> logs and checkpoints -> the one training loop -> save -> test evaluation ->
-``train_log.json``. The task
+Reads top to bottom: settings -> a lock on the output directory (``--resume`` of a finished run
+stops here; a new run clears an earlier run's checkpoints) -> the task's data (dev split, labels)
+and model -> logs and checkpoints -> the one training loop -> save -> test evaluation ->
+the model card (``README.md``) -> ``train_log.json`` (written last: it marks the run finished) ->
+the checkpoints removed (unless ``keep_checkpoints_after``). The task
 (tagging or classification, ``tasks``) contributes its data, model, fit and report; everything else
 is the same for both. ``FinetuneConfig`` holds every option; ``entitune train`` only turns flags
 (and ``--config FILE``) into one.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,19 +21,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..config import config_dict
+from ..errors import ConfigError, output_error
 from ..files import RunLock, atomic_write_text
+from ..model.card import write_model_card
 from ..model.encoder_model import EncoderModel
 from ..train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, tensorboard_available
-from ..train.distributed import barrier, init_from_env, shutdown
+from ..train.distributed import all_sum, barrier, init_from_env, shutdown
 from .common import set_threads
 from .console import Console
 from .options import DEVICES, FinetuneConfig
 from .tasks import TASK_RUNS, resolve_task
 
+LOG_FILE = "train_log.json"
+CHECKPOINT_DIR = "checkpoints"
+#: options that change how a run goes, not what it computes: ``--resume`` of a finished run
+#: accepts any values of these
+RUN_ONLY_OPTIONS = frozenset({"out", "resume", "save_every", "keep_checkpoints", "keep_checkpoints_after", "device",
+                              "nproc", "threads"})
+
+
 @dataclass
 class FinetuneResult:
     """What a run left: its directory, its ``train_log.json`` content, and (in this process) the
-    trained model, or None when the run went to other processes (``nproc`` > 1)."""
+    trained model, or None when the run went to other processes (``nproc`` > 1) or had finished
+    before (``--resume`` of a finished run: the model is in ``out``)."""
 
     out: Path
     log: dict
@@ -59,6 +73,12 @@ def finetune(config: FinetuneConfig, console: Console | None = None) -> Finetune
     out = Path(config.out)
     lock = RunLock(out, console.note).acquire() if world.is_main else None
     try:
+        if config.resume and _finished(config, out, console, world):
+            barrier(world)
+            shutdown()
+            return FinetuneResult(out, (_read_log(out) or {}) if world.is_main else {})
+        if world.is_main and not config.resume:
+            _start_clean(out, console)
         return _run(config, console, world, task, train_config, out)
     finally:
         if lock is not None:
@@ -72,7 +92,7 @@ def _run(config: FinetuneConfig, console: Console, world, task, train_config, ou
     model = task.build().to(world.device)
 
     # ---- logs and checkpoints
-    checkpoints = CheckpointOptions(out / "checkpoints", config.save_every, config.keep_checkpoints, config.resume,
+    checkpoints = CheckpointOptions(out / CHECKPOINT_DIR, config.save_every, config.keep_checkpoints, config.resume,
                                     notice=console.note)
     if world.distributed:
         console.note(f"distributed: {world.size} processes, device {world.device}, global batch {config.batch_size}")
@@ -108,10 +128,75 @@ def _run(config: FinetuneConfig, console: Console, world, task, train_config, ou
         log["test"] = task.evaluate(model, test_data)
         console.result(f"test: {config.test}")
         console.result(task.format(log["test"]))
-    atomic_write_text(json.dumps(log, indent=2) + "\n", out / "train_log.json")
+    card = write_model_card(out, log)
+    atomic_write_text(json.dumps(log, indent=2) + "\n", out / LOG_FILE)  # last: it marks the run finished
+    console.note(f"model card: {card}; {_after_checkpoints(out / CHECKPOINT_DIR, config.keep_checkpoints_after)}")
     barrier(world)
     shutdown()
     return FinetuneResult(out, log, model)
+
+
+def _read_log(out: Path) -> dict | None:
+    """The ``train_log.json`` a finished run left in ``out`` (None: none, or unreadable)."""
+    try:
+        log = json.loads((out / LOG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return log if isinstance(log, dict) and isinstance(log.get("config"), dict) else None
+
+
+def _finished(config: FinetuneConfig, out: Path, console: Console, world) -> bool:
+    """``--resume`` where a run has already finished (``train_log.json`` is written last and a new
+    run removes it first): True after a note that there is nothing to resume, so that re-running a
+    command that may have been cut off is safe; a ``ConfigError`` when that run had other settings
+    (the model there is not what these options would train). The main process decides for all."""
+    differences: list[str] = []
+    finished = 0.0  # 1: finished with these settings, 2: with others
+    if world.is_main and (log := _read_log(out)) is not None:
+        ours = config_dict(config)
+        differences = [f"{k}: {v!r} there, {ours[k]!r} now" for k, v in sorted(log["config"].items())
+                       if k in ours and k not in RUN_ONLY_OPTIONS and ours[k] != v]
+        finished = 2.0 if differences else 1.0
+    finished = all_sum([finished], world)[0]  # every rank stops, or none
+    if not finished:
+        return False
+    if finished == 2.0:  # said once, by rank 0 (report_error)
+        raise ConfigError(f"{out}: --resume, but the run there finished with other training settings "
+                          f"({'; '.join(differences) or 'see rank 0'}); train without --resume to start over into it, "
+                          "or give another --out")
+    console.note(f"--resume: the run in {out} has finished ({LOG_FILE}); nothing to resume, the model is there "
+                 "(train without --resume to start over)")
+    if world.is_main and (out / CHECKPOINT_DIR).is_dir():  # it was stopped before it removed them
+        console.note(_after_checkpoints(out / CHECKPOINT_DIR, config.keep_checkpoints_after))
+    return True
+
+
+def _start_clean(out: Path, console: Console) -> None:
+    """A new run (no ``--resume``) into a directory an earlier run used: that run's log marks it
+    finished and its checkpoints would be resumed as this run's, so both go first."""
+    stale = out / CHECKPOINT_DIR
+    earlier = stale.is_dir()
+    try:
+        (out / LOG_FILE).unlink(missing_ok=True)
+        if earlier:
+            shutil.rmtree(stale)
+    except OSError as exc:
+        raise output_error(exc.filename or stale, exc) from None
+    if earlier:
+        console.note(f"removed the checkpoints of an earlier run in {stale} (a new run starts clean; --resume continues one)")
+
+
+def _after_checkpoints(directory: Path, keep: bool) -> str:
+    """Remove a finished run's checkpoints (unless ``keep``); says where they went."""
+    if not directory.is_dir():
+        return "no training checkpoints"
+    if keep:
+        return f"training checkpoints kept in {directory} (--keep-checkpoints-after)"
+    try:
+        shutil.rmtree(directory)
+    except OSError as exc:
+        return f"could not remove the training checkpoints in {directory} ({exc}); delete them by hand"
+    return f"training checkpoints removed from {directory} (--keep-checkpoints-after keeps them)"
 
 
 def _launch(config: FinetuneConfig, console: Console) -> FinetuneResult:

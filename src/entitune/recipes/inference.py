@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from itertools import chain, islice
+from collections.abc import Sequence
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import TextIO
 
 from ..backends import backend_name, load_scorer, predictor_for
 from ..data import write_conll
 from ..data._lines import check_input_file, iter_lines, iter_stream_lines
-from ..errors import ConfigError, check_choice
+from ..errors import ConfigError, DataFormatError, check_choice
 from ..evaluate import evaluate, evaluate_classifier, format_classification_report, format_errors, format_report
 from ..export import export_and_rescore
 from ..files import atomic_write_text
 from ..model import model_dir
+from ..model.archive import model_directory
 from .common import load_data, read_labelled_texts, set_threads
 from .console import Console
 
@@ -25,17 +27,18 @@ OUTPUTS = ("jsonl", "conll")
 def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | None = None, *, batch_size: int = 64,
                   format: str = "auto", threads: int | None = None, backend: str = "auto",
                   text_columns: str | None = None, label_column: str | None = None,
-                  errors_out: str | Path | None = None, console: Console | None = None) -> dict:
+                  errors_out: str | Path | None = None, device: str = "auto", console: Console | None = None) -> dict:
     """Score a model (or an export) on an annotated file of its task; print the report, write ``json_out``.
+    ``device``: auto, cpu or cuda (``backends.resolve_device``).
 
     ``errors_out`` (taggers): analyse the errors (``evaluate.errors``), print their counts, write one
     JSON line per sentence with an error there, and the whole analysis under ``errors`` in the report."""
     console = console or Console()
     check_input_file(data)  # before the model loads: a FIFO or a device fails at once
-    if errors_out is not None and model_dir.read_settings(model)[0].task == "classify":
+    if errors_out is not None and model_dir.read_settings(model_directory(model))[0].task == "classify":
         raise ConfigError("--errors is for taggers; a classifier's confusion matrix is in its report (--json)")
     set_threads(threads)
-    scorer = load_scorer(model, backend, threads)
+    scorer = load_scorer(model, backend, threads, device)
     if scorer.settings.task == "classify":
         examples = read_labelled_texts(data, format, text_columns, label_column).examples
         report = evaluate_classifier(scorer, examples, batch_size, str(data))
@@ -69,58 +72,190 @@ def parse_input_line(line: str) -> str | list[str]:
     return line
 
 
+def parse_input_record(line: str, where: str = "<input>",
+                       number: int | None = None) -> tuple[str | list[str], dict] | None:
+    """A JSON object line of ``predict`` input as (what to predict, the fields passed through): its
+    ``text`` (a string), else its ``tokens`` (a list of strings: pre-split words), and every other
+    field; None for any other line (plain text, a JSON word list: ``parse_input_line``; a line that
+    starts with a brace but is no JSON is text too). An object with neither, or with one of the
+    wrong type, is a ``DataFormatError`` at ``where:number``.
+
+    >>> parse_input_record('{"id": 7, "text": "drew barrymore"}')
+    ('drew barrymore', {'id': 7})
+    >>> parse_input_record('{"tokens": ["drew", "barrymore"], "split": "dev"}')
+    (['drew', 'barrymore'], {'split': 'dev'})
+    >>> parse_input_record("drew barrymore") is None
+    True
+    """
+    stripped = line.strip()
+    if not stripped.startswith("{"):
+        return None
+    try:
+        record = json.loads(stripped)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    if "text" in record:
+        text = record.pop("text")
+        if not isinstance(text, str):
+            raise DataFormatError(where, number, f'"text" must be a string, got {_json_type(text)}')
+        return text, record
+    if "tokens" in record:
+        words = record.pop("tokens")
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise DataFormatError(where, number, f'"tokens" must be a list of strings (words), got {_json_type(words)}')
+        return words, record
+    keys = ", ".join(json.dumps(k, ensure_ascii=False) for k in list(record)[:6]) or "none"
+    raise DataFormatError(where, number, 'a JSON object needs "text" (a string) or "tokens" (a list of words) '
+                                         f"to predict; its keys: {keys}")
+
+
+def _json_type(value: object) -> str:
+    """How JSON calls ``value``'s type: ``a list``, ``a number``, ``null``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "a number")
+
+
+def parse_shard(shard: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` as ``(I, N)``: shard ``I`` (0-based) of ``N`` answers the lines whose 0-based index
+    is ``I`` modulo ``N`` (round robin: it works on a stream of unknown length, and spreads runs of
+    long or short lines over the shards). None stays None.
+
+    >>> parse_shard("1/4"), parse_shard(None)
+    ((1, 4), None)
+    """
+    if shard is None:
+        return None
+    index, slash, count = str(shard).partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i = n = -1
+    if not slash or n < 1 or not 0 <= i < n:
+        raise ConfigError(f"shard must be I/N with 0 <= I < N (shard I of N: 0/4 to 3/4), got {shard!r}")
+    return i, n
+
+
 #: inputs read, predicted and written at a time by ``predict_lines``: memory stays flat on any input
 PREDICT_CHUNK = 1024
 
 
 def predict_lines(model: str | Path, input: str | Path | None = None, *, output: str = "jsonl", batch_size: int = 32,
                   threads: int | None = None, backend: str = "auto", all_scores: bool = False,
+                  device: str = "auto", shard: str | None = None,
                   stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """Tag (or classify) one input per line of ``input`` (default, or ``-``: stdin), writing JSONL (or
     CoNLL, for a tagger) to ``stdout``; ``all_scores`` adds a classifier's whole distribution. Returns
     how many lines were answered.
+
+    A line is raw text, a JSON list of words (taggers), or a JSON object whose ``text`` (or
+    ``tokens``) is predicted and whose other fields (``id``...) are copied into its answer; a field
+    the answer also writes (``tags``, ``label``...) is kept as ``input_<name>`` (``parse_input_record``).
+    ``device``: auto, cpu or cuda (``backends.resolve_device``). ``shard`` ``"I/N"``: answer only the
+    lines whose 0-based index is I modulo N (``parse_shard``); each answer then starts with ``line``,
+    its 1-based input line number, so the N outputs merge back into the unsharded one.
 
     Streams: ``PREDICT_CHUNK`` lines are read, predicted and written (and flushed) at a time, so
     memory stays flat however long the input, and output follows input as it comes. Every line
     gets one answer, in order: a blank line an empty one (no words; for a classifier no label), so
     output rows line up with input rows. The input is read as data files are (a regular file, UTF-8,
     bounded in size and line length: ``data._lines``); its first chunk is read before the model
-    loads, so a bad file fails at once. An input with no line at all: one note on stderr, no output."""
+    loads, so a bad file fails at once. An input with no line at all: one note on stderr, no output.
+    On a terminal, a bar on stderr counts lines and lines/s."""
     check_choice("output", output, OUTPUTS)
+    part = parse_shard(shard)
+    if part is not None and output == "conll":
+        raise ConfigError("shard needs output jsonl, where each answer carries its input line number; "
+                          "CoNLL has no place for it")
     set_threads(threads)
     if input is not None and str(input) != "-":
-        name, numbered = str(input), iter_lines(input)
+        name, where, numbered = str(input), str(input), iter_lines(input)
     else:
-        name, numbered = "standard input", iter_stream_lines(stdin or sys.stdin, "<stdin>")
-    lines = (line for _, line in numbered)
-    first = list(islice(lines, PREDICT_CHUNK))
-    predictor = predictor_for(load_scorer(model, backend, threads), batch_size)
+        name, where, numbered = "standard input", "<stdin>", iter_stream_lines(stdin or sys.stdin, "<stdin>")
+    if part is not None:
+        numbered = ((n, line) for n, line in numbered if (n - 1) % part[1] == part[0])
+    items = ((n, line, parse_input_record(line, where, n)) for n, line in numbered)
+    first = list(islice(items, PREDICT_CHUNK))
+    predictor = predictor_for(load_scorer(model, backend, threads, device), batch_size)
     classify = predictor.scorer.settings.task == "classify"
     if classify and output == "conll":
         raise ConfigError("output conll is for taggers; a classifier writes jsonl")
     if not first:  # nothing to answer is not an error (an empty batch in a pipeline); say so, write nothing
-        Console().note(f"no input lines in {name}")
+        Console().note(f"no input lines in {name}" + (f" for shard {shard}" if part is not None else ""))
         return 0
     out = stdout or sys.stdout
     answered = 0
-    for chunk in chain([first], iter(lambda: list(islice(lines, PREDICT_CHUNK)), [])):
-        filled = [i for i, line in enumerate(chunk) if line.strip()]
-        results = predictor.predict([chunk[i] if classify else parse_input_line(chunk[i]) for i in filled])
-        by_line = dict(zip(filled, results))
-        if output == "conll":
-            out.write(write_conll((r.words, r.tags) if (r := by_line.get(i)) else ((), ()) for i in range(len(chunk))))
-        else:
-            for i, line in enumerate(chunk):
-                r = by_line.get(i)
-                if r is None:
-                    answer = {"text": line, "label": None, "score": None} if classify else \
-                        {"text": line, "words": [], "tags": [], "entities": []}
-                else:
-                    answer = r.to_dict(all_scores) if classify else r.to_dict()
-                out.write(json.dumps(answer, ensure_ascii=False) + "\n")
-        out.flush()
-        answered += len(chunk)
+    with Console().line_progress() as progress:
+        for chunk in chain([first], iter(lambda: list(islice(items, PREDICT_CHUNK)), [])):
+            if output == "conll":
+                _, by_index = _predict_items(predictor, chunk)
+                out.write(write_conll((r.words, r.tags) if (r := by_index.get(i)) else ((), ())
+                                      for i in range(len(chunk))))
+            else:
+                out.write("".join(json.dumps(answer, ensure_ascii=False) + "\n"
+                                  for answer in _answers(predictor, chunk, all_scores, with_line=part is not None)))
+            out.flush()
+            progress.advance(len(chunk))
+            answered += len(chunk)
     return answered
+
+
+def answer_lines(predictor, lines: Sequence[str], *, all_scores: bool = False, where: str = "<input>",
+                 numbers: Sequence[int] | None = None) -> list[dict]:
+    """The JSON answers ``predict_lines`` writes for ``lines`` (one each, in order, blank lines
+    answered empty), given a loaded predictor (``entitune.load``): what the workers of a distributed
+    engine call on their batches (``examples/ray_predict.py``). ``where`` and ``numbers`` (the lines'
+    numbers) name a bad JSON object's place in its ``DataFormatError``."""
+    items = [(n, line, parse_input_record(line, where, n)) for n, line in zip(numbers or repeat(None), lines)]
+    return _answers(predictor, items, all_scores, with_line=False)
+
+
+def _predict_items(predictor, items: list[tuple[int | None, str, tuple | None]]) -> tuple[list, dict]:
+    """What each item of ``(line number, line, parse_input_record(line))`` asks to predict, and the
+    predictions of those not blank, by index (blank texts are answered without the model)."""
+    classify = predictor.scorer.settings.task == "classify"
+    values = [(line if classify else parse_input_line(line)) if record is None else record[0]
+              for _, line, record in items]
+    filled = [i for i, value in enumerate(values) if not isinstance(value, str) or value.strip()]
+    return values, dict(zip(filled, predictor.predict([values[i] for i in filled])))
+
+
+def _answers(predictor, items: list[tuple[int | None, str, tuple | None]], all_scores: bool,
+             with_line: bool) -> list[dict]:
+    """One JSON answer per item (see ``_predict_items``): the prediction, or an empty one for a blank
+    text, after ``line`` (``with_line``) and an input object's other fields (``_with_fields``)."""
+    classify = predictor.scorer.settings.task == "classify"
+    values, by_index = _predict_items(predictor, items)
+    answers = []
+    for i, (number, _, record) in enumerate(items):
+        r = by_index.get(i)
+        if r is None:
+            answer = {"text": values[i], "label": None, "score": None} if classify else \
+                {"text": values[i], "words": [], "tags": [], "entities": []}
+        else:
+            answer = r.to_dict(all_scores) if classify else r.to_dict()
+        if record is not None or with_line:
+            answer = _with_fields(answer, record[1] if record is not None else {}, number if with_line else None)
+        answers.append(answer)
+    return answers
+
+
+def _with_fields(answer: dict, fields: dict, line: int | None) -> dict:
+    """``answer`` after ``line`` (when given) and an input object's other ``fields``; a field named
+    like a key of the answer (or ``line``) is kept as ``input_<name>``.
+
+    >>> _with_fields({"text": "x", "label": "pos"}, {"id": 7, "label": "neg"}, 3)
+    {'line': 3, 'id': 7, 'input_label': 'neg', 'text': 'x', 'label': 'pos'}
+    """
+    row: dict = {} if line is None else {"line": line}
+    for key, value in fields.items():
+        row[f"input_{key}" if key in answer or (line is not None and key == "line") else key] = value
+    row.update(answer)
+    return row
 
 
 def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none", eval_file: str | Path | None = None,
@@ -134,6 +269,7 @@ def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none",
     if eval_file is not None:
         check_input_file(eval_file)  # before the model loads
     set_threads(threads)
+    model = model_directory(model)  # an 'entitune package' archive: its unpacked folder
     task = model_dir.read_settings(model)[0].task
     examples = None
     if eval_file is not None:
@@ -151,16 +287,18 @@ def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none",
 
 
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, batch_size: int = 32,
-          threads: int | None = None, backend: str = "auto", console: Console | None = None,
+          threads: int | None = None, backend: str = "auto", device: str = "auto", console: Console | None = None,
           **limit_values) -> None:
     """Serve ``model`` over HTTP until interrupted (see ``serve.create_app``); ``limit_values`` are
-    ``serve.ServeLimits`` fields (``max_texts``, ``max_batch_wait_ms``, ``workers``...)."""
+    ``serve.ServeLimits`` fields (``max_texts``, ``max_batch_wait_ms``, ``workers``...). ``device``:
+    auto, cpu or cuda (``backends.resolve_device``)."""
     from ..serve import ServeLimits, model_info, run  # FastAPI loads only for this verb
 
     console = console or Console()
     server_limits = ServeLimits(**limit_values)
     set_threads(threads)
-    scorer = load_scorer(model, backend, threads)
+    scorer = load_scorer(model, backend, threads, device)
     info = model_info(scorer, str(model), backend_name(scorer))
-    console.note(f"serving {model} on http://{host}:{port} (page at /, API docs at /docs)")
+    console.note(f"serving {model} on http://{host}:{port} (page at /, API docs at /docs; "
+                 f"{backend_name(scorer)} on {getattr(scorer, 'device', 'cpu')})")
     run(predictor_for(scorer, batch_size), info=info, limits=server_limits, host=host, port=port, threads=threads)

@@ -55,6 +55,7 @@ class FinetuneConfig:
     seed: int = 42
     save_every: int = 0
     keep_checkpoints: int = 2
+    keep_checkpoints_after: bool = False
     resume: bool = False
     device: str = "auto"
     nproc: int = 1

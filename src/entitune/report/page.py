@@ -3,8 +3,9 @@ nothing fetched) with a run's summary, its training and dev curves, per-type (pe
 the confusion matrix and, for a tagger evaluated with ``--errors``, a browsable gold-vs-predicted
 view of every sentence with an error.
 
-Entity types get their colours from ``PALETTE`` by their place in the sorted list of the run's
-types, so colours are clearly distinct and the same in the legend, the charts and the sentences.
+Entity types get their colours from ``palette.PALETTE`` by their place in the sorted list of the run's
+types, so colours are clearly distinct and the same in the legend, the charts, the sentences and
+the service's page (which takes the same palette through ``/info``).
 """
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..palette import PALETTE, label_colours, shade, tint
 from . import plots
 from .runlog import RunLog
 
-#: clearly distinct colours (Tableau 10, then two more); types past the twelfth reuse them with a
-#: dashed outline
-PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",
-           "#17becf", "#bcbd22", "#8c8c8c")
 ERROR_NAMES = {"missed": "missed", "spurious": "spurious", "wrong_type": "wrong type",
                "wrong_boundary": "wrong boundary", "both": "both wrong"}
 #: sentences shown in the error view; a note says how many more the evaluation found
@@ -71,26 +69,6 @@ SCRIPT = """
   apply();
 })();
 """
-
-
-def tint(colour: str, share: float = 0.3) -> str:
-    """``colour`` (``#rrggbb``) mixed with white, ``share`` of the colour: a highlight's background.
-
-    >>> tint("#4e79a7")
-    '#cad7e5'
-    """
-    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(255 - (255 - c) * share):02x}" for c in rgb)
-
-
-def shade(colour: str, share: float = 0.7) -> str:
-    """``colour`` (``#rrggbb``) darkened to ``share`` of each channel: its label text, readable on
-    its tint and on white.
-
-    >>> shade("#edc948")
-    '#a68d32'
-    """
-    return "#" + "".join(f"{round(int(colour[i:i + 2], 16) * share):02x}" for i in (1, 3, 5))
 
 
 def _e(value: object) -> str:
@@ -361,4 +339,4 @@ def palette_for(types: Sequence[str]) -> Mapping[str, str]:
     >>> palette_for(["PER", "LOC"])
     {'LOC': '#4e79a7', 'PER': '#f28e2b'}
     """
-    return Palette(tuple(sorted(types))).colours()
+    return label_colours(types)

@@ -2,8 +2,9 @@
 (``batching``), limits (``limits``) and a page (``static/index.html``).
 
 Endpoints: ``POST /predict`` (raw texts or pre-split words -> words, tags, entities with character
-offsets and scores), ``GET /health``, ``GET /info`` (labels, model settings, limits) and ``GET /``,
-one self-contained HTML page that tags what you type and highlights the entities. Requests from
+offsets and scores), ``GET /health``, ``GET /info`` (labels, their colours, model settings, limits),
+``GET /`` (one self-contained HTML page that tags what you type and highlights the entities) and the
+API docs at ``/docs`` and ``/redoc``, whose scripts are served from here (no CDN: they work offline). Requests from
 concurrent clients are micro-batched; the predictor is exact under batching, so every answer equals
 what ``predict`` gives for that input alone.
 
@@ -18,7 +19,6 @@ and idle or slow connections are closed (``limits``: ``idle_timeout_s``, ``body_
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -27,11 +27,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._version import __version__
+from ..files import display_name, name_for_display
+from ..palette import label_styles
 from ..tags import entity_types
 from .batching import MicroBatcher
 from .limits import (BodyLimitMiddleware, RequestLimitError, ServeLimits, check_limits, error_response,
@@ -51,26 +54,14 @@ def page_html() -> str:
 
 
 #: settings ``/info`` reports where the model has them
-INFO_SETTINGS = ("head", "features", "scheme", "pooling", "multi_label", "threshold", "max_length", "encoder")
-
-#: last path components too generic to name a model alone; shown with their parent directory
-GENERIC_DIR_NAMES = frozenset({"model", "models", "encoder", "checkpoint", "best", "final", "onnx"})
-
-
-def display_name(path: Any) -> str:
-    """A model or encoder location as ``/info`` shows it: the directory's name, never the path
-    (``/srv/runs/movie`` -> ``movie``; a generic last name keeps its parent: ``minilm/model``)."""
-    parts = [p for p in re.split(r"[\\/]+", str(path)) if p not in ("", ".", "..", "~") and not p.endswith(":")]
-    if not parts:
-        return ""
-    if parts[-1].lower() in GENERIC_DIR_NAMES and len(parts) > 1:
-        return f"{parts[-2]}/{parts[-1]}"
-    return parts[-1]
+INFO_SETTINGS = ("head", "features", "scheme", "pooling", "multi_label", "threshold", "max_length", "encoder",
+                 "encoder_sha256")
 
 
 def model_info(scorer: Any, model_path: str, backend: str = "torch") -> dict:
     """The ``/info`` description of a loaded model (its task, labels and the settings saved with it);
-    the model and encoder by their directories' names (``display_name``), never absolute paths."""
+    the model by its directory's name (``display_name``), the encoder by the name recorded with the
+    model (older models recorded a path: its directory's name), never absolute paths."""
     settings = scorer.settings
     return {
         "task": settings.task,
@@ -78,7 +69,7 @@ def model_info(scorer: Any, model_path: str, backend: str = "torch") -> dict:
         "model": display_name(Path(model_path).resolve()),  # resolved: ``serve .`` shows the directory's name
         "backend": backend,
         **{name: getattr(settings, name) for name in INFO_SETTINGS if hasattr(settings, name)},
-        **({"encoder": display_name(settings.encoder)} if getattr(settings, "encoder", None) else {}),
+        **({"encoder": name_for_display(settings.encoder)} if getattr(settings, "encoder", None) else {}),
         "model_version": settings.version,
         "entitune_version": __version__,
     }
@@ -126,19 +117,24 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
             await batcher.stop()
 
     page_text = page_html()
-    app = FastAPI(title="entitune", version=__version__, lifespan=lifespan,
-                  description="Named entity recognition with a fine-tuned BERT encoder.")
+    # /docs and /redoc from assets shipped in the fastapi-offline package, not a CDN: the service
+    # often runs where nothing outside can be reached (Swagger UI's validator badge is off for that too)
+    app = FastAPIOffline(title="entitune", version=__version__, lifespan=lifespan, static_url="/docs-assets",
+                         swagger_ui_parameters={"validatorUrl": None},
+                         description="Named entity recognition and text classification with a fine-tuned BERT encoder.")
     app.state.batcher = batcher
     app.state.limits = limits  # BackgroundServer and run() take the connection timeouts from here
     full_info = {"task": "ner", "backend": "torch", "entitune_version": __version__, "model": "", **info}
-    for key in ("model", "encoder"):  # names, never absolute paths, whoever built ``info``
+    for key, name in (("model", display_name), ("encoder", name_for_display)):  # names, never absolute paths
         if isinstance(full_info.get(key), str):
-            full_info[key] = display_name(full_info[key])
+            full_info[key] = name(full_info[key])
     full_info["labels"] = list(full_info.get("labels", []))
     if full_info["task"] == "ner":
         full_info["entity_types"] = entity_types(full_info["labels"])
     else:
         full_info["classes"] = full_info["labels"]
+    # the report's palette, by place in the sorted types (or classes): the page colours labels with it
+    full_info["label_colours"] = label_styles(full_info.get("entity_types") or full_info.get("classes") or [])
     full_info["limits"] = asdict(limits)
     errors = {400: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 

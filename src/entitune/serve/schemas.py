@@ -1,7 +1,7 @@
 """Request and response models of the service; they make ``/openapi.json`` and ``/docs`` meaningful."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
@@ -75,6 +75,9 @@ class InfoResponse(BaseModel):
     labels: list[str]
     entity_types: Optional[list[str]] = None
     classes: Optional[list[str]] = None
+    label_colours: Optional[dict[str, dict[str, Any]]] = Field(
+        None, description="each entity type (or class): colour, tint (background) and shade (text), by its place "
+                          "in the sorted types; repeat: the palette came round again")
     model: str
     backend: str
     head: Optional[str] = None

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from ..backends import DEVICES, resolve_device
+
 
 @dataclass(frozen=True)
 class World:
@@ -36,10 +38,11 @@ class World:
 def init_from_env(device: str = "auto") -> World:
     """Join the ``torchrun`` process group if the environment names one; pick the device.
 
-    ``device``: ``auto`` (a GPU when there is one), ``cpu`` or ``cuda``.
+    ``device``: ``auto`` (a GPU when there is one), ``cpu`` or ``cuda`` (without a GPU: the
+    ``ConfigError`` of ``backends.resolve_device``).
     """
     size = int(os.environ.get("WORLD_SIZE", "1"))
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    use_cuda = resolve_device(device) == "cuda" if device in DEVICES else device.startswith("cuda")
     if size <= 1:
         return World(0, 1, "cuda" if use_cuda and device in ("auto", "cuda") else (device if device != "auto" else "cpu"))
     local = int(os.environ.get("LOCAL_RANK", "0"))

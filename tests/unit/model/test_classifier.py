@@ -131,3 +131,15 @@ def test_bad_settings(tiny_bert):
         Classifier.from_encoder(tiny_bert, ["a", "b"], pooling="max")
     mean = Classifier.from_encoder(tiny_bert, ["a", "b"], pooling="mean")
     assert mean.hf_architecture() is None and not mean.settings.pooler  # no transformers class computes it
+
+
+def test_transformers_refuses_a_mean_pooling_classifier(tiny_bert, tmp_path):
+    """transformers' sequence classifiers read [CLS]: a mean-pooling classifier is refused with the
+    reason, not loaded under a pooler it never had."""
+    from transformers import pipeline
+
+    model = Classifier.from_encoder(tiny_bert, ["a", "b"], pooling="mean")
+    model.save(tmp_path / "m")
+    with pytest.raises(ValueError, match="NOT LOADABLE BY TRANSFORMERS.*mean pooling"):
+        pipeline("text-classification", model=str(tmp_path / "m"), device="cpu")
+    assert Classifier.load(tmp_path / "m").settings.pooling == "mean"

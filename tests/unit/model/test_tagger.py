@@ -132,3 +132,75 @@ def test_bioes_training_predicts_iob2_and_decodes_valid_bioes(tiny_bert, tmp_pat
 def test_unknown_training_scheme_is_refused(tiny_bert):
     with pytest.raises(ConfigError, match="scheme must be one of IOB2, BIOES"):
         Tagger.from_encoder(tiny_bert, ["O", "I-A"], scheme="IO")
+
+
+# ---------------------------------------------------------------------- honesty with transformers
+def test_transformers_pipeline_gives_a_linear_models_tags(tiny_tagger_dir, tagger):
+    """A fine-tuned linear head is transformers' own token classifier: its pipeline loads the
+    model and tags each word (its first sub-token) as entitune does."""
+    from transformers import pipeline
+
+    config = json.loads((tiny_tagger_dir / "config.json").read_text())
+    assert "transformers_weights" not in config
+    pipe = pipeline("token-classification", model=str(tiny_tagger_dir), device="cpu", ignore_labels=[])
+    for words, _ in TINY_SENTENCES:
+        by_index = {token["index"]: token["entity"] for token in pipe(" ".join(words))}
+        (window,) = tagger.word_encoder.encode([words])
+        assert [by_index[i] for i in window.word_starts] == list(_tag(tagger, [words])[0].tags), words
+
+
+@pytest.mark.parametrize("head,features", [("crf", "finetune"), ("bilstm-crf", "finetune"), ("linear", "frozen-sum4")])
+def test_transformers_refuses_what_it_cannot_compute(tiny_bert, tmp_path, head, features):
+    """A head transformers has no model for (a CRF's transitions, frozen layer features) must not
+    load silently wrong in ``transformers.pipeline``: it is refused with a sentence saying why and
+    what loads it. Broken, a CRF model loaded with a warning and decoded without its transitions.
+    entitune still loads it, and a fresh encoder can start from its weights."""
+    from transformers import AutoModelForTokenClassification, pipeline
+
+    from entitune.model import model_dir
+
+    sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
+    tagger = Tagger.from_encoder(tiny_bert, label_set([t for s in sentences for t in s.tags]), head=head,
+                                 features=features, max_length=16, stride=4)
+    tagger.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text()).get("architectures") is None
+    expected = {"crf": "CRF head", "bilstm-crf": "BiLSTM-CRF head", "linear": "frozen encoder"}[head]
+    for load in (lambda: pipeline("token-classification", model=str(tmp_path / "m"), device="cpu"),
+                 lambda: AutoModelForTokenClassification.from_pretrained(str(tmp_path / "m"))):
+        with pytest.raises(ValueError, match="NOT LOADABLE BY TRANSFORMERS") as caught:
+            load()
+        assert expected in str(caught.value) and "entitune.load(path)" in str(caught.value)
+    words = [w for w, _ in TINY_SENTENCES]
+    assert _tag(Tagger.load(tmp_path / "m"), words) == _tag(tagger, words)
+    config = model_dir.load_hf_config(tmp_path / "m")
+    assert model_dir.build_encoder(config, tmp_path / "m") is not None  # fine-tuning on from it still works
+
+
+def test_the_encoder_is_recorded_by_name_and_hash(tiny_tagger_dir, tiny_bert, tmp_path):
+    """``entitune.json`` names the encoder (its model card's title, a hub name, else its directory's
+    name) with the SHA-256 of its weights, never an absolute path; older directories that recorded
+    a path still load."""
+    import hashlib
+    import shutil
+
+    from entitune.model.model_dir import encoder_identity
+
+    settings = json.loads((tiny_tagger_dir / "entitune.json").read_text())
+    assert settings["encoder"] == tiny_bert.name
+    assert settings["encoder_sha256"] == hashlib.sha256((tiny_bert / "model.safetensors").read_bytes()).hexdigest()
+    assert "/" not in json.dumps(settings)
+    named = tmp_path / "model"
+    shutil.copytree(tiny_bert, named)
+    config = json.loads((named / "config.json").read_text())
+    (named / "config.json").write_text(json.dumps({**config, "_name_or_path": "acme/tiny-bert"}))
+    assert encoder_identity(named)[0] == "acme/tiny-bert"
+    (named / "README.md").write_text("---\nlicense: mit\n---\n\n# Model Card for tiny-ner-base\n\ntext\n")
+    assert encoder_identity(named)[0] == "tiny-ner-base"
+    (named / "README.md").write_text("# Model Card for Model ID\n")  # the hub template's placeholder
+    assert encoder_identity(named)[0] == "acme/tiny-bert"
+    old = tmp_path / "old"
+    shutil.copytree(tiny_tagger_dir, old)
+    legacy = {k: v for k, v in settings.items() if k != "encoder_sha256"} | {"encoder": str(tiny_bert)}
+    (old / "entitune.json").write_text(json.dumps(legacy))
+    words = [w for w, _ in TINY_SENTENCES]
+    assert _tag(Tagger.load(old), words) == _tag(Tagger.load(tiny_tagger_dir), words)

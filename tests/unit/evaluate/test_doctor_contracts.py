@@ -1,0 +1,26 @@
+"""Contract of ``doctor``: the share of words the tokenizer maps to [UNK]. Checked by
+``tests/mutations/inject.py``."""
+from __future__ import annotations
+
+from transformers import BertTokenizerFast
+
+from entitune.encode import WordEncoder
+from entitune.evaluate.doctor import diagnose
+from tests.helpers.data import write_bio
+
+
+def test_doctor_reports_the_unk_share(tiny_bert, tmp_path):
+    """Two of eight words are outside the tiny vocabulary (symbols WordPiece maps to [UNK]): the
+    report says 2 words, share 0.25, with them as examples.
+
+    Broken (the share always 0), the report hides an encoder that cannot read the data."""
+    path = write_bio(tmp_path / "train.bio", [
+        (["show", "me", "\u2603", "films"], ["O", "O", "O", "O"]),
+        (["drew", "barrymore", "\u2764", "with"], ["B-ACTOR", "I-ACTOR", "O", "O"]),
+    ])
+    tokenizer = BertTokenizerFast.from_pretrained(str(tiny_bert))
+    report = diagnose([path], encoder=WordEncoder(tokenizer, 16, 0))
+    unk = report["files"][0]["unk_words"]
+    assert unk["count"] == 2
+    assert unk["share"] == 0.25
+    assert sorted(unk["examples"]) == sorted(["\u2603", "\u2764"])
