@@ -8,6 +8,7 @@ import entitune
 from entitune import Predictor, Tagger, TorchScorer, TrainConfig, fit, load_annotated
 from entitune.evaluate import evaluate
 from entitune.tags import label_set
+from tests.helpers.baselines import lookup_baseline
 from tests.helpers.data import require_data
 
 pytestmark = pytest.mark.integration
@@ -25,12 +26,18 @@ def mit_model():
 
 
 def test_minilm_learns_mit_movie_slice(mit_model):
+    """The fine-tuned encoder must clearly beat a model-free tagger on the same 1,500 sentences:
+    the word -> most frequent tag table scores entity F1 0.396 and token micro F1 0.722 on the test
+    set (computed here). Broken learning (a frozen encoder, lost labels, a wrong alignment) lands
+    at or below it. Measured when written: entity F1 0.490, token micro F1 0.802."""
     tagger, result, test = mit_model
     report = evaluate(tagger, test)
-    # measured with these settings when written: entity F1 0.498, token micro F1 0.807. An untrained
-    # head scores ~0.0 entity F1 (and all-O tagging 0.0), so 0.35 shows learning with room for noise.
-    assert report["entity"]["f1"] > 0.35, report["entity"]
-    assert report["token_micro_f1"] > 0.75
+    train = load_annotated(require_data("mit_movie_eng", "engtrain.bio")).sentences[:1500]
+    floor = lookup_baseline(train, test)
+    print(f"model: entity F1 {report['entity']['f1']:.4f}, token micro F1 {report['token_micro_f1']:.4f}; "
+          f"lookup table: {floor['entity_f1']:.4f}, {floor['token_micro_f1']:.4f}")
+    assert report["entity"]["f1"] > floor["entity_f1"] + 0.05, (report["entity"], floor)
+    assert report["token_micro_f1"] > floor["token_micro_f1"] + 0.04, (report["token_micro_f1"], floor)
     assert report["words"] == 24686 and report["words_untagged"] == 0 and report["invalid_sequences"] == 0
     assert result.padding_overhead < 0.10
 
