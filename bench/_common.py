@@ -40,3 +40,18 @@ def machine() -> dict:
 
 
 __all__ = ["REPO", "data_root", "find_dataset", "machine"]
+
+
+def run_clients(client, clients: int, seconds: float) -> float:
+    """Run ``client(i)`` for ``i`` in ``range(clients)`` on daemon threads, wait for them (at most
+    ``seconds`` + 120 s each) and return the wall seconds it took."""
+    import threading
+    import time
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 120)
+    return time.perf_counter() - started

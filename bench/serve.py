@@ -19,12 +19,11 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import find_dataset, machine  # noqa: E402  (puts src/ on the path)
+from _common import find_dataset, machine, run_clients  # noqa: E402  (puts src/ on the path)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -129,13 +128,7 @@ def run_clients(url: str, texts: list[str], clients: int, seconds: float) -> dic
                 samples[c].append((idx, json.loads(body)["predictions"][0]))
         conn.close()
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=seconds + 120)
-    elapsed = time.perf_counter() - started
+    elapsed = run_clients(client, clients, seconds)
     flat = sorted(x for per in latencies for x in per)
     return {"latencies": flat, "errors": sum(errors), "elapsed": elapsed,
             "samples": [s for per in samples for s in per]}

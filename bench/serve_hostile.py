@@ -32,7 +32,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _common import find_dataset, machine  # noqa: E402  (puts src/ on the path)
+from _common import find_dataset, machine, run_clients  # noqa: E402  (puts src/ on the path)
 from serve import free_port, percentile_ms, read_bio_texts, same_answer, stop_server, wait_healthy  # bench/serve.py
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -113,13 +113,7 @@ def run_clients(host: str, port: int, texts: list[str], clients: int, seconds: f
                     answers.append((idx, as_words, payload))
         conn.close()
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(c,), daemon=True) for c in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=seconds + 120)
-    return {"elapsed": time.perf_counter() - started, "statuses": statuses, "latencies": sorted(latencies),
+    return {"elapsed": run_clients(client, clients, seconds), "statuses": statuses, "latencies": sorted(latencies),
             "good_conn_errors": good_conn_errors, "poison_conn_errors": poison_conn_errors, "answers": answers,
             "bad_poison": bad_poison, "poisoned": poisoned_answered}
 

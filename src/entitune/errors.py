@@ -111,6 +111,17 @@ def output_error(path: str | Path, exc: OSError) -> OutputError:
     return OutputError(f"{path}: cannot write ({reason})", 1 if exc.errno in ENVIRONMENT_ERRNOS else 2)
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, at most ``limit`` characters (library messages run to
+    several lines and URLs); its type's name when it has no message.
+
+    >>> one_line(ValueError("two\\nlines")), one_line(KeyError())
+    ('two lines', 'KeyError')
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def not_a_model(path: str | Path, why: str) -> ConfigError:
     """A directory that is not the model it was given as."""
     return ConfigError(f"{path}: {why}")

@@ -12,21 +12,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
 from entitune.serve import BackgroundServer, ServeLimits, create_app, model_info
 
+from tests.helpers.browser import artifacts, offline_chromium
 from tests.helpers.data import REPO, TINY_SENTENCES, WORDS
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def _plain(predictions) -> list[dict]:
@@ -583,38 +576,10 @@ class _FixedPredictor:
         return out
 
 
-def _artifacts() -> Path:
-    path = Path(os.environ.get("ENTITUNE_ARTIFACTS", REPO / "tests" / "artifacts"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        missing.append("the selenium package")
-    if missing:
-        message = f"browser test needs {', '.join(missing)} (bash scripts/browser.sh installs them)"
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1100,800",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with offline_chromium(tmp_path_factory.mktemp("chromium-profile"), 1100, 800, offline=False) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _tag_on_page(driver, url: str, text: str) -> None:
@@ -650,7 +615,7 @@ def test_page_highlights_entities_in_chromium(browser):
         assert "<b>&amp;</b>" in browser.find_element(By.ID, "result").text
         legend = [s.get_attribute("data-label") for s in browser.find_elements(By.CSS_SELECTOR, "#legend .swatch")]
         assert legend[:2] == ["ACTOR", "LOC"]
-        shot = _artifacts() / "serve_page.png"
+        shot = artifacts() / "serve_page.png"
         browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 5_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -669,7 +634,7 @@ def test_page_round_trip_with_the_real_model(browser, server, predictor):
         assert entity.text in rendered
     marks = browser.find_elements(By.CSS_SELECTOR, "#result mark.entity")
     assert [m.get_attribute("data-label") for m in marks] == [e.label for e in expected.entities]
-    browser.save_screenshot(str(_artifacts() / "serve_page_model.png"))
+    browser.save_screenshot(str(artifacts() / "serve_page_model.png"))
 
 
 # -------------------------------------------------------------------------------------------
@@ -714,7 +679,7 @@ def test_page_shows_a_classifiers_labels(browser, classify_server):
     assert text in browser.find_element(By.ID, "result").text
     legend = [s.get_attribute("data-label") for s in browser.find_elements(By.CSS_SELECTOR, "#legend .swatch")]
     assert legend == ["actor", "director", "year"]
-    browser.save_screenshot(str(_artifacts() / "serve_page_classifier.png"))
+    browser.save_screenshot(str(artifacts() / "serve_page_classifier.png"))
 
 
 def test_api_docs_render_offline_in_chromium(browser):

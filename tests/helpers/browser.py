@@ -22,9 +22,10 @@ def artifacts() -> Path:
 
 
 @contextmanager
-def offline_chromium(profile: Path, width: int = 1280, height: int = 900):
+def offline_chromium(profile: Path, width: int = 1280, height: int = 900, offline: bool = True):
     """A headless Chromium driver (selenium) whose network is emulated offline: a page that needs
-    anything but itself shows it."""
+    anything but itself shows it. ``offline=False``: the network as it is (for a page served from a
+    local server)."""
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
     try:
         from selenium import webdriver
@@ -40,13 +41,15 @@ def offline_chromium(profile: Path, width: int = 1280, height: int = 900):
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--window-size={width},{height}", "--proxy-server=127.0.0.1:9",
-                 f"--user-data-dir={profile}"):
+                 "--disable-dev-shm-usage", f"--window-size={width},{height}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    if offline:
+        options.add_argument("--proxy-server=127.0.0.1:9")
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     try:
-        driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+        if offline:
+            driver.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
         yield driver
     finally:
         driver.quit()

@@ -28,7 +28,7 @@ import re
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from ..errors import ConfigError, not_a_model
+from ..errors import ConfigError, not_a_model, one_line
 from ..files import atomic_write_bytes, display_name, is_path_like, sha256_file
 from .settings import SETTINGS, ClassifierSettings, TaggerSettings
 
@@ -153,13 +153,6 @@ def load_hf_config(directory: str | Path):
         raise not_a_model(directory, f"{config.model_type} is an encoder-decoder model; entitune fine-tunes encoders "
                                      "(BERT, RoBERTa, XLM-RoBERTa, DeBERTa, ELECTRA, ALBERT, DistilBERT, ...)")
     return config
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's message on one line, at most ``limit`` characters (library messages run to
-    several lines and URLs)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def refuse_custom_code(directory: str | Path) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..data import WRITE_FORMATS, sniff_task, split_three, write_sentences
-from ..data._lines import check_input_file
+from ..files import check_input_file
 from ..errors import ConfigError, check_choice
 from ..evaluate import diagnose, diagnose_texts, format_doctor, format_text_doctor, word_encoder_for
 from ..tags import SCHEMES, from_iob2

@@ -11,11 +11,11 @@ from typing import TextIO
 
 from ..backends import backend_name, load_scorer, predictor_for
 from ..data import write_conll
-from ..data._lines import check_input_file, iter_lines, iter_stream_lines
+from ..data._lines import iter_lines, iter_stream_lines
 from ..errors import ConfigError, DataFormatError, check_choice
 from ..evaluate import evaluate, evaluate_classifier, format_classification_report, format_errors, format_report
 from ..export import export_and_rescore
-from ..files import atomic_write_text
+from ..files import atomic_write_text, check_input_file
 from ..model import model_dir
 from ..model.archive import model_directory
 from .common import load_data, read_labelled_texts, set_threads

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..data import split_dev, sniff_task
-from ..data._lines import check_input_file
+from ..files import check_input_file
 from ..errors import ConfigError, shorten
 from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
 from ..model.classifier import Classifier

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ..errors import one_line
+
 _log = logging.getLogger("entitune.serve")
 
 
@@ -140,7 +142,7 @@ class MicroBatcher:
             for job, outcome in zip(jobs, outcomes):
                 if isinstance(outcome, BaseException):
                     _log.warning("prediction failed for a request of %d input(s): %s: %s", len(job.inputs),
-                                 type(outcome).__name__, _one_line(outcome))
+                                 type(outcome).__name__, one_line(outcome))
                     if not job.future.done():
                         job.future.set_exception(outcome)
                 elif not job.future.done():
@@ -155,9 +157,3 @@ class MicroBatcher:
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
-
-
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    """The exception's message on one line, at most ``limit`` characters."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
