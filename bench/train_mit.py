@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--head", default="linear")
     p.add_argument("--features", default="finetune")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--precision", default="auto", help="auto (as entitune train) | fp32 | bf16")
     p.add_argument("--save", default=None, help="save the trained model here")
     p.add_argument("--out", required=True)
     args = p.parse_args()
@@ -48,8 +49,12 @@ def main() -> None:
     data = find_dataset("mit_movie_eng")
     train_all = load_annotated(data / "engtrain.bio").sentences
     test = load_annotated(data / "engtest.bio").sentences
+    from entitune.backends.precision import choose_precision
+
+    choice = choose_precision(args.precision, "cpu")  # the tagger's width is MiniLM's, the probe's default
     overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                                    "head_lr": args.head_lr, "seed": args.seed}.items() if v is not None}
+    overrides["precision"] = choice.precision
     config = TrainConfig(**overrides)
     train, dev = split_dev(train_all, args.dev_fraction, config.seed)
     tagger = Tagger.from_encoder(None, label_set([t for s in train_all for t in s.tags]), head=args.head,
@@ -70,6 +75,7 @@ def main() -> None:
         "script": "bench/train_mit.py",
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "precision": choice.to_dict(),
         "model": {"head": args.head, "features": args.features},
         "data": {"train_sentences": len(train), "dev_sentences": len(dev), "test_sentences": len(test)},
         "test": {

@@ -39,12 +39,14 @@ _EXPORTS = {
 __all__ = ["__version__", "load", *sorted(_EXPORTS)]
 
 
-def load(path: str, backend: str = "auto", batch_size: int = 32, threads: int | None = None, device: str = "cpu"):
+def load(path: str, backend: str = "auto", batch_size: int = 32, threads: int | None = None, device: str = "cpu",
+         precision: str = "fp32"):
     """The predictor of a saved model or an ONNX export (``backend``: auto, torch or onnx): a
-    ``Predictor`` for a tagger, a ``ClassPredictor`` for a classifier; both have ``predict``."""
+    ``Predictor`` for a tagger, a ``ClassPredictor`` for a classifier; both have ``predict``.
+    ``precision``: fp32, bf16 or auto (bf16 where the hardware runs it fast; the CLI's default)."""
     from .backends import load_predictor
 
-    return load_predictor(path, backend, batch_size, threads, device)
+    return load_predictor(path, backend, batch_size, threads, device, precision)
 
 
 def __getattr__(name: str) -> Any:

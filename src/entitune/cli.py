@@ -19,6 +19,8 @@ FORMAT_HELP = ("auto | conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens
 THREADS_HELP = ("CPU threads: torch's intra-op threads; with an ONNX export, how many batches run at once "
                 "(one thread each). Default: torch's choice")
 BACKEND_HELP = "auto | torch | onnx (a directory written by 'entitune export'); auto: onnx when model.onnx is there"
+PRECISION_HELP = ("auto (bf16 autocast on a GPU with bf16 tensor cores or an AMX CPU whose timed probe agrees, else fp32) | "
+                  "fp32 | bf16; PyTorch models only (an ONNX export keeps its own)")
 DEVICE_HELP = "auto (a CUDA GPU if torch sees one, else the CPU) | cpu | cuda (an error without a GPU); an ONNX export runs on the CPU"
 DEFAULTS = {f: getattr(recipes.FinetuneConfig, f, None) for f in recipes.FinetuneConfig.__dataclass_fields__}
 
@@ -49,7 +51,7 @@ def train(
     batch_size: int | None = typer.Option(None, "--batch-size", help="windows per training step (per micro-batch with --accumulate)" + _d("batch_size")),
     batch_tokens: int | None = typer.Option(None, "--batch-tokens", help="instead of --batch-size: padded sub-words per batch (batches of similar length)"),
     accumulate: int | None = typer.Option(None, help="micro-batches per optimizer step: the same update as one batch of accumulate x batch-size" + _d("accumulate")),
-    precision: str | None = typer.Option(None, help="fp32 | bf16 | fp16 (autocast; fp16 uses a gradient scaler)" + _d("precision")),
+    precision: str | None = typer.Option(None, help="auto (bf16 autocast where the hardware runs it fast: a GPU with bf16 tensor cores, a CPU with AMX whose timed probe agrees; else fp32; the choice and why are printed and logged) | fp32 | bf16 | fp16 (fp16 uses a gradient scaler)" + _d("precision")),
     save_every: int | None = typer.Option(None, "--save-every", help="also write a resumable checkpoint every N optimizer steps (0: at epoch ends only)" + _d("save_every")),
     keep_checkpoints: int | None = typer.Option(None, "--keep-checkpoints", help="newest checkpoints kept in OUT/checkpoints while the run goes" + _d("keep_checkpoints")),
     keep_checkpoints_after: bool | None = typer.Option(None, "--keep-checkpoints-after/--remove-checkpoints-after", help="keep OUT/checkpoints once the run has finished and saved its model (default: removed then; a failed or killed run always keeps them for --resume)"),
@@ -93,12 +95,13 @@ def evaluate(
     threads: int | None = typer.Option(None, help=THREADS_HELP),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
 ) -> None:
     """Score a trained model on an annotated file: entity P/R/F1 per type and token micro F1 for a
     tagger; accuracy, macro/micro F1, per-class scores and the confusion matrix for a classifier."""
     recipes.evaluate_file(model_dir, data, json_out, batch_size=batch_size, format=format, threads=threads,
                           backend=backend, text_columns=text_columns, label_column=label_column, errors_out=errors_out,
-                          device=device)
+                          device=device, precision=precision)
 
 
 @app.command()
@@ -111,12 +114,13 @@ def predict(
     threads: int | None = typer.Option(None, help=THREADS_HELP),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
     shard: str | None = typer.Option(None, "--shard", help="I/N: answer only the lines whose 0-based index is I modulo N (round robin), each answer with its input line number as 'line', so N jobs split a file and their outputs merge by 'line' (jsonl only)"),
 ) -> None:
     """Tag raw text or pre-split words (a tagger), or classify texts (a classifier), one input per
     line; JSONL out (words, tags, entities; or text, label, score), or CoNLL for a tagger."""
     recipes.predict_lines(model_dir, input, output=output, batch_size=batch_size, threads=threads, backend=backend,
-                          all_scores=all_scores, device=device, shard=shard)
+                          all_scores=all_scores, device=device, shard=shard, precision=precision)
 
 
 @app.command()
@@ -137,9 +141,11 @@ def serve(
     body_timeout_s: float = typer.Option(30.0, "--body-timeout-s", help="seconds a request body may take to arrive; then 408 and the connection is closed"),
     backend: str = typer.Option("auto", "--backend", help=BACKEND_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
 ) -> None:
     """Serve the model over HTTP: POST /predict, GET /health, GET /info, and a page at /."""
     recipes.serve(model_dir, host=host, port=port, batch_size=batch_size, threads=threads, backend=backend, device=device,
+                  precision=precision,
                   max_texts=max_texts, max_chars=max_chars, max_words=max_words, max_body_bytes=max_body_bytes,
                   max_batch_texts=max_batch_texts, max_batch_wait_ms=max_batch_wait_ms, workers=workers,
                   idle_timeout_s=idle_timeout_s, body_timeout_s=body_timeout_s)
@@ -197,12 +203,13 @@ def doctor(
     task: str = typer.Option("auto", help="auto | ner | classify (auto: from the first file)"),
     text_columns: str | None = typer.Option(None, "--text-columns", help="classify, CSV/TSV: the text column(s)"),
     label_column: str | None = typer.Option(None, "--label-column", help="classify, CSV/TSV: the label column"),
+    compare: str | None = typer.Option(None, "--compare", help="a second checkpoint (e.g. the base of 'vocab extend'): its [UNK] share and sub-words per sentence beside --model's"),
 ) -> None:
     """Check data before training: counts (entities per type, or texts per class and imbalance),
     invalid tag sequences, sub-word lengths against --max-length, [UNK] share, labels missing from
     train, train/test duplicates."""
     recipes.doctor(data, model=model, max_length=max_length, json_out=json_out, format=format, task=task,
-                   text_columns=text_columns, label_column=label_column)
+                   text_columns=text_columns, label_column=label_column, compare=compare)
 
 
 @app.command()
@@ -229,6 +236,101 @@ def split(
 ) -> None:
     """Seeded train/dev/test split of one annotated file, written as three files."""
     recipes.split(data, out, ratios=ratios, by=by, seed=seed, to=to, format=format)
+
+
+PRETRAIN_DEFAULTS = {f: getattr(recipes.PretrainConfig, f, None) for f in recipes.PretrainConfig.__dataclass_fields__}
+CORPUS_FORMAT_HELP = ("auto | text (one text per line) | conll | bio | jsonl | gmb | weibo | klue | kmou (the words of each "
+                      "sentence) | csv | tsv (the texts of a labelled file); auto: from the first lines, plain text when "
+                      "nothing else fits")
+
+
+def _pd(name: str) -> str:
+    """`` (default: X)`` for a pretrain option, from ``PretrainConfig``."""
+    return f" (default: {PRETRAIN_DEFAULTS[name]})"
+
+
+@app.command()
+def pretrain(
+    text: list[str] | None = typer.Option(None, "--text", callback=recipes.input_path, metavar="FILE", help="text to pretrain on: plain text (one text per line) or any file 'train' reads (only its words are used); more files may follow it (--text a.txt b.conll) or repeat --text (required here or in --config)"),
+    more_text: list[str] | None = typer.Argument(None, callback=recipes.input_path, metavar="[MORE_TEXT]...", help="more text files, as after --text", show_default=False),
+    config: str | None = typer.Option(None, "--config", callback=recipes.input_path, help="TOML, YAML or JSON file of options (a run's train_log.json too); flags override it"),
+    out: str | None = typer.Option(None, "--out", help="directory for the pretrained encoder, a transformers masked-LM checkpoint that 'entitune train --model' takes (required here or in --config)"),
+    model: str | None = typer.Option(None, "--model", help="local Hugging Face checkpoint to start from; its masked-LM head is used if it has one, else a new one is made (default: bundled MiniLM)"),
+    dev_text: str | None = typer.Option(None, "--dev-text", callback=recipes.input_path, help="dev text: masked accuracy and perplexity after each epoch, on one fixed mask; the epoch with the lowest dev loss is kept"),
+    dev_fraction: float | None = typer.Option(None, "--dev-fraction", help="share of the texts held out as dev when --dev-text is not given (0: no dev, the last epoch is kept; default: 0.05)"),
+    format: str | None = typer.Option(None, "--format", help=CORPUS_FORMAT_HELP + _pd("format")),
+    mlm_probability: float | None = typer.Option(None, "--mlm-probability", help="share of sub-tokens (or words) masked; of those 80% read the mask token, 10% a random token, 10% stay" + _pd("mlm_probability")),
+    whole_word_mask: bool | None = typer.Option(None, "--whole-word-mask/--token-mask", help="mask all sub-tokens of a chosen word together, or each sub-token on its own (default: --token-mask)"),
+    max_length: int | None = typer.Option(None, "--max-length", help="sub-tokens per window, special tokens included; longer texts become several windows" + _pd("max_length")),
+    epochs: int | None = typer.Option(None, help="passes over the texts, each with new masks" + _pd("epochs")),
+    lr: float | None = typer.Option(None, help="peak learning rate of the encoder" + _pd("lr")),
+    head_lr: float | None = typer.Option(None, "--head-lr", help="peak learning rate of the masked-LM head (default: --lr for the checkpoint's own head, 1e-3 for a new one)"),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="windows per training step (per micro-batch with --accumulate)" + _pd("batch_size")),
+    batch_tokens: int | None = typer.Option(None, "--batch-tokens", help="instead of --batch-size: padded sub-words per batch (batches of similar length)"),
+    accumulate: int | None = typer.Option(None, help="micro-batches per optimizer step: the same update as one batch of accumulate x batch-size" + _pd("accumulate")),
+    warmup: float | None = typer.Option(None, help="fraction of steps for linear warm-up" + _pd("warmup")),
+    weight_decay: float | None = typer.Option(None, "--weight-decay", help="AdamW weight decay (not on biases, LayerNorm, embeddings)" + _pd("weight_decay")),
+    precision: str | None = typer.Option(None, help="auto (bf16 where the hardware runs it fast, else fp32) | fp32 | bf16 | fp16 (fp16 uses a gradient scaler)" + _pd("precision")),
+    seed: int | None = typer.Option(None, help="seed for the new head, shuffling, the dev split and the masks" + _pd("seed")),
+    save_every: int | None = typer.Option(None, "--save-every", help="also write a resumable checkpoint every N optimizer steps (0: at epoch ends only)" + _pd("save_every")),
+    keep_checkpoints: int | None = typer.Option(None, "--keep-checkpoints", help="newest checkpoints kept in OUT/checkpoints while the run goes" + _pd("keep_checkpoints")),
+    keep_checkpoints_after: bool | None = typer.Option(None, "--keep-checkpoints-after/--remove-checkpoints-after", help="keep OUT/checkpoints once the run has finished and saved its model (default: removed then; a failed or killed run always keeps them for --resume)"),
+    resume: bool | None = typer.Option(None, "--resume/--no-resume", help="continue from the newest complete checkpoint in OUT/checkpoints (same settings), to the weights an uninterrupted run gives; a finished run is left as it is (default: no-resume)"),
+    device: str | None = typer.Option(None, help="auto (a GPU if there is one) | cpu | cuda" + _pd("device")),
+    nproc: int | None = typer.Option(None, "--nproc", help="data-parallel processes on this machine (torchrun)" + _pd("nproc")),
+    threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
+) -> None:
+    """Pretrain an encoder further as a masked language model on your domain's text (15% of sub-tokens
+    masked, new masks each epoch) and save it for 'entitune train --model'; reports dev masked-token
+    accuracy and perplexity before training and after each epoch."""
+    flags = dict(locals())
+    source = flags.pop("config")
+    flags["text"] = [*(flags["text"] or []), *(flags.pop("more_text") or [])] or None
+    values = merged(read_config_file(source) if source else {}, flags)
+    for required in ("text", "out"):
+        if values.get(required) is None:
+            raise ConfigError(f"--{required} is required (on the command line or in --config)")
+    recipes.pretrain(build_config(recipes.PretrainConfig, values, source or "options"))
+
+
+vocab_app = typer.Typer(no_args_is_help=True, help="Fit a WordPiece vocabulary to your data before fine-tuning: "
+                        "measure [UNK] words and sub-words per word (plan), add the words or characters that cut them (extend).")
+app.add_typer(vocab_app, name="vocab")
+UNIT_HELP = ("auto | word (whole words) | char (each character, a CJK ideograph or a Hangul syllable, as a token of its "
+             "own and as a ##continuation); auto: char when most words are CJK. Missing single characters are candidates either way")
+
+
+@vocab_app.command("plan")
+def vocab_plan(
+    data: list[str] = typer.Argument(..., callback=recipes.input_path, help="data files: annotated, labelled texts or plain text"),
+    model: str | None = typer.Option(None, "--model", help="checkpoint with a WordPiece tokenizer.json (default: bundled MiniLM)"),
+    json_out: str | None = typer.Option(None, "--json", help="write the plan with every candidate as JSON here"),
+    max_new: int = typer.Option(3000, "--max-new", help="tokens to add at most; the numbers after adding are measured for this many"),
+    min_count: int = typer.Option(2, "--min-count", help="occurrences a candidate needs in the data"),
+    unit: str = typer.Option("auto", "--unit", help=UNIT_HELP),
+    format: str = typer.Option("auto", "--format", help=CORPUS_FORMAT_HELP),
+) -> None:
+    """Print the share of words the tokenizer maps to [UNK] and the sub-words per word, now and after
+    adding the best --max-new candidates, and the candidates ranked by the sub-words they save."""
+    recipes.vocab_plan(data, model=model, json_out=json_out, max_new=max_new, min_count=min_count, unit=unit, format=format)
+
+
+@vocab_app.command("extend")
+def vocab_extend(
+    add_from: list[str] = typer.Option(..., "--add-from", callback=recipes.input_path, help="data file to take the tokens from (repeat the flag for several)"),
+    out: str = typer.Option(..., "--out", help="new directory for the extended checkpoint"),
+    model: str | None = typer.Option(None, "--model", help="checkpoint with a WordPiece tokenizer.json (default: bundled MiniLM)"),
+    max_new: int = typer.Option(3000, "--max-new", help="tokens to add at most (the best ranked, as 'vocab plan' shows them)"),
+    min_count: int = typer.Option(2, "--min-count", help="occurrences a candidate needs in the data"),
+    use_unused: bool = typer.Option(False, "--use-unused/--append", help="write the tokens over the \\[unusedN] placeholders (same shapes; --max-new must fit) instead of appending them and resizing the embeddings"),
+    init: str = typer.Option("mean", "--init", help="mean (each new row the mean of the embeddings of the pieces the token split into; without known pieces the mean of all rows, slightly perturbed) | random (normal, initializer_range)"),
+    unit: str = typer.Option("auto", "--unit", help=UNIT_HELP),
+    format: str = typer.Option("auto", "--format", help=CORPUS_FORMAT_HELP),
+) -> None:
+    """Add the best tokens of the data to the vocabulary as real WordPiece entries (tokenizer.json and
+    vocab.txt) and write the checkpoint with their embedding rows, ready for 'entitune train --model OUT'."""
+    recipes.vocab_extend(add_from, out=out, model=model, max_new=max_new, min_count=min_count, use_unused=use_unused,
+                         init=init, unit=unit, format=format)
 
 
 def main(argv: list[str] | None = None) -> None:

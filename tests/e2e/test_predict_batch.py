@@ -57,6 +57,7 @@ def test_json_objects_are_predicted_and_their_fields_pass_through(tmp_path, tiny
     plain.write_text('what movies star bruce willis\n["movies", "from", "the", "1980s"]\ndrew barrymore movies\n')
     same_text, same_words, same_third = _predict(tiny_tagger_dir, plain)
     assert rows[3] == {"id": 7, "meta": {"split": "dev"}, **same_text}
+    assert [e["text"] for e in same_text["entities"]] == ["bruce willis"]  # a real answer passed through
     assert rows[5] == {"id": 8, **same_words} and rows[5]["words"] == ["movies", "from", "the", "1980s"]
     assert rows[6] == {"id": 9, "text": "", "words": [], "tags": [], "entities": []}  # blank text: empty answer
     assert rows[8] == {"id": 10, "input_tags": ["B-ACTOR", "I-ACTOR", "O"], **same_third}
@@ -208,6 +209,9 @@ def test_device_cpu_and_auto_answer_alike(tmp_path, tiny_tagger_dir):
     predict_lines(tiny_tagger_dir, path, stdout=out, device="auto")
     auto = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [r["tags"] for r in auto] == [r["tags"] for r in cpu]
+    spans = [[(e["text"], e["label"], e["start"], e["end"]) for e in r["entities"]] for r in auto]
+    assert spans == [[(e["text"], e["label"], e["start"], e["end"]) for e in r["entities"]] for r in cpu]
+    assert spans == [[("drew barrymore", "ACTOR", 19, 33)], [("paris", "PLOT", 9, 14)]]  # real spans
     for a, c in zip(auto, cpu):
         assert [e["score"] for e in a["entities"]] == pytest.approx([e["score"] for e in c["entities"]], abs=1e-4)
 

@@ -50,6 +50,11 @@ def test_python_recipe_and_cli_give_the_same_model(tmp_path, tiny_bert):
     cli_log = json.loads((tmp_path / "cli" / "train_log.json").read_text())
     assert cli_log["test"] == result.test
     assert cli_log["config"] == {**result.log["config"], "out": str(tmp_path / "cli")}
+    # --precision auto (the default): the choice and its reason are printed and logged
+    chosen = cli_log["precision"]
+    assert chosen["requested"] == "auto" and chosen["precision"] in ("fp32", "bf16") and chosen["reason"]
+    assert cli_log["training"]["precision"] == chosen["precision"] == result.log["precision"]["precision"]
+    assert f"precision {chosen['precision']}: " in r.stdout + r.stderr
 
     # the resolved config in train_log.json goes back in unchanged (only the output moved)
     r = _cli("train", "--config", tmp_path / "cli" / "train_log.json", "--out", tmp_path / "again")

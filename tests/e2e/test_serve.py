@@ -19,12 +19,23 @@ import pytest
 from entitune.serve import BackgroundServer, ServeLimits, create_app, model_info
 
 from tests.helpers.browser import artifacts, offline_chromium
-from tests.helpers.data import REPO, TINY_SENTENCES, WORDS
+from tests.helpers.data import REPO, TINY_SENTENCES, WORDS, entity_spans, gold_entities
 
 
 def _plain(predictions) -> list[dict]:
     """Predictions as the server sends them (JSON round trip)."""
     return json.loads(json.dumps([p.to_dict() for p in predictions]))
+
+
+def _same_answers(got: list[dict], want: list[dict], what: str = "") -> None:
+    """Answers (dicts) equal: texts, words, tags and entity spans exactly, entity scores to 1e-5
+    (inputs batched with others are padded differently, which may move the last digit)."""
+    def unscored(p: dict) -> dict:
+        return {**p, "entities": [{**e, "score": None} for e in p["entities"]]}
+
+    assert [unscored(p) for p in got] == [unscored(p) for p in want], what
+    for g, w in zip(got, want):
+        assert [e["score"] for e in g["entities"]] == pytest.approx([e["score"] for e in w["entities"]], abs=1e-5), what
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +90,19 @@ def test_predict_texts_and_tokens_equal_predictor(client, predictor):
     texts = ["show me films with drew barrymore from the 1980s", "films directed by steven spielberg, in paris!", ""]
     response = client.post("/predict", json={"texts": texts})
     assert response.status_code == 200, response.text
-    assert response.json() == {"predictions": _plain(predictor.predict(texts))}
+    assert set(response.json()) == {"predictions"}
+    _same_answers(response.json()["predictions"], _plain(predictor.predict(texts)))
+    # real spans: ACTOR and YEAR, then DIRECTOR and PLOT (offsets into the text, punctuation outside)
+    assert [entity_spans(p) for p in response.json()["predictions"]] == [gold_entities(t) for t in texts]
     tokens = [list(words) for words, _ in TINY_SENTENCES]
     response = client.post("/predict", json={"tokens": tokens})
     assert response.status_code == 200, response.text
-    assert response.json() == {"predictions": _plain(predictor.predict(tokens))}
+    _same_answers(response.json()["predictions"], _plain(predictor.predict(tokens)))
+    assert [entity_spans(p) for p in response.json()["predictions"]] == [gold_entities(w) for w in tokens]
     entity_keys = {"text", "label", "start", "end", "score"}
     for p in response.json()["predictions"]:
         for e in p["entities"]:
-            assert entity_keys <= set(e) and p["text"][e["start"]:e["end"]] == e["text"]
+            assert entity_keys <= set(e) and p["text"][e["start"]:e["end"]] == e["text"] and 0.5 < e["score"] <= 1
 
 
 def test_concurrent_clients_get_their_own_answers(client, server, predictor):
@@ -100,6 +115,7 @@ def test_concurrent_clients_get_their_own_answers(client, server, predictor):
             texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12))) for _ in range(n)]
             jobs.append((c, {"texts": texts} if r % 2 else {"tokens": [t.split() for t in texts]}))
     expected = {i: _plain(predictor.predict(next(iter(body.values())))) for i, (_, body) in enumerate(jobs)}
+    assert sum(len(p["entities"]) for answer in expected.values() for p in answer) >= 100  # real spans to mix up
     batches_before = server.app.state.batcher.batches
 
     def one_client(c: int) -> list[tuple[int, int, object]]:
@@ -119,7 +135,7 @@ def test_concurrent_clients_get_their_own_answers(client, server, predictor):
     errors = [(i, status) for i, status, _ in results if status != 200]
     assert errors == []
     for i, _, body in results:
-        assert body["predictions"] == expected[i], f"request {i} got another input's answer"
+        _same_answers(body["predictions"], expected[i], f"request {i} got another input's answer")
     batches = server.app.state.batcher.batches - batches_before
     assert batches <= clients * per_client  # never more predict calls than requests
 
@@ -307,6 +323,7 @@ def test_hostile_json_alongside_good_requests(hostile_server, predictor, caplog)
     shared its micro-batch fail too; or deep nesting crashes the server (500, or no answer)."""
     good = _good_jobs(60)
     expected = [_plain(predictor.predict(next(iter(body.values())))) for body in good]
+    assert sum(len(p["entities"]) for answer in expected for p in answer) >= 50  # real spans to disturb
     odd_expected = {name: _plain(predictor.predict(next(iter(body.values())))) for name, body in ODD_BUT_VALID.items()}
     work = ([("good", i) for i in range(len(good))] + [("hostile", i) for i in range(len(HOSTILE))] * 3
             + [("odd", name) for name in ODD_BUT_VALID])
@@ -327,10 +344,11 @@ def test_hostile_json_alongside_good_requests(hostile_server, predictor, caplog)
         results = list(pool.map(send, work))
     for (kind, key), status, body in results:
         if kind == "good":
-            assert status == 200 and body["predictions"] == expected[key], f"good request {key} was disturbed"
+            assert status == 200, (key, body)
+            _same_answers(body["predictions"], expected[key], f"good request {key} was disturbed")
         elif kind == "odd":
             assert status == 200, (key, body)
-            assert body["predictions"] == odd_expected[key], key
+            _same_answers(body["predictions"], odd_expected[key], key)
         else:
             name, _, want, words = HOSTILE[key]
             assert status == want, (name, status, body)
@@ -419,7 +437,8 @@ def test_idle_connections_are_closed_within_the_idle_timeout(hostile_server, pre
     after_response.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     texts = ["show me films with drew barrymore"]
     with httpx.Client(base_url=hostile_server.url, timeout=30) as good:
-        assert good.post("/predict", json={"texts": texts}).json() == {"predictions": _plain(predictor.predict(texts))}
+        answer = good.post("/predict", json={"texts": texts}).json()
+        _same_answers(answer["predictions"], _plain(predictor.predict(texts)))
     try:
         for sock in [*idle, partial]:
             data, _ = _closed_within(sock, IDLE_S + MARGIN_S)
@@ -468,7 +487,8 @@ def test_a_body_shorter_than_its_content_length_gets_408(hostile_server, predict
     texts = ["films directed by steven spielberg", "movies from the 1980s"]
     with httpx.Client(base_url=hostile_server.url, timeout=30) as good:
         for _ in range(3):
-            assert good.post("/predict", json={"texts": texts}).json() == {"predictions": _plain(predictor.predict(texts))}
+            _same_answers(good.post("/predict", json={"texts": texts}).json()["predictions"],
+                          _plain(predictor.predict(texts)))
     served_in = time.monotonic() - start
     try:
         data, closed_at = _closed_within(lying, BODY_S + MARGIN_S)
@@ -516,7 +536,11 @@ def test_cli_serve_answers_like_the_predictor(tiny_tagger_dir, predictor):
             except httpx.TransportError:
                 time.sleep(0.2)
         texts = ["show me films with drew barrymore", "movies from the 1980s"]
-        assert httpx.post(url + "/predict", json={"texts": texts}).json() == {"predictions": _plain(predictor.predict(texts))}
+        answer = httpx.post(url + "/predict", json={"texts": texts}).json()
+        assert set(answer) == {"predictions"}
+        _same_answers(answer["predictions"], _plain(predictor.predict(texts)))  # another process, one thread
+        assert [entity_spans(p) for p in answer["predictions"]] == [[("drew barrymore", "ACTOR", 19, 33)],
+                                                                   [("1980s", "YEAR", 16, 21)]]
         info = httpx.get(url + "/info").json()
         assert info["limits"]["max_texts"] == 3 and info["limits"]["body_timeout_s"] == 2
         assert info["model"] == tiny_tagger_dir.name and not info["encoder"].startswith("/")
@@ -629,11 +653,23 @@ def test_page_round_trip_with_the_real_model(browser, server, predictor):
     assert len(docs) == 1
     # the rendered text is the input with each entity's label tag after it
     expected = predictor.predict([text])[0]
+    assert entity_spans(expected) == [("drew barrymore", "ACTOR", 19, 33), ("1980s", "YEAR", 43, 48)]
     rendered = docs[0].text
     for entity in expected.entities:
         assert entity.text in rendered
+    # each mark holds its entity's own text (then its label tag) and says its label and score
     marks = browser.find_elements(By.CSS_SELECTOR, "#result mark.entity")
-    assert [m.get_attribute("data-label") for m in marks] == [e.label for e in expected.entities]
+    shown = [(browser.execute_script("return arguments[0].firstChild.textContent", m), m.get_attribute("data-label"),
+              m.get_attribute("title")) for m in marks]
+    assert [(t, label) for t, label, _ in shown] == [(e.text, e.label) for e in expected.entities]
+    for (_, label, title), entity in zip(shown, expected.entities):
+        name, score = title.split(" ")
+        assert name == label and float(score) == pytest.approx(entity.score, abs=5e-4 + 1e-6)
+    # and without the label tags, the page shows exactly the input: the marks sit at the right offsets
+    untagged = browser.execute_script("const doc = arguments[0].cloneNode(true);"
+                                      "doc.querySelectorAll('.tag').forEach(t => t.remove());"
+                                      "return doc.textContent;", docs[0])
+    assert untagged == text
     browser.save_screenshot(str(artifacts() / "serve_page_model.png"))
 
 

@@ -27,6 +27,44 @@ def tiny_sentences():
     return [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
 
 
+#: the entities of ``TINY_SENTENCES`` by their words: the tiny tagger (``tiny_tagger_dir``) learnt
+#: them, and tags them in any sentence of the tiny vocabulary
+TINY_ENTITIES = {("drew", "barrymore"): "ACTOR", ("bruce", "willis"): "ACTOR", ("steven", "spielberg"): "DIRECTOR",
+                 ("1980s",): "YEAR", ("paris",): "PLOT"}
+
+
+def gold_entities(item) -> list[tuple[str, str, int, int]]:
+    """``(text, label, start, end)`` of each ``TINY_ENTITIES`` entity in a raw text (split as
+    ``Predictor.predict`` splits it) or in a word list (offsets into the words joined by single
+    spaces), in order: what the tiny tagger must predict there."""
+    from entitune.data.text import join_words, split_words
+
+    if isinstance(item, str):
+        text, split = item, split_words(item)
+    else:
+        text, offsets = join_words([str(w) for w in item])
+        split = [(w, s, e) for w, (s, e) in zip(item, offsets)]
+    words = [w.lower() for w, _, _ in split]
+    found, i = [], 0
+    while i < len(words):
+        for key, label in TINY_ENTITIES.items():
+            if tuple(words[i : i + len(key)]) == key:
+                start, end = split[i][1], split[i + len(key) - 1][2]
+                found.append((text[start:end], label, start, end))
+                i += len(key)
+                break
+        else:
+            i += 1
+    return found
+
+
+def entity_spans(prediction) -> list[tuple[str, str, int, int]]:
+    """``(text, label, start, end)`` of a prediction's entities (a ``Prediction`` or its dict)."""
+    if isinstance(prediction, dict):
+        return [(e["text"], e["label"], e["start"], e["end"]) for e in prediction["entities"]]
+    return [(e.text, e.label, e.start, e.end) for e in prediction.entities]
+
+
 def data_dir() -> Path:
     """Real datasets: $ENTITUNE_DATA, else ../shared/data beside the repository."""
     return Path(os.environ.get("ENTITUNE_DATA", REPO.parent / "shared" / "data"))

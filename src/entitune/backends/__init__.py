@@ -17,6 +17,7 @@ from ..model.encoder_model import EncoderModel
 from ..model.tagger import Tagger
 from ..predict import ClassPredictor, Predictor
 from .onnx import OnnxScorer
+from .precision import INFERENCE_PRECISIONS, PrecisionChoice, choose_precision
 from .pytorch import TorchScorer
 
 #: ``--backend`` values: ``auto`` is onnx for a directory holding ``model.onnx``, else torch.
@@ -43,21 +44,24 @@ def resolve_device(device: str = "auto") -> str:
     return "cuda" if available else "cpu"
 
 
-def load_scorer(path: str | Path, backend: str = "auto", threads: int | None = None, device: str = "cpu"):
+def load_scorer(path: str | Path, backend: str = "auto", threads: int | None = None, device: str = "cpu",
+                precision: str = "fp32"):
     """A ``Scorer`` for a model directory: ``TorchScorer`` over ``Tagger.load`` (backend ``torch``) or
     ``OnnxScorer.load`` for an export (backend ``onnx``); ``auto`` picks ``onnx`` when the directory
     holds ``model.onnx``. ``threads``: for an export, how many batches run at once. ``device``: auto,
     cpu or cuda (``resolve_device``) for the torch backend; an export runs on the CPU, so ``cuda``
-    with one is a ``ConfigError``."""
+    with one is a ``ConfigError``. ``precision``: fp32, bf16 or auto for the torch backend (``TorchScorer``);
+    an export keeps the precision it was exported in."""
     check_choice("backend", backend, BACKENDS)
     check_choice("device", device, DEVICES)
+    check_choice("precision", precision, INFERENCE_PRECISIONS)
     path = model_directory(path)  # an 'entitune package' archive: its unpacked folder
     if backend == "onnx" or (backend == "auto" and model_dir.is_onnx_export(path)):
         if device == "cuda":
             raise ConfigError(f"device cuda: {path} is an ONNX export, which runs on the CPU here; "
                               "give the PyTorch model directory (--backend torch) for the GPU, or --device cpu")
         return OnnxScorer.load(path, threads=threads)
-    return TorchScorer(load_model(path, resolve_device(device)))
+    return TorchScorer(load_model(path, resolve_device(device)), precision=precision)
 
 
 def load_model(path: str | Path, device: str = "cpu") -> EncoderModel:
@@ -69,10 +73,10 @@ def load_model(path: str | Path, device: str = "cpu") -> EncoderModel:
 
 
 def load_predictor(path: str | Path, backend: str = "auto", batch_size: int = 32, threads: int | None = None,
-                   device: str = "cpu") -> Predictor | ClassPredictor:
+                   device: str = "cpu", precision: str = "fp32") -> Predictor | ClassPredictor:
     """The predictor of a model directory's task (``Predictor`` for NER, ``ClassPredictor`` for
     classification) over ``load_scorer``."""
-    return predictor_for(load_scorer(path, backend, threads, device), batch_size)
+    return predictor_for(load_scorer(path, backend, threads, device, precision), batch_size)
 
 
 def predictor_for(scorer, batch_size: int = 32) -> Predictor | ClassPredictor:
@@ -94,5 +98,6 @@ def backend_name(scorer) -> str:
     return "onnx" if isinstance(scorer, OnnxScorer) else "torch"
 
 
-__all__ = ["BACKENDS", "DEVICES", "MODELS", "OnnxScorer", "TorchScorer", "as_scorer", "backend_name", "load_model",
-           "load_predictor", "load_scorer", "predictor_for", "resolve_device"]
+__all__ = ["BACKENDS", "DEVICES", "INFERENCE_PRECISIONS", "MODELS", "OnnxScorer", "PrecisionChoice", "TorchScorer",
+           "as_scorer", "backend_name", "choose_precision", "load_model", "load_predictor", "load_scorer",
+           "predictor_for", "resolve_device"]

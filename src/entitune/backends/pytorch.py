@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import check_choice
 from ..model.encoder_model import EncoderModel, gather_words
 from ..predict.scorer import HeadScorer
 from .fastbert import BertFastPath
+from .precision import INFERENCE_PRECISIONS, Width, choose_precision
 
 
 class TorchScorer(HeadScorer):
@@ -18,18 +20,26 @@ class TorchScorer(HeadScorer):
             weights are copied and packed now: build a new scorer after the weights change (the
             training loop makes one per evaluation).
         fast: use the lean forward where it applies; False always runs the model's forward.
+        precision: ``fp32``, ``bf16`` (autocast: the model's own forward, matmuls in bf16) or ``auto``
+            (``precision.choose_precision`` on the model's device: bf16 on a GPU with bf16 tensor
+            cores or an AMX CPU whose probe agrees). ``choice`` says what was chosen and why.
     """
 
     streams = 1
 
-    def __init__(self, tagger: EncoderModel, fast: bool = True) -> None:
+    def __init__(self, tagger: EncoderModel, fast: bool = True, precision: str = "fp32") -> None:
         self.tagger = tagger.eval()
         self.settings = tagger.settings
         self.tokenizer = tagger.tokenizer
         self.head = tagger.head
         self.word_encoder = tagger.word_encoder
         self.device = next(tagger.parameters()).device
-        applies = fast and not tagger.frozen and self.device.type == "cpu" and BertFastPath.supports(tagger.encoder)
+        check_choice("precision", precision, INFERENCE_PRECISIONS)
+        config = getattr(tagger.encoder, "config", None)
+        self.choice = choose_precision(precision, self.device, width=Width.of(config) if config is not None else None)
+        self.autocast = torch.bfloat16 if self.choice.precision == "bf16" else None
+        applies = (fast and self.autocast is None and not tagger.frozen and self.device.type == "cpu"
+                   and BertFastPath.supports(tagger.encoder))
         self.fast = BertFastPath(tagger.encoder) if applies else None
 
     @torch.inference_mode()
@@ -42,7 +52,9 @@ class TorchScorer(HeadScorer):
             # shape: (batch, seq, hidden)
             hidden = self.fast(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
             words = gather_words(hidden, batch["word_starts"])
-        else:
+            return self.head(words, batch["word_mask"]).float().cpu()
+        with torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
             words = self.tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
                                              batch["token_type_ids"])
-        return self.head(words, batch["word_mask"]).float().cpu()
+        # the head in float32 (bf16 only inside the encoder)
+        return self.head(words.float(), batch["word_mask"]).float().cpu()

@@ -121,10 +121,28 @@ class WordEncoder:
                 nxt -= 1
             start = nxt
 
+    def unbroken_word_pieces(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """``word_pieces`` that drop nothing: a word longer than a window is split into window-sized
+        parts, each then a word of its own (for pretraining, which has no word labels to keep aligned)."""
+        out: list[list[list[int]]] = []
+        for pieces in self.raw_word_pieces(sentences):
+            whole: list[list[int]] = []
+            for p in pieces:
+                p = p or [self.unk_id]
+                whole.extend(p[k : k + self.budget] for k in range(0, len(p), self.budget))
+            out.append(whole)
+        return out
+
     def encode(self, sentences: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[int]] | None = None) -> list[Window]:
         """Encode sentences (and optional label ids, one per word) into windows, in sentence order."""
+        return self.encode_pieces(self.word_pieces(sentences), tag_ids)
+
+    def encode_pieces(self, sentence_pieces: Sequence[list[list[int]]],
+                      tag_ids: Sequence[Sequence[int]] | None = None) -> list[Window]:
+        """Windows of sentences given as their words' sub-token ids (``word_pieces``: no word empty
+        or longer than a window), with optional label ids, one per word; in sentence order."""
         out: list[Window] = []
-        for s, pieces in enumerate(self.word_pieces(sentences)):
+        for s, pieces in enumerate(sentence_pieces):
             for start, end in self.windows(pieces):
                 ids = list(self.prefix)
                 starts: list[int] = []

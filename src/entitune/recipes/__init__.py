@@ -12,11 +12,13 @@ load; a verb's module loads when the verb runs.
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .common import input_path
 from .console import Console, prepare_process, report_error
 from .options import DEVICES, FinetuneConfig
+from .pretrain_options import PretrainConfig
 
 _LAZY = {
     "convert": "data_tools", "doctor": "data_tools", "split": "data_tools",
@@ -25,7 +27,9 @@ _LAZY = {
     "parse_input_line": "inference", "parse_input_record": "inference", "parse_shard": "inference",
     "predict_lines": "inference", "serve": "inference",
     "package": "packaging",
+    "pretrain": "pretrain",
     "report": "run_report",
+    "vocab_extend": "vocab", "vocab_plan": "vocab",
 }
 
 
@@ -33,6 +37,11 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
+        # importing a module binds the modules it loads as attributes of this package, and some
+        # share their verb's name (finetune.py, pretrain.py): give those names their verbs back
+        for verb, module in _LAZY.items():
+            if verb == module and isinstance(globals().get(verb), ModuleType):
+                globals()[verb] = getattr(globals()[verb], verb)
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -47,10 +56,13 @@ if TYPE_CHECKING:
     from .inference import (OUTPUTS, answer_lines, evaluate_file, export_model, parse_input_line, parse_input_record, parse_shard,
                             predict_lines, serve)
     from .packaging import package
+    from .pretrain import pretrain
     from .run_report import report
+    from .vocab import vocab_extend, vocab_plan
 
 __all__ = [
     "DEVICES", "OUTPUTS", "Console", "FinetuneConfig", "FinetuneResult", "answer_lines", "convert", "doctor", "evaluate_file",
     "export_model", "finetune", "input_path", "parse_input_line", "parse_input_record", "parse_shard", "package", "predict_lines",
-    "prepare_process", "report_error", "report", "serve", "split",
+    "prepare_process", "PretrainConfig", "pretrain", "report_error", "report", "serve", "split",
+    "vocab_extend", "vocab_plan",
 ]

@@ -77,6 +77,8 @@ class TrainProgress:
     def on_epoch(self, r: EpochResult) -> None:
         names = {"entity_f1": "entity F1", "micro_f1": "micro F1"}
         dev = f" | dev {names.get(r.metric, r.metric)} {r.score:.4f}" if r.dev else ""
+        if r.dev and "perplexity" in r.dev:  # masked-LM pretraining: the score is minus the masked-token loss
+            dev = f" | dev masked accuracy {r.dev['masked_accuracy']:.4f}, perplexity {r.dev['perplexity']:.2f}"
         best = " (best)" if r.is_best and r.dev else ""
         msg = (f"epoch {r.epoch}: loss {r.train_loss:.4f} | {r.seconds:.1f} s | "
                f"{r.subwords_per_s:,.0f} sub-words/s | padding {r.positions / max(r.subwords, 1) - 1:.1%}{dev}{best}")

@@ -20,27 +20,47 @@ SUFFIXES = {"conll": "conll", "bio": "bio", "jsonl": "jsonl", "jsonl-spans": "js
 
 def doctor(data: Sequence[str | Path], *, model: str | Path | None = None, max_length: int = 128,
            json_out: str | Path | None = None, format: str = "auto", task: str = "auto",
-           text_columns: str | None = None, label_column: str | None = None, console: Console | None = None) -> dict:
+           text_columns: str | None = None, label_column: str | None = None, compare: str | Path | None = None,
+           console: Console | None = None) -> dict:
     """Check annotated files (the first taken as train) of either task against a tokenizer; print
-    and return the report."""
+    and return the report. ``compare``: a second checkpoint whose ``[UNK]`` share and sub-words per
+    sentence are reported beside ``model``'s (the base of a ``vocab extend`` against the result)."""
     console = console or Console()
     data = list(data)
     for path in data:  # every file before the tokenizer loads: a FIFO or a device fails at once
         check_input_file(path)
     task = sniff_task(data[0]) if task == "auto" else check_choice("task", task, ("ner", "classify"))
     encoder, path = word_encoder_for(model, max_length)
-    if task == "classify":
-        report = diagnose_texts(data, encoder, *text_options(format, text_columns), label_column)
-        text = format_text_doctor(report)
-    else:
-        report = diagnose(data, format, encoder)
-        text = format_doctor(report)
+
+    def run(encoder):
+        if task == "classify":
+            return diagnose_texts(data, encoder, *text_options(format, text_columns), label_column)
+        return diagnose(data, format, encoder)
+
+    report = run(encoder)
+    text = format_text_doctor(report) if task == "classify" else format_doctor(report)
+    if compare is not None:
+        other, other_path = word_encoder_for(compare, max_length)
+        text += "\n\n" + _compare_tokenizers(report, run(other), other_path, path)
     report["task"] = task
     report["model"] = str(path)
     console.result(text)
     if json_out is not None:
         Path(json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return report
+
+
+def _compare_tokenizers(report: dict, other: dict, other_path: Path, path: Path) -> str:
+    """Add each file's ``[UNK]`` share and sub-words per sentence under ``other_path`` to ``report``
+    (``unk_words.compare``) and say them side by side."""
+    lines = [f"[UNK] words and sub-words per sentence: {other_path} (--compare) -> {path} (--model)"]
+    for mine, theirs in zip(report["files"], other["files"]):
+        u, v = theirs["unk_words"], mine["unk_words"]
+        s, t = theirs["subword_lengths"]["mean"], mine["subword_lengths"]["mean"]
+        mine["unk_words"]["compare"] = {"model": str(other_path), "count": u["count"], "share": u["share"],
+                                        "subwords_per_sentence": s}
+        lines.append(f"  {mine['path']}: [UNK] words {u['share']:.2%} -> {v['share']:.2%}, sub-words per sentence {s} -> {t}")
+    return "\n".join(lines)
 
 
 def convert(data: str | Path, out: str | Path, *, to: str = "conll", scheme: str = "IOB2", format: str = "auto",

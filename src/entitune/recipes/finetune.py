@@ -5,9 +5,9 @@ stops here; a new run clears an earlier run's checkpoints) -> the task's data (d
 and model -> logs and checkpoints -> the one training loop -> save -> test evaluation ->
 the model card (``README.md``) -> ``train_log.json`` (written last: it marks the run finished) ->
 the checkpoints removed (unless ``keep_checkpoints_after``). The task
-(tagging or classification, ``tasks``) contributes its data, model, fit and report; everything else
-is the same for both. ``FinetuneConfig`` holds every option; ``entitune train`` only turns flags
-(and ``--config FILE``) into one.
+(tagging or classification, ``tasks``; masked-LM pretraining, ``pretrain``) contributes its data,
+model, fit, card and report; everything else is the same for all (``run_task``). ``FinetuneConfig``
+holds every option; ``entitune train`` only turns flags (and ``--config FILE``) into one.
 """
 from __future__ import annotations
 
@@ -23,10 +23,9 @@ from pathlib import Path
 from ..config import config_dict
 from ..errors import ConfigError, output_error
 from ..files import RunLock, atomic_write_text
-from ..model.card import write_model_card
 from ..model.encoder_model import EncoderModel
 from ..train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, tensorboard_available
-from ..train.distributed import all_sum, barrier, init_from_env, shutdown
+from ..train.distributed import all_sum, barrier, gather, init_from_env, shutdown
 from .common import set_threads
 from .console import Console
 from .options import DEVICES, FinetuneConfig
@@ -59,15 +58,22 @@ def finetune(config: FinetuneConfig, console: Console | None = None) -> Finetune
     """Fine-tune an encoder for the run's task (``config.task``, or what the training file is for)
     on ``config.train``, keep the best dev epoch, save the model to ``config.out``, score it on
     ``config.test``, and write ``train_log.json``."""
-    console = console or Console()
+    return run_task(config, console or Console(), "train", lambda console: TASK_RUNS[resolve_task(config)](config, console))
+
+
+def run_task(config, console: Console, verb: str, make_task) -> FinetuneResult:
+    """The run every training verb shares (``train``; ``pretrain``, ``recipes.pretrain``): threads,
+    processes, precision, the locked output directory, resume, logs and checkpoints, the one loop,
+    save, ``train_log.json``. ``make_task(console)`` gives what the task adds (``tasks.TaskRun``);
+    with ``config.nproc`` > 1 the run is relaunched under torchrun as ``entitune VERB --config``."""
     if config.nproc > 1 and "WORLD_SIZE" not in os.environ:
-        return _launch(config, console)
+        return _launch(config, console, verb)
     set_threads(config.threads)
     world = init_from_env(config.device)
     if not world.is_main:  # one voice: only rank 0 prints, logs and saves
         console = Console(quiet=True)
     train_config = config.train_config()
-    task = TASK_RUNS[resolve_task(config)](config, console)
+    task = make_task(console)
 
     # ---- the output directory, ours alone for the run (a second run into it stops here)
     out = Path(config.out)
@@ -90,6 +96,15 @@ def _run(config: FinetuneConfig, console: Console, world, task, train_config, ou
     # ---- data and model: the task's own
     train_data, dev_data, test_data = task.load()
     model = task.build().to(world.device)
+    # ---- precision: auto is decided on rank 0 (a timed probe for the model's width) and shared
+    from ..backends.precision import Width, choose_precision
+
+    width = Width.of(model.encoder.config) if hasattr(model.encoder, "config") else None
+    precision = gather(choose_precision(config.precision, world.device, width=width) if world.is_main else None,
+                       world)[0]
+    if config.precision == "auto":
+        console.note(f"precision {precision.precision}: {precision.reason}")
+    train_config = config.train_config(precision.precision)
 
     # ---- logs and checkpoints
     checkpoints = CheckpointOptions(out / CHECKPOINT_DIR, config.save_every, config.keep_checkpoints, config.resume,
@@ -120,6 +135,7 @@ def _run(config: FinetuneConfig, console: Console, world, task, train_config, ou
     task.after_fit(model, dev_data)
     model.save(out)
     log = {"config": config_dict(config), "task": task.name, "training": asdict(train_config),
+           "precision": precision.to_dict(),
            "model": asdict(model.settings),
            "data": {"train": len(train_data), "dev": len(dev_data), "test": len(test_data or [])},
            "train": result.to_dict()}
@@ -128,7 +144,7 @@ def _run(config: FinetuneConfig, console: Console, world, task, train_config, ou
         log["test"] = task.evaluate(model, test_data)
         console.result(f"test: {config.test}")
         console.result(task.format(log["test"]))
-    card = write_model_card(out, log)
+    card = task.write_card(out, log)
     atomic_write_text(json.dumps(log, indent=2) + "\n", out / LOG_FILE)  # last: it marks the run finished
     console.note(f"model card: {card}; {_after_checkpoints(out / CHECKPOINT_DIR, config.keep_checkpoints_after)}")
     barrier(world)
@@ -199,14 +215,14 @@ def _after_checkpoints(directory: Path, keep: bool) -> str:
     return f"training checkpoints removed from {directory} (--keep-checkpoints-after keeps them)"
 
 
-def _launch(config: FinetuneConfig, console: Console) -> FinetuneResult:
+def _launch(config, console: Console, verb: str = "train") -> FinetuneResult:
     """Run ``config`` in ``config.nproc`` data-parallel processes on this machine under torchrun
-    (``entitune train --config`` with these exact options), and read back its log."""
+    (``entitune VERB --config`` with these exact options), and read back its log."""
     with tempfile.TemporaryDirectory(prefix="entitune-launch-") as tmp:
         resolved = Path(tmp) / "config.json"
         resolved.write_text(json.dumps(config_dict(config), indent=2))
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={config.nproc}",
-               "-m", "entitune", "train", "--config", str(resolved)]
+               "-m", "entitune", verb, "--config", str(resolved)]
         console.note(f"launching: {' '.join(cmd)}")
         code = subprocess.call(cmd)
     if code:

@@ -27,9 +27,11 @@ OUTPUTS = ("jsonl", "conll")
 def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | None = None, *, batch_size: int = 64,
                   format: str = "auto", threads: int | None = None, backend: str = "auto",
                   text_columns: str | None = None, label_column: str | None = None,
-                  errors_out: str | Path | None = None, device: str = "auto", console: Console | None = None) -> dict:
+                  errors_out: str | Path | None = None, device: str = "auto", precision: str = "auto",
+                  console: Console | None = None) -> dict:
     """Score a model (or an export) on an annotated file of its task; print the report, write ``json_out``.
-    ``device``: auto, cpu or cuda (``backends.resolve_device``).
+    ``device``: auto, cpu or cuda (``backends.resolve_device``); ``precision``: auto, fp32 or bf16 for
+    a PyTorch model (``backends.choose_precision``).
 
     ``errors_out`` (taggers): analyse the errors (``evaluate.errors``), print their counts, write one
     JSON line per sentence with an error there, and the whole analysis under ``errors`` in the report."""
@@ -38,7 +40,8 @@ def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | No
     if errors_out is not None and model_dir.read_settings(model_directory(model))[0].task == "classify":
         raise ConfigError("--errors is for taggers; a classifier's confusion matrix is in its report (--json)")
     set_threads(threads)
-    scorer = load_scorer(model, backend, threads, device)
+    scorer = load_scorer(model, backend, threads, device, precision)
+    _say_precision(scorer, precision, console)
     if scorer.settings.task == "classify":
         examples = read_labelled_texts(data, format, text_columns, label_column).examples
         report = evaluate_classifier(scorer, examples, batch_size, str(data))
@@ -53,6 +56,14 @@ def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | No
     if json_out is not None:
         Path(json_out).write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _say_precision(scorer, requested: str, console: Console) -> None:
+    """One note when ``--precision auto`` chose bf16 for a PyTorch model, and why (fp32, the usual
+    choice, goes unsaid: it is what a model always ran in)."""
+    choice = getattr(scorer, "choice", None)
+    if choice is not None and requested == "auto" and choice.precision != "fp32":
+        console.note(f"precision {choice.precision}: {choice.reason}")
 
 
 def parse_input_line(line: str) -> str | list[str]:
@@ -146,7 +157,7 @@ PREDICT_CHUNK = 1024
 
 def predict_lines(model: str | Path, input: str | Path | None = None, *, output: str = "jsonl", batch_size: int = 32,
                   threads: int | None = None, backend: str = "auto", all_scores: bool = False,
-                  device: str = "auto", shard: str | None = None,
+                  device: str = "auto", shard: str | None = None, precision: str = "auto",
                   stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """Tag (or classify) one input per line of ``input`` (default, or ``-``: stdin), writing JSONL (or
     CoNLL, for a tagger) to ``stdout``; ``all_scores`` adds a classifier's whole distribution. Returns
@@ -180,7 +191,7 @@ def predict_lines(model: str | Path, input: str | Path | None = None, *, output:
         numbered = ((n, line) for n, line in numbered if (n - 1) % part[1] == part[0])
     items = ((n, line, parse_input_record(line, where, n)) for n, line in numbered)
     first = list(islice(items, PREDICT_CHUNK))
-    predictor = predictor_for(load_scorer(model, backend, threads, device), batch_size)
+    predictor = predictor_for(load_scorer(model, backend, threads, device, precision), batch_size)
     classify = predictor.scorer.settings.task == "classify"
     if classify and output == "conll":
         raise ConfigError("output conll is for taggers; a classifier writes jsonl")
@@ -287,8 +298,8 @@ def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none",
 
 
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, batch_size: int = 32,
-          threads: int | None = None, backend: str = "auto", device: str = "auto", console: Console | None = None,
-          **limit_values) -> None:
+          threads: int | None = None, backend: str = "auto", device: str = "auto", precision: str = "auto",
+          console: Console | None = None, **limit_values) -> None:
     """Serve ``model`` over HTTP until interrupted (see ``serve.create_app``); ``limit_values`` are
     ``serve.ServeLimits`` fields (``max_texts``, ``max_batch_wait_ms``, ``workers``...). ``device``:
     auto, cpu or cuda (``backends.resolve_device``)."""
@@ -297,7 +308,8 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, batch
     console = console or Console()
     server_limits = ServeLimits(**limit_values)
     set_threads(threads)
-    scorer = load_scorer(model, backend, threads, device)
+    scorer = load_scorer(model, backend, threads, device, precision)
+    _say_precision(scorer, precision, console)
     info = model_info(scorer, str(model), backend_name(scorer))
     console.note(f"serving {model} on http://{host}:{port} (page at /, API docs at /docs; "
                  f"{backend_name(scorer)} on {getattr(scorer, 'device', 'cpu')})")

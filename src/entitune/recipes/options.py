@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ..train import TrainConfig
 
 DEVICES = ("auto", "cpu", "cuda")
+#: ``--precision`` for training: auto (bf16 where the hardware runs it fast, see backends.precision) or as asked
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 TASK_CHOICES = ("auto", "ner", "classify")
 CLASS_WEIGHTS = ("none", "balanced")
 
@@ -51,7 +53,7 @@ class FinetuneConfig:
     accumulate: int = 1
     warmup: float = 0.1
     weight_decay: float = 0.01
-    precision: str = "fp32"
+    precision: str = "auto"
     seed: int = 42
     save_every: int = 0
     keep_checkpoints: int = 2
@@ -72,6 +74,7 @@ class FinetuneConfig:
 
         check_model_options(self.head, self.features, self.scheme)
         check_choice("device", self.device, DEVICES)
+        check_choice("precision", self.precision, PRECISION_CHOICES)
         check_choice("task", self.task, TASK_CHOICES)
         check_choice("format", self.format, tuple(dict.fromkeys([*FORMATS, *TEXT_FORMATS])))
         check_choice("pooling", self.pooling, POOLINGS)
@@ -85,13 +88,15 @@ class FinetuneConfig:
         CheckpointOptions(Path(self.out) / "checkpoints", self.save_every, self.keep_checkpoints, self.resume)
         self.train_config()
 
-    def train_config(self) -> "TrainConfig":
-        """The training loop's part of these options."""
+    def train_config(self, precision: str | None = None) -> "TrainConfig":
+        """The training loop's part of these options; ``precision``: the one ``auto`` resolved to
+        (``backends.choose_precision``), else the one asked for (fp32 stands in for ``auto``)."""
         from ..train import TrainConfig
 
+        chosen = precision or (self.precision if self.precision != "auto" else "fp32")
         return TrainConfig(epochs=self.epochs, lr=self.lr, head_lr=self.head_lr, batch_size=self.batch_size,
                            warmup=self.warmup, weight_decay=self.weight_decay, seed=self.seed,
-                           accumulate=self.accumulate, precision=self.precision, batch_tokens=self.batch_tokens)
+                           accumulate=self.accumulate, precision=chosen, batch_tokens=self.batch_tokens)
 
 
 __all__ = ["CLASS_WEIGHTS", "DEVICES", "TASK_CHOICES", "FinetuneConfig"]

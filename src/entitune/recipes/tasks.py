@@ -9,6 +9,7 @@ from ..data import split_dev, sniff_task
 from ..files import check_input_file
 from ..errors import ConfigError, shorten
 from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
+from ..model.card import write_model_card
 from ..model.classifier import Classifier
 from ..model.tagger import Tagger
 from ..tags import from_iob2, label_set
@@ -67,7 +68,22 @@ def _check_train_left(config: "FinetuneConfig", train: list, read_count: int, un
                           f"{read_count} of them; give more data, a --dev FILE, or --dev-fraction 0")
 
 
-class NerTask:
+class TaskRun:
+    """What a task adds to a training run (``finetune.run_task``): ``load`` (train, dev, test),
+    ``build`` (the model), ``fit``, and ``evaluate`` / ``format`` for a test set; here the parts
+    with a common default: nothing after the fit, the model card of ``model.card``."""
+
+    name: str
+
+    def after_fit(self, model, dev) -> None:
+        pass
+
+    def write_card(self, out, log: dict):
+        """Write the model card (``README.md``) of the model saved in ``out``; returns its path."""
+        return write_model_card(out, log)
+
+
+class NerTask(TaskRun):
     """Tagged sentences, a ``Tagger``, entity F1."""
 
     name = "ner"
@@ -109,9 +125,6 @@ class NerTask:
     def fit(self, model, train, dev, train_config, listener, checkpoints):
         return fit(model, train, dev or None, train_config, listener, checkpoints)
 
-    def after_fit(self, model, dev) -> None:
-        pass
-
     def evaluate(self, model, test) -> dict:
         return evaluate(model, test, self.config.train_config().eval_batch_size)
 
@@ -119,7 +132,7 @@ class NerTask:
         return format_report(report)
 
 
-class ClassifyTask:
+class ClassifyTask(TaskRun):
     """Labelled texts, a ``Classifier``, accuracy (micro F1 for multi-label)."""
 
     name = "classify"

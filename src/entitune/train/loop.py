@@ -33,7 +33,9 @@ class TrainData(Protocol):
 
     ``lengths``: each example's length in sub-tokens (batches group similar lengths);
     ``collate(indices)``: the batch of those examples, a dict of tensors that the model's
-    ``batch_loss`` and ``loss_weight`` read (``attention_mask`` counts the sub-words).
+    ``batch_loss`` and ``loss_weight`` read (``attention_mask`` counts the sub-words). Data whose
+    examples change from epoch to epoch (masked-LM's masks) also has ``set_epoch(epoch)``, called
+    before each epoch's batches (and before the rest of an epoch a run resumes in).
     """
 
     lengths: Sequence[int]
@@ -177,6 +179,8 @@ def _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoc
         model.train()
         # one optimizer step per group of accumulate * batch_size examples, cut into micro-batches
         batches = _step_groups(data.lengths, config, epoch)
+        if hasattr(data, "set_epoch"):
+            data.set_epoch(epoch)
         loss_sum, subwords, positions = partial if epoch == start_epoch else (0.0, 0, 0)
         t0 = time.perf_counter()
         for g, group in enumerate(batches):

@@ -30,8 +30,12 @@ class EpochResult:
 
 @dataclass
 class TrainResult:
+    """Every epoch's result, the epoch whose weights were kept, and (where a task measures it) the
+    dev report of the starting weights, before any training (``dev_before``)."""
+
     epochs: list[EpochResult] = field(default_factory=list)
     best_epoch: int = 0
+    dev_before: dict | None = None
 
     @property
     def train_seconds(self) -> float:
@@ -53,6 +57,7 @@ class TrainResult:
             "subwords_per_s": self.subwords_per_s,
             "padding_overhead": self.padding_overhead,
             "epochs": [asdict(e) for e in self.epochs],
+            **({"dev_before": self.dev_before} if self.dev_before is not None else {}),
         }
 
 
@@ -154,7 +159,7 @@ def _events_until(path: Path, step: int) -> list[str]:
 class TensorBoardLog:
     """The same events as ``JsonlLog`` as TensorBoard scalars (``train/loss``, ``train/lr``,
     ``train/subwords_per_s`` per step; ``train/epoch_loss`` and ``dev/<metric>`` (``dev/entity_f1``,
-    ``dev/accuracy``...) per epoch)."""
+    ``dev/accuracy``...; masked LM: ``dev/masked_accuracy`` and ``dev/perplexity`` too) per epoch)."""
 
     def __init__(self, directory) -> None:
         self.directory = str(directory)
@@ -178,8 +183,9 @@ class TensorBoardLog:
         self.writer.add_scalar("train/epoch_loss", result.train_loss, self.step)
         if result.dev:
             self.writer.add_scalar(f"dev/{result.metric}", result.score, self.step)
-            if "token_micro_f1" in result.dev:
-                self.writer.add_scalar("dev/token_micro_f1", result.dev["token_micro_f1"], self.step)
+            for key in ("token_micro_f1", "masked_accuracy", "perplexity"):  # NER's second score; masked LM's
+                if key in result.dev:
+                    self.writer.add_scalar(f"dev/{key}", result.dev[key], self.step)
         self.writer.flush()
 
     def close(self) -> None:

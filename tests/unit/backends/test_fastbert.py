@@ -9,7 +9,7 @@ import torch
 from entitune import Predictor, Tagger, TorchScorer
 from entitune.backends.fastbert import BertFastPath, bert_layers
 from entitune.encode import collate
-from tests.helpers.data import TINY_SENTENCES, WORDS
+from tests.helpers.data import TINY_SENTENCES, WORDS, entity_spans, gold_entities
 
 SENTENCES = [w for w, _ in TINY_SENTENCES] + [WORDS, ["films"], WORDS[:9]]
 
@@ -77,5 +77,7 @@ def test_predictions_same_with_fast_path(tiny_tagger_dir, batch_size):
     fast = Predictor(TorchScorer(tagger), batch_size=batch_size).predict(texts)
     slow = Predictor(TorchScorer(tagger, fast=False), batch_size=batch_size).predict(texts)
     assert [p.tags for p in fast] == [p.tags for p in slow]
+    assert [entity_spans(p) for p in fast] == [entity_spans(p) for p in slow] == [gold_entities(t) for t in texts]
+    assert sum(len(p.entities) for p in fast) == 14  # real spans: 7 in TINY_SENTENCES, 5 in WORDS, 2 in WORDS[:9]
     for a, b in zip(fast, slow):
         assert [e.score for e in a.entities] == pytest.approx([e.score for e in b.entities], abs=1e-5)

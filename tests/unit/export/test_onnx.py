@@ -20,7 +20,7 @@ from entitune.errors import ExportError  # noqa: E402
 from entitune.export import WordVectorGraph, export_and_rescore, export_onnx  # noqa: E402
 from entitune.tags import label_set  # noqa: E402
 from entitune.types import Sentence  # noqa: E402
-from tests.helpers.data import TINY_SENTENCES, WORDS  # noqa: E402
+from tests.helpers.data import TINY_SENTENCES, WORDS, entity_spans, gold_entities  # noqa: E402
 
 INPUTS = [
     "show me films with drew barrymore from the 1980s",
@@ -35,9 +35,16 @@ def _same_predictions(a, b) -> None:
     assert len(a) == len(b)
     for x, y in zip(a, b):
         assert x.tags == y.tags
-        assert [(e.start, e.end, e.label) for e in x.entities] == [(e.start, e.end, e.label) for e in y.entities]
+        assert entity_spans(x) == entity_spans(y)
         for ex, ey in zip(x.entities, y.entities):
             assert ex.score == pytest.approx(ey.score, abs=1e-4)
+
+
+def _tags_the_inputs(predictions) -> None:
+    """The tiny tagger's answers to ``INPUTS`` are their gold spans, the windowed input's 15 too
+    (20 in all): comparing answers compares real spans."""
+    assert [entity_spans(p) for p in predictions] == [gold_entities(item) for item in INPUTS]
+    assert sum(len(p.entities) for p in predictions) == 20
 
 
 def test_fp32_export_tags_like_pytorch(tiny_tagger_dir, tmp_path):
@@ -45,7 +52,9 @@ def test_fp32_export_tags_like_pytorch(tiny_tagger_dir, tmp_path):
     export_onnx(tagger, tmp_path / "onnx")
     exported = load_scorer(tmp_path / "onnx")  # auto: model.onnx is there
     assert isinstance(exported, OnnxScorer)
-    _same_predictions(Predictor(TorchScorer(tagger)).predict(INPUTS), Predictor(exported).predict(INPUTS))
+    reference = Predictor(TorchScorer(tagger)).predict(INPUTS)
+    _tags_the_inputs(reference)
+    _same_predictions(reference, Predictor(exported).predict(INPUTS))
     # batching does not change the exported model's answers
     _same_predictions(Predictor(exported, batch_size=1).predict(INPUTS), Predictor(exported, batch_size=8).predict(INPUTS))
 
@@ -70,6 +79,7 @@ def test_streams_and_chunks_do_not_change_answers(tiny_tagger_dir, tmp_path):
     assert (one.streams, three.streams) == (1, 3)
     inputs = [x for i in range(6) for x in INPUTS[i % 2 :]]  # 27 inputs of mixed lengths, in a mixed order
     reference = Predictor(one, batch_size=4).predict(inputs)
+    _tags_the_inputs(reference[: len(INPUTS)])
     scored_on = set()
     score_windows = three.score_windows
 
@@ -178,7 +188,10 @@ def test_cli_export_predict_evaluate(tiny_tagger_dir, tiny_files, tmp_path):
     r = _cli("predict", str(out), "--backend", "onnx", stdin="show me films with drew barrymore\n")
     assert r.returncode == 0, r.stderr
     torch_out = _cli("predict", str(tiny_tagger_dir), "--backend", "torch", stdin="show me films with drew barrymore\n")
-    assert json.loads(r.stdout)["tags"] == json.loads(torch_out.stdout)["tags"]
+    onnx_answer, torch_answer = json.loads(r.stdout), json.loads(torch_out.stdout)
+    assert onnx_answer["tags"] == torch_answer["tags"]
+    assert entity_spans(onnx_answer) == entity_spans(torch_answer) == [("drew barrymore", "ACTOR", 19, 33)]
+    assert onnx_answer["entities"][0]["score"] == pytest.approx(torch_answer["entities"][0]["score"], abs=1e-4)
     r = _cli("evaluate", str(out), str(test), "--backend", "onnx", "--json", str(tmp_path / "e.json"))
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "e.json").read_text())["words_untagged"] == 0

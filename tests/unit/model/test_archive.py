@@ -52,6 +52,7 @@ def test_package_moves_and_predicts_the_same(run_dir, tmp_path):
     assert not [n for n in names if "checkpoints" in n or "tensorboard" in n or n.endswith(("log.jsonl", "train_log.json", ".lock"))]
     assert set(written["left_out"]) == {"checkpoints/", "tensorboard/", "log.jsonl", "train_log.json"}
     before = [p.to_dict() for p in entitune.load(str(run_dir)).predict(WORDS)]
+    assert sum(len(p["entities"]) for p in before) == 7  # the gold spans of TINY_SENTENCES: real answers
     # moved to another place and loaded from the archive alone, the directory gone
     moved = tmp_path / "elsewhere" / "shipped.tar.gz"
     moved.parent.mkdir()

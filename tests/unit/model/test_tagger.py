@@ -137,16 +137,16 @@ def test_unknown_training_scheme_is_refused(tiny_bert):
 # ---------------------------------------------------------------------- honesty with transformers
 def test_transformers_pipeline_gives_a_linear_models_tags(tiny_tagger_dir, tagger):
     """A fine-tuned linear head is transformers' own token classifier: its pipeline loads the
-    model and tags each word (its first sub-token) as entitune does."""
+    model and tags each word (its first sub-token) as entitune does: the gold tags, entities included."""
     from transformers import pipeline
 
     config = json.loads((tiny_tagger_dir / "config.json").read_text())
     assert "transformers_weights" not in config
     pipe = pipeline("token-classification", model=str(tiny_tagger_dir), device="cpu", ignore_labels=[])
-    for words, _ in TINY_SENTENCES:
+    for words, tags in TINY_SENTENCES:
         by_index = {token["index"]: token["entity"] for token in pipe(" ".join(words))}
         (window,) = tagger.word_encoder.encode([words])
-        assert [by_index[i] for i in window.word_starts] == list(_tag(tagger, [words])[0].tags), words
+        assert [by_index[i] for i in window.word_starts] == list(_tag(tagger, [words])[0].tags) == tags, words
 
 
 @pytest.mark.parametrize("head,features", [("crf", "finetune"), ("bilstm-crf", "finetune"), ("linear", "frozen-sum4")])

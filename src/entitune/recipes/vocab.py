@@ -1,0 +1,153 @@
+"""Recipes ``vocab_plan`` and ``vocab_extend``: fit a WordPiece vocabulary to the data before
+fine-tuning on it (``entitune vocab plan|extend``).
+
+``vocab_plan`` reads the data (annotated files, labelled texts, or plain text: one text per line),
+measures the share of words the tokenizer maps to ``[UNK]`` and the sub-words per word, and ranks
+the tokens that would cut both (``model.wordpiece``). ``vocab_extend`` adds the best ``max_new`` of
+them to the vocabulary as real WordPiece entries and writes the checkpoint with its embedding rows
+initialised (``model.vocab``); train on it with ``entitune train --model OUT`` and check it with
+``entitune doctor --model OUT DATA --compare BASE``.
+
+>>> from entitune.recipes import vocab_extend                                           # doctest: +SKIP
+>>> vocab_extend(["weibo.train"], out="minilm-weibo", max_new=3000, min_count=1)       # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..data.corpus import CORPUS_FORMATS, read_corpus
+from ..data.sniff import head_lines
+from ..errors import ConfigError, DataFormatError, check_choice, shorten
+from ..files import check_input_file
+from ..model import model_dir
+from ..model.wordpiece import UNITS, UNK_COST, VocabPlan, WordPiece, plan_vocabulary
+from .console import Console
+
+#: ``--format``: auto, plain text (one text per line), the annotated formats, labelled CSV / TSV.
+VOCAB_FORMATS = CORPUS_FORMATS
+#: Candidates shown by ``vocab plan`` (the JSON has them all).
+SHOWN = 25
+
+
+def read_words(path: str | Path, format: str = "auto") -> Counter:
+    """Every word of a data file, counted: the words of an annotated file, of labelled texts, or of
+    plain text, one text per line (``data.corpus.read_corpus``, which pretraining reads too)."""
+    if not any(line.strip() for line in head_lines(str(path))):  # said here: read_corpus words it for pretraining
+        raise DataFormatError(path, None, "empty file: no text to take words from")
+    words: Counter = Counter()
+    for text in read_corpus(path, format).texts:
+        words.update(text)
+    return words
+
+
+def _wordpiece(model: str | Path | None) -> WordPiece:
+    return WordPiece.read(model or model_dir.default_encoder_dir())
+
+
+def _check_files(data: Sequence[str | Path]) -> None:
+    if not data:
+        raise ConfigError("give at least one data file")
+    for path in data:  # every file before the tokenizer loads: a FIFO or a directory fails at once
+        check_input_file(path)
+
+
+def _read_all(data: Sequence[str | Path], format: str) -> Counter:
+    words: Counter = Counter()
+    for path in data:
+        words.update(read_words(path, format))
+    return words
+
+
+def _check_numbers(max_new: int, min_count: int) -> None:
+    if max_new < 1:
+        raise ConfigError(f"max_new must be at least 1, got {max_new}")
+    if min_count < 1:
+        raise ConfigError(f"min_count must be at least 1, got {min_count}")
+
+
+def format_plan(plan: VocabPlan, wp: WordPiece, files: Sequence[str | Path], shown: int = SHOWN) -> str:
+    """The plan as ``vocab plan`` prints it."""
+    b, a = plan.before, plan.after
+    n = len(plan.chosen)
+    lines = [
+        f"model: {wp.directory} (WordPiece, {wp.size:,} entries, {len(wp.unused_ids):,} [unusedN] slots)",
+        f"data: {', '.join(map(str, files))}",
+        f"  {b.words:,} words, {plan.distinct_words:,} distinct; unit: {plan.unit} ({plan.unit_reason})",
+        f"{'':26}{'now':>10}  {f'with {n:,} new tokens':>22}",
+        f"{'[UNK] words':26}{b.unk_share:>10.2%}  {a.unk_share:>22.2%}",
+        f"{'sub-words per word':26}{b.subwords_per_word:>10.3f}  {a.subwords_per_word:>22.3f}",
+        (f"candidates: {len(plan.candidates):,} with count >= {plan.min_count} ({n:,} taken, --max-new {plan.max_new:,}); "
+         f"ranked by sub-words saved, an [UNK] word counting {UNK_COST}"),
+    ]
+    if plan.candidates:
+        lines.append(f"  {'rank':>5}  {'token':<16} {'kind':<9} {'count':>8} {'saved':>10}  splits now")
+        for k, c in enumerate(plan.candidates[:shown], 1):
+            now = "[UNK]" if c.pieces is None else " ".join(c.pieces)
+            lines.append(f"  {k:>5}  {shorten(c.token, 16):<16} {c.kind:<9} {c.count:>8,} {c.saved:>10,.0f}  {shorten(now, 40)}")
+        if len(plan.candidates) > shown:
+            lines.append(f"  ... {len(plan.candidates) - shown:,} more (--json has them all)")
+    return "\n".join(lines)
+
+
+def vocab_plan(data: Sequence[str | Path], *, model: str | Path | None = None, json_out: str | Path | None = None,
+               max_new: int = 3000, min_count: int = 2, unit: str = "auto", format: str = "auto",
+               console: Console | None = None) -> dict:
+    """Measure ``data`` under the tokenizer of ``model`` (default: the bundled MiniLM) and rank the
+    tokens that would cut its ``[UNK]`` words and sub-words per word; print the plan and return it
+    (also written to ``json_out``)."""
+    console = console or Console()
+    _check_numbers(max_new, min_count)
+    check_choice("unit", unit, UNITS)
+    check_choice("format", format, VOCAB_FORMATS)
+    _check_files(data)
+    wp = _wordpiece(model)
+    words = _read_all(data, format)
+    plan = plan_vocabulary(wp, words, max_new, min_count, unit)
+    report = {"model": str(wp.directory), "data": [str(p) for p in data], "vocab_size": wp.size,
+              "unused_slots": len(wp.unused_ids), **plan.as_dict()}
+    console.result(format_plan(plan, wp, data))
+    if json_out is not None:
+        Path(json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return report
+
+
+def vocab_extend(add_from: Sequence[str | Path], *, out: str | Path, model: str | Path | None = None,
+                 max_new: int = 3000, min_count: int = 2, use_unused: bool = False, init: str = "mean",
+                 unit: str = "auto", format: str = "auto", console: Console | None = None) -> dict:
+    """Add the best ``max_new`` tokens of ``add_from`` (as ``vocab_plan`` ranks them) to the WordPiece
+    vocabulary of ``model`` and write the checkpoint to ``out``: appended with the embeddings resized,
+    or over the ``[unusedN]`` slots (``use_unused``); new rows from the mean of their pieces (``init``
+    mean) or random. Returns the record saved as ``OUT/vocab_extension.json``."""
+    from ..model.vocab import INITS, extend_checkpoint
+
+    console = console or Console()
+    _check_numbers(max_new, min_count)
+    check_choice("init", init, INITS)
+    check_choice("unit", unit, UNITS)
+    check_choice("format", format, VOCAB_FORMATS)
+    _check_files(add_from)
+    wp = _wordpiece(model)
+    model_dir.check_checkpoint(wp.directory)
+    if use_unused and max_new > len(wp.unused_ids):
+        raise ConfigError(f"{wp.directory}: --max-new {max_new:,} is more than its {len(wp.unused_ids):,} [unusedN] "
+                          "slots; lower --max-new or leave out --use-unused to append the tokens")
+    words = _read_all(add_from, format)
+    plan = plan_vocabulary(wp, words, max_new, min_count, unit)
+    if not plan.chosen:
+        raise ConfigError(f"nothing to add: no word of the data that is not one token already occurs at least "
+                          f"{min_count} times (min_count)")
+    record = {"unit": plan.unit, "min_count": min_count, "max_new": max_new, "data": [str(p) for p in add_from],
+              "before": plan.before.as_dict(), "after": plan.after.as_dict()}
+    summary = extend_checkpoint(wp, [c.token for c in plan.chosen], out, use_unused=use_unused, init=init, record=record)
+    route = "over [unusedN] slots" if use_unused else f"appended (vocab_size {wp.size:,} -> {summary['vocab_size']:,})"
+    console.result(
+        f"added {summary['added']:,} tokens to {wp.directory}, {route}; unit {plan.unit}; init {init}: "
+        f"{summary['from_pieces']:,} from their pieces, {summary['from_fallback']:,} without known pieces"
+        + (" (mean of all rows, perturbed)" if init == "mean" else "") + "\n"
+        f"on the data: [UNK] words {plan.before.unk_share:.2%} -> {plan.after.unk_share:.2%}, sub-words per word "
+        f"{plan.before.subwords_per_word:.3f} -> {plan.after.subwords_per_word:.3f}\n"
+        f"wrote {out}")
+    return summary

@@ -1,0 +1,806 @@
+"""Every flag of every ``entitune`` command, run through the command line (in-process, through
+``entitune.cli.main``) on the tiny random BERT, with an assertion on what the flag changes: a file
+written, a setting recorded in the model or ``train_log.json``, a batch size seen by the scorer, a
+limit enforced by the server, a one-line refusal.
+
+Every command line run here is a row of ``CALLS`` (module-level data, ``{name}`` placeholders filled
+at run time), and ``run_cli`` runs only those rows, so the flags exercised are known without running
+anything: ``test_every_flag_of_every_command_is_exercised`` walks the click command tree and fails
+for a flag (of any command or subcommand) that no row passes.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import typer.main
+
+from entitune.cli import app, main
+from tests.helpers.data import TINY_SENTENCES, TINY_TEXTS, write_bio
+
+#: torch's threads while a command runs; a ``--threads`` flag asks for ``{threads}``, another value
+BASE_THREADS = 2
+FLAG_THREADS = 1
+
+#: Every command line this module runs, by name (``run_cli(name, ...)``). Placeholders are filled
+#: from the paths of the test's fixtures. Add a row (and a test that uses it) for every new flag.
+CALLS: dict[str, list[str]] = {
+    # ---- train: a tagger with most of the training flags
+    "train_ner": [
+        "train", "--train", "{train}", "--test", "{test}", "--out", "{o1}", "--model", "{bert}", "--task", "ner",
+        "--format", "bio", "--head", "crf", "--scheme", "BIOES", "--unconstrained", "--epochs", "2", "--lr", "1e-3",
+        "--head-lr", "2e-2", "--batch-size", "4", "--accumulate", "2", "--precision", "bf16", "--save-every", "1",
+        "--keep-checkpoints", "3", "--keep-checkpoints-after", "--device", "cpu", "--dropout", "0.2",
+        "--max-length", "16", "--stride", "4", "--seed", "3", "--warmup", "0.0", "--weight-decay", "0.0",
+        "--dev-fraction", "0.25", "--threads", "{threads}",
+    ],
+    # ---- train: options from a file, overridden and completed by flags
+    "train_config": [
+        "train", "--config", "{run_toml}", "--out", "{o2}", "--dev", "{dev}", "--batch-tokens", "20",
+        "--head", "linear", "--features", "frozen-concat4", "--constrained", "--no-resume",
+        "--remove-checkpoints-after", "--nproc", "1",
+    ],
+    # ---- train: --resume of a finished run (its train_log.json as the config) leaves it as it is
+    "train_resume_finished": ["train", "--config", "{o1}/train_log.json", "--resume"],
+    # ---- train: several processes go to torchrun
+    "train_nproc": ["train", "--train", "{train}", "--out", "{o_nproc}", "--model", "{bert}", "--nproc", "2"],
+    "train_bad_device": ["train", "--train", "{train}", "--out", "{o_bad}", "--device", "gpu"],
+    # ---- train: a classifier from a CSV with unusual column names
+    "train_classify": [
+        "train", "--train", "{cls}", "--out", "{o_cls}", "--model", "{bert}", "--task", "classify", "--format", "csv",
+        "--text-columns", "sentence", "--label-column", "category", "--pooling", "mean", "--class-weights",
+        "balanced", "--epochs", "1", "--batch-size", "8", "--lr", "1e-3", "--max-length", "16", "--stride", "4",
+    ],
+    # ---- pretrain: most of its flags; two text files after one --text
+    "pretrain": [
+        "pretrain", "--text", "{pt_a}", "{pt_b}", "--out", "{p1}", "--model", "{bert}", "--format", "text", "--epochs", "2",
+        "--lr", "1e-3", "--head-lr", "2e-2", "--batch-size", "4", "--accumulate", "2", "--warmup", "0.0",
+        "--weight-decay", "0.0", "--precision", "bf16", "--seed", "3", "--save-every", "1", "--keep-checkpoints", "3",
+        "--keep-checkpoints-after", "--device", "cpu", "--max-length", "16", "--mlm-probability", "0.3",
+        "--whole-word-mask", "--dev-fraction", "0.25", "--threads", "{threads}",
+    ],
+    "pretrain_config": [
+        "pretrain", "--config", "{pt_toml}", "--out", "{p2}", "--dev-text", "{pt_b}", "--batch-tokens", "20",
+        "--token-mask", "--no-resume", "--remove-checkpoints-after", "--nproc", "1",
+    ],
+    "pretrain_resume_finished": ["pretrain", "--config", "{p1}/train_log.json", "--resume"],
+    "pretrain_nproc": ["pretrain", "--text", "{pt_a}", "--out", "{p_nproc}", "--model", "{bert}", "--nproc", "2"],
+    # ---- evaluate
+    "evaluate_ner": [
+        "evaluate", "{o1}", "{test}", "--json", "{eval_json}", "--errors", "{errors_jsonl}", "--batch-size", "2",
+        "--format", "bio", "--threads", "{threads}", "--backend", "torch", "--device", "cpu",
+    ],
+    "evaluate_ner_wrong_format": ["evaluate", "{o1}", "{test}", "--format", "conll"],
+    "evaluate_classify": [
+        "evaluate", "{o_cls}", "{cls_test}", "--format", "csv", "--text-columns", "sentence", "--label-column",
+        "category", "--json", "{cls_eval_json}", "--precision", "bf16",
+    ],
+    "evaluate_onnx": ["evaluate", "{onnx}", "{test}", "--backend", "onnx", "--threads", "2", "--json", "{onnx_eval_json}"],
+    "evaluate_torch_dir_as_onnx": ["evaluate", "{o1}", "{test}", "--backend", "onnx"],
+    "evaluate_onnx_on_cuda": ["evaluate", "{onnx}", "{test}", "--device", "cuda"],
+    # ---- predict
+    "predict_conll": [
+        "predict", "{o1}", "--input", "{lines}", "--output", "conll", "--batch-size", "2", "--threads", "{threads}",
+        "--backend", "torch", "--device", "cpu", "--precision", "bf16",
+    ],
+    "predict_shard": ["predict", "{o1}", "--input", "{lines}", "--shard", "1/2"],
+    "predict_all_scores": ["predict", "{o_cls}", "--input", "{texts}", "--all-scores"],
+    "predict_best_score": ["predict", "{o_cls}", "--input", "{texts}", "--best-score"],
+    "predict_onnx": ["predict", "{onnx}", "--input", "{lines}", "--backend", "onnx", "--threads", "2"],
+    "predict_onnx_on_cuda": ["predict", "{onnx}", "--input", "{lines}", "--device", "cuda"],
+    # ---- serve (uvicorn.run replaced: the app it would serve is driven in-process)
+    "serve": [
+        "serve", "{onnx}", "--host", "127.0.0.9", "--port", "8123", "--batch-size", "2", "--threads", "{threads}",
+        "--max-texts", "3", "--max-chars", "40", "--max-words", "7", "--max-body-bytes", "4000",
+        "--max-batch-texts", "5", "--max-batch-wait-ms", "1.5", "--workers", "1", "--idle-timeout-s", "4",
+        "--body-timeout-s", "6", "--backend", "onnx", "--device", "cpu",
+    ],
+    "serve_onnx_on_cuda": ["serve", "{onnx}", "--device", "cuda"],
+    "serve_bf16": ["serve", "{o1}", "--precision", "bf16"],
+    # ---- export
+    "export_ner": [
+        "export", "{o1}", "--onnx", "{onnx}", "--quantize", "int8", "--eval", "{test}", "--format", "bio",
+        "--max-drop", "-100", "--accept-drop", "--threads", "{threads}",
+    ],
+    "export_classify_refused": [
+        "export", "{o_cls}", "--onnx", "{cls_onnx}", "--eval", "{cls_test}", "--format", "csv", "--text-columns",
+        "sentence", "--label-column", "category", "--max-drop", "-100", "--refuse-drop",
+    ],
+    # ---- package
+    "package_with_logs": ["package", "{o1}", "--out", "{tar_logs}", "--with-logs"],
+    "package_without_logs": ["package", "{o1}", "--out", "{tar_plain}", "--without-logs"],
+    # ---- report
+    "report": ["report", "{o1}", "--eval", "{eval_json}", "--out", "{report_html}"],
+    # ---- doctor
+    "doctor_ner": [
+        "doctor", "{train}", "{test}", "--model", "{bert}", "--max-length", "6", "--json", "{doctor_json}",
+        "--format", "bio", "--task", "ner",
+    ],
+    "doctor_classify": [
+        "doctor", "{cls}", "--model", "{bert}", "--task", "classify", "--format", "csv", "--text-columns", "sentence",
+        "--label-column", "category", "--json", "{doctor_cls_json}",
+    ],
+    "doctor_compare": ["doctor", "{test}", "--model", "{bert}", "--compare", "{vbert}", "--json", "{doctor_cmp_json}"],
+    # ---- convert
+    "convert": ["convert", "{train_txt}", "--out", "{converted}", "--to", "jsonl", "--scheme", "BILOU", "--format", "bio"],
+    "convert_wrong_format": ["convert", "{train_txt}", "--out", "{converted_bad}", "--format", "conll"],
+    # ---- split
+    "split": [
+        "split", "{docs}", "--out", "{parts}", "--ratios", "4,1,1", "--by", "document", "--seed", "5", "--to",
+        "jsonl-spans", "--format", "conll",
+    ],
+    # ---- vocab plan / vocab extend (a tokenizer with [unusedN] slots and no digits)
+    "vocab_plan": [
+        "vocab", "plan", "{vtext}", "--model", "{vbert}", "--json", "{vplan_json}", "--max-new", "1", "--min-count", "3",
+        "--unit", "word", "--format", "text",
+    ],
+    "vocab_extend_append": [
+        "vocab", "extend", "--add-from", "{vtext}", "--add-from", "{vtext}", "--out", "{vext_append}", "--model",
+        "{vbert}", "--max-new", "2", "--min-count", "3", "--append", "--init", "random", "--unit", "word",
+        "--format", "text",
+    ],
+    "vocab_extend_unused": [
+        "vocab", "extend", "--add-from", "{vdigits}", "--out", "{vext_unused}", "--model", "{vbert}", "--use-unused",
+        "--max-new", "2", "--unit", "char", "--init", "mean",
+    ],
+}
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+    threads: int  # torch's intra-op threads right after the command
+
+    @property
+    def lines(self) -> list[str]:
+        return self.err.strip().splitlines()
+
+
+def run_cli(name: str, paths: dict) -> Result:
+    """Run the command line ``CALLS[name]`` (placeholders from ``paths``) in this process, as
+    ``python -m entitune`` would: its exit status, stdout, stderr, and torch's thread count after it
+    (torch's threads are ``BASE_THREADS`` before and again after)."""
+    argv = [arg.format(**paths) for arg in CALLS[name]]
+    out, err = io.StringIO(), io.StringIO()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(BASE_THREADS)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(argv)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return Result(code, out.getvalue(), err.getvalue(), torch.get_num_threads())
+    finally:
+        torch.set_num_threads(threads)
+
+
+def ok(result: Result) -> Result:
+    assert result.code == 0, result.err[-3000:]
+    return result
+
+
+def refused(result: Result, *words: str) -> str:
+    """A user error: exit status 2 and one line on stderr (after any notes) that holds ``words``."""
+    assert result.code == 2, (result.code, result.err[-3000:])
+    assert "Traceback" not in result.err
+    last = result.lines[-1]
+    assert last.startswith("error: ") and all(w in last for w in words), last
+    return last
+
+
+def read_json(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+# -------------------------------------------------------------------------------------------
+# data, runs and spies shared by the tests
+
+
+def _write_csv(path: Path, rows) -> Path:
+    """Labelled texts under column names no default picks: ``id,sentence,category``."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["id", "sentence", "category"])
+        for i, (text, label) in enumerate(rows):
+            writer.writerow([f"id-{i}", text, label])
+    return path
+
+
+def _write_docs(path: Path) -> Path:
+    """A CoNLL file of six -DOCSTART- documents, document k holding three copies of sentence k."""
+    blocks = []
+    for words, tags in TINY_SENTENCES:
+        sentence = "".join(f"{w} {t}\n" for w, t in zip(words, tags)) + "\n"
+        blocks.append("-DOCSTART- O\n\n" + sentence * 3)
+    path.write_text("".join(blocks))
+    return path
+
+
+@pytest.fixture(scope="module")
+def paths(tiny_bert, tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("cli-flags")
+    p = {name: str(d / name) for name in (
+        "o1", "o2", "o_nproc", "o_bad", "o_cls", "onnx", "cls_onnx", "parts", "eval.json")}
+    p.update(
+        bert=str(tiny_bert), threads=str(FLAG_THREADS),
+        train=str(write_bio(d / "train.bio", TINY_SENTENCES * 4)),
+        train_txt=str(write_bio(d / "train.txt", TINY_SENTENCES * 2)),
+        dev=str(write_bio(d / "dev.bio", TINY_SENTENCES[:5])),
+        test=str(write_bio(d / "test.bio", TINY_SENTENCES)),
+        cls=str(_write_csv(d / "cls.csv", TINY_TEXTS * 3)), cls_test=str(_write_csv(d / "cls_test.csv", TINY_TEXTS)),
+        docs=str(_write_docs(d / "docs.conll")),
+        eval_json=str(d / "flag-eval.json"), errors_jsonl=str(d / "errors.jsonl"), cls_eval_json=str(d / "cls-eval.json"),
+        onnx_eval_json=str(d / "onnx-eval.json"), tar_logs=str(d / "logs.tar.gz"), tar_plain=str(d / "plain.tar.gz"),
+        report_html=str(d / "flags.html"), doctor_json=str(d / "doctor.json"),
+        doctor_cls_json=str(d / "doctor-cls.json"), converted=str(d / "converted.jsonl"),
+        converted_bad=str(d / "converted-bad.jsonl"), run_toml=str(d / "run.toml"),
+    )
+    p["lines"] = str(d / "lines.txt")
+    Path(p["lines"]).write_text("show me films with drew barrymore\nmovies from the 1980s\n"
+                                "films directed by steven spielberg\nwhat movies star bruce willis\n")
+    p.update(p1=str(d / "p1"), p2=str(d / "p2"), p_nproc=str(d / "p_nproc"), pt_toml=str(d / "pretrain.toml"))
+    p["pt_a"] = str(d / "pretrain-a.txt")  # 12 texts
+    Path(p["pt_a"]).write_text("".join(" ".join(w) + "\n" for w, _ in TINY_SENTENCES * 2))
+    p["pt_b"] = str(d / "pretrain-b.txt")  # 4 texts
+    Path(p["pt_b"]).write_text("".join(" ".join(w) + "\n" for w, _ in TINY_SENTENCES[:4]))
+    p.update(doctor_cmp_json=str(d / "doctor-compare.json"), vplan_json=str(d / "vplan.json"), vext_append=str(d / "vext-append"), vext_unused=str(d / "vext-unused"))
+    p["vtext"] = str(d / "vocab.txt")  # tarantino and kubrick three times each, fellini twice
+    Path(p["vtext"]).write_text("show me tarantino films\ntarantino with kubrick\nkubrick and tarantino\n"
+                                "show me kubrick films\nfellini once\nfellini twice\n")
+    p["vdigits"] = str(d / "digits.txt")
+    Path(p["vdigits"]).write_text("films 42 and 42\nshow me 42 films\n")
+    p["texts"] = str(d / "texts.txt")
+    Path(p["texts"]).write_text("films directed by steven spielberg\nmovies from the 1980s\n")
+    return p
+
+
+@pytest.fixture(scope="module")
+def vbert(paths, tmp_path_factory) -> Path:
+    """A random one-layer BERT whose WordPiece vocabulary has four [unusedN] slots, lowercase letters
+    and a few words (no digits)."""
+    import string
+
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    directory = tmp_path_factory.mktemp("vocab-bert")
+    letters = list(string.ascii_lowercase)
+    vocab = ["[PAD]", *[f"[unused{i}]" for i in range(4)], "[UNK]", "[CLS]", "[SEP]", "[MASK]",
+             "show", "me", "films", "with", "and", *letters, *[f"##{c}" for c in letters]]
+    BertTokenizerFast(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=True).save_pretrained(str(directory))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(str(directory))
+    paths["vbert"] = str(directory)
+    paths["vbert_size"] = len(vocab)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def ner_run(paths) -> Result:
+    return ok(run_cli("train_ner", paths))
+
+
+@pytest.fixture(scope="module")
+def cls_run(paths) -> Result:
+    return ok(run_cli("train_classify", paths))
+
+
+@pytest.fixture(scope="module")
+def onnx_export(ner_run, paths) -> Result:
+    return ok(run_cli("export_ner", paths))
+
+
+@pytest.fixture(scope="module")
+def ner_eval(ner_run, paths) -> Result:
+    return ok(run_cli("evaluate_ner", paths))
+
+
+@pytest.fixture
+def batches(monkeypatch) -> list[dict]:
+    """Every batch of windows scored while the test runs: its size and the scorer's kind, device
+    and streams (an export's batches scored at once)."""
+    from entitune.predict.engine import WindowScoring
+
+    seen: list[dict] = []
+    score = WindowScoring._score
+
+    def spy(self, windows, idx):
+        seen.append({"size": len(idx), "scorer": type(self.scorer).__name__,
+                     "device": str(getattr(self.scorer, "device", "cpu")), "streams": getattr(self.scorer, "streams", 1),
+                     "precision": getattr(getattr(self.scorer, "choice", None), "precision", None)})
+        return score(self, windows, idx)
+
+    monkeypatch.setattr(WindowScoring, "_score", spy)
+    return seen
+
+
+def _settings(model_dir) -> dict:
+    from entitune.model import model_dir as md
+
+    return read_json(Path(model_dir) / md.SETTINGS_FILE)
+
+
+# -------------------------------------------------------------------------------------------
+# train
+
+
+def test_train_flags_reach_the_run(ner_run, paths):
+    out = Path(paths["o1"])
+    log = read_json(out / "train_log.json")
+    config, training, model = log["config"], log["training"], log["model"]
+    assert log["task"] == "ner"  # --task
+    assert config["format"] == "bio" and config["device"] == "cpu"  # --format, --device
+    assert model["encoder"] == Path(paths["bert"]).name  # --model
+    assert model["head"] == "crf"  # --head
+    assert model["scheme"] == "BIOES" and {"S-YEAR", "E-ACTOR"} <= set(model["labels"])  # --scheme: learns S-/E- tags
+    assert model["constrained"] is False  # --unconstrained
+    assert (model["dropout"], model["max_length"], model["stride"]) == (0.2, 16, 4)  # --dropout --max-length --stride
+    assert len(log["train"]["epochs"]) == 2  # --epochs
+    assert training["head_lr"] == 0.02 and training["weight_decay"] == 0.0  # --head-lr, --weight-decay
+    assert training["precision"] == "bf16" and training["seed"] == 3  # --precision, --seed
+    # --dev-fraction 0.25 of 24 sentences, split with --seed 3
+    assert log["data"] == {"train": 18, "dev": 6, "test": 6}
+    assert "dev 6 held out from --train (25%, seed 3)" in ner_run.err
+    # --batch-size 4 and --accumulate 2: 18 sentences are 5 micro-batches, 3 optimizer steps an epoch
+    events = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert events[0]["event"] == "start" and events[0]["steps_per_epoch"] == 3 and events[0]["total_steps"] == 6
+    assert training["batch_size"] == 4 and training["accumulate"] == 2
+    # --lr 1e-3 with --warmup 0: the first step is at the peak learning rate
+    assert next(e for e in events if e["event"] == "step")["lr"] == pytest.approx(1e-3)
+    # --save-every 1, --keep-checkpoints 3, --keep-checkpoints-after: the last three steps stay
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"step-{s:08d}.pt" for s in (4, 5, 6)]
+    assert "training checkpoints kept" in ner_run.err
+    assert "test" in log and "entity (micro)" in ner_run.out  # --test
+    assert (out / "model.safetensors").is_file()  # --out
+    assert ner_run.threads == FLAG_THREADS  # --threads
+
+
+def test_train_config_file_with_flag_overrides(paths):
+    """--config supplies what the flags do not (the model, epochs, batch size...); --dev replaces the
+    split; --batch-tokens packs batches by length; --features freezes the encoder; --constrained;
+    --no-resume clears an earlier run's checkpoints; --remove-checkpoints-after removes this one's."""
+    Path(paths["run_toml"]).write_text(
+        f'train = "{paths["train"]}"\nmodel = "{paths["bert"]}"\nepochs = 2\nbatch_size = 4\nlr = 1e-3\n'
+        f'max_length = 16\nstride = 4\nformat = "bio"\nhead = "crf"\nout = "{paths["o_bad"]}"\n')
+    stale = Path(paths["o2"]) / "checkpoints"
+    stale.mkdir(parents=True)
+    (stale / "step-00000099.pt").write_bytes(b"an earlier run's")
+    r = ok(run_cli("train_config", paths))
+    out = Path(paths["o2"])
+    log = read_json(out / "train_log.json")
+    assert not Path(paths["o_bad"]).exists()  # --out overrides the file
+    assert len(log["train"]["epochs"]) == 2 and log["config"]["batch_size"] == 4  # from the file
+    assert log["data"]["dev"] == 5 and log["data"]["train"] == 24  # --dev: the file, no split
+    assert log["training"]["batch_tokens"] == 20  # --batch-tokens: about two sentences a batch, not four
+    start = json.loads((out / "log.jsonl").read_text().splitlines()[0])
+    assert start["steps_per_epoch"] > 6
+    settings = _settings(out)
+    assert settings["head"] == "linear" and settings["features"] == "frozen-concat4"  # --head over the file, --features
+    assert settings["constrained"] is True  # --constrained
+    assert "removed the checkpoints of an earlier run" in r.err  # --no-resume
+    assert not stale.exists() and "training checkpoints removed" in r.err  # --remove-checkpoints-after
+    assert log["config"]["nproc"] == 1 and "launching" not in r.err  # --nproc 1: this process
+
+
+def test_train_resume_of_a_finished_run_leaves_it(ner_run, paths):
+    weights = Path(paths["o1"]) / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    r = ok(run_cli("train_resume_finished", paths))
+    assert "--resume: the run in" in r.err and "nothing to resume" in r.err
+    assert "epoch 1:" not in r.err and weights.stat().st_mtime_ns == before
+
+
+def test_train_nproc_launches_torchrun(paths, monkeypatch):
+    finetune = importlib.import_module("entitune.recipes.finetune")  # the module; the package's name is the function
+    launched = []
+
+    def call(cmd):
+        config = read_json(cmd[cmd.index("--config") + 1])
+        launched.append((cmd, config))
+        return 0
+
+    monkeypatch.setattr(finetune.subprocess, "call", call)
+    r = ok(run_cli("train_nproc", paths))
+    (cmd, config), = launched
+    assert "--nproc-per-node=2" in cmd and config["nproc"] == 2 and "launching:" in r.err
+
+
+def test_train_bad_device_is_one_line(paths):
+    refused(run_cli("train_bad_device", paths), "device must be one of")
+    assert not Path(paths["o_bad"]).exists()
+
+
+def test_train_classifier_flags(cls_run, paths):
+    log = read_json(Path(paths["o_cls"]) / "train_log.json")
+    assert log["task"] == "classify" and log["config"]["format"] == "csv"  # --task, --format
+    settings = _settings(paths["o_cls"])
+    # --label-column category, --text-columns sentence (the defaults would take the ids as labels)
+    assert settings["labels"] == ["actor", "director", "year"]
+    assert settings["pooling"] == "mean"  # --pooling
+    assert "with balanced class weights" in cls_run.err and log["config"]["class_weights"] == "balanced"
+    assert len(log["train"]["epochs"]) == 1 and log["training"]["batch_size"] == 8
+
+
+# -------------------------------------------------------------------------------------------
+# pretrain
+
+
+def test_pretrain_flags_reach_the_run(paths):
+    r = ok(run_cli("pretrain", paths))
+    out = Path(paths["p1"])
+    log = read_json(out / "train_log.json")
+    config, training = log["config"], log["training"]
+    assert config["text"] == [paths["pt_a"], paths["pt_b"]]  # --text A B
+    assert "(read as plain text" in r.err and config["format"] == "text"  # --format
+    assert log["model"]["encoder"] == Path(paths["bert"]).name and log["model"]["max_length"] == 16  # --model, --max-length
+    assert "masking 30% of whole words" in r.err  # --mlm-probability, --whole-word-mask
+    assert log["data"] == {"train": 12, "dev": 4, "test": 0}  # --dev-fraction 0.25 of 16 texts
+    assert "25%, seed 3" in r.err  # --seed
+    assert len(log["train"]["epochs"]) == 2  # --epochs
+    assert training["head_lr"] == 0.02 and training["weight_decay"] == 0.0  # --head-lr, --weight-decay
+    assert training["precision"] == "bf16" and config["device"] == "cpu"  # --precision, --device
+    events = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    # --batch-size 4, --accumulate 2: 12 texts are 3 micro-batches, 2 optimizer steps an epoch
+    assert events[0]["steps_per_epoch"] == 2 and training["accumulate"] == 2
+    assert next(e for e in events if e["event"] == "step")["lr"] == pytest.approx(1e-3)  # --lr, --warmup 0
+    # --save-every 1, --keep-checkpoints 3, --keep-checkpoints-after
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"step-{s:08d}.pt" for s in (2, 3, 4)]
+    assert (out / "model.safetensors").is_file() and r.threads == FLAG_THREADS  # --out, --threads
+
+    # --resume of the finished run: left as it is
+    weights = out / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    r = ok(run_cli("pretrain_resume_finished", paths))
+    assert "nothing to resume" in r.err and weights.stat().st_mtime_ns == before
+
+
+def test_pretrain_config_file_with_flag_overrides(paths):
+    Path(paths["pt_toml"]).write_text(
+        f'text = ["{paths["pt_a"]}"]\nmodel = "{paths["bert"]}"\nepochs = 2\nbatch_size = 4\nlr = 1e-3\n'
+        f'max_length = 16\nwhole_word_mask = true\nout = "{paths["o_bad"]}"\n')
+    stale = Path(paths["p2"]) / "checkpoints"
+    stale.mkdir(parents=True)
+    (stale / "step-00000099.pt").write_bytes(b"an earlier run's")
+    r = ok(run_cli("pretrain_config", paths))
+    out = Path(paths["p2"])
+    log = read_json(out / "train_log.json")
+    assert not Path(paths["o_bad"]).exists() and len(log["train"]["epochs"]) == 2  # --out over the file; the file
+    assert log["data"] == {"train": 12, "dev": 4, "test": 0}  # --dev-text: its four texts, no split
+    assert "masking 15% of sub-tokens" in r.err  # --token-mask over the file's whole_word_mask
+    assert log["training"]["batch_tokens"] == 20  # --batch-tokens
+    assert json.loads((out / "log.jsonl").read_text().splitlines()[0])["steps_per_epoch"] > 3
+    assert "removed the checkpoints of an earlier run" in r.err  # --no-resume
+    assert not stale.exists() and "training checkpoints removed" in r.err  # --remove-checkpoints-after
+    assert log["config"]["nproc"] == 1 and "launching" not in r.err  # --nproc 1
+
+
+def test_pretrain_nproc_launches_torchrun(paths, monkeypatch):
+    finetune = importlib.import_module("entitune.recipes.finetune")
+    launched = []
+
+    def call(cmd):
+        launched.append((cmd, read_json(cmd[cmd.index("--config") + 1])))
+        return 0
+
+    monkeypatch.setattr(finetune.subprocess, "call", call)
+    ok(run_cli("pretrain_nproc", paths))
+    (cmd, config), = launched
+    assert "--nproc-per-node=2" in cmd and "pretrain" in cmd and config["nproc"] == 2
+
+
+# -------------------------------------------------------------------------------------------
+# evaluate and predict
+
+
+def test_evaluate_tagger_flags(paths, ner_run, batches):
+    r = ok(run_cli("evaluate_ner", paths))
+    report = read_json(paths["eval_json"])  # --json
+    assert report["words"] == sum(len(w) for w, _ in TINY_SENTENCES)  # --format bio read every word
+    assert "errors" in report  # --errors
+    errors = [json.loads(line) for line in Path(paths["errors_jsonl"]).read_text().splitlines()]
+    assert errors and all("gold" in e or "errors" in e for e in errors)
+    assert batches and max(b["size"] for b in batches) == 2  # --batch-size
+    assert {(b["scorer"], b["device"]) for b in batches} == {("TorchScorer", "cpu")}  # --backend torch, --device cpu
+    assert r.threads == FLAG_THREADS  # --threads
+    refused(run_cli("evaluate_ner_wrong_format", paths), "test.bio")  # --format conll: a bio file is no CoNLL
+
+
+def test_evaluate_classifier_columns_and_precision(paths, cls_run, batches):
+    r = ok(run_cli("evaluate_classify", paths))
+    report = read_json(paths["cls_eval_json"])
+    # --text-columns, --label-column, --format csv: the classes of the 'category' column
+    assert "accuracy" in report and sorted(report["per_class"]) == ["actor", "director", "year"]
+    assert "accuracy" in r.out
+    assert batches and {b["precision"] for b in batches} == {"bf16"}  # --precision (auto is fp32 on this CPU)
+
+
+def test_evaluate_backend_and_device(paths, onnx_export, batches):
+    ok(run_cli("evaluate_onnx", paths))
+    assert {(b["scorer"], b["streams"]) for b in batches} == {("OnnxScorer", 2)}  # --backend onnx, --threads 2
+    assert read_json(paths["onnx_eval_json"])["words"] == sum(len(w) for w, _ in TINY_SENTENCES)
+    refused(run_cli("evaluate_torch_dir_as_onnx", paths), "not an ONNX export")  # --backend onnx on a torch model
+    refused(run_cli("evaluate_onnx_on_cuda", paths), "device cuda", "ONNX export")  # --device reaches the loader
+
+
+def test_predict_tagger_flags(paths, ner_run, batches):
+    r = ok(run_cli("predict_conll", paths))
+    blocks = [b for b in r.out.strip().split("\n\n")]
+    assert len(blocks) == 4  # --input: four lines; --output conll: a block of word<TAB>tag lines each
+    first = [line.split("\t") for line in blocks[0].splitlines()]
+    assert [w for w, _ in first] == ["show", "me", "films", "with", "drew", "barrymore"]
+    # the model learned BIOES (--scheme) but predictions come back in IOB2
+    assert all(t == "O" or t[:2] in ("B-", "I-") for block in blocks for line in block.splitlines()
+               for t in [line.split("\t")[1]])
+    assert max(b["size"] for b in batches) == 2  # --batch-size
+    assert {(b["scorer"], b["device"]) for b in batches} == {("TorchScorer", "cpu")}  # --backend, --device
+    assert {b["precision"] for b in batches} == {"bf16"}  # --precision
+    assert r.threads == FLAG_THREADS  # --threads
+    r = ok(run_cli("predict_shard", paths))
+    answers = [json.loads(line) for line in r.out.splitlines()]
+    assert [a["line"] for a in answers] == [2, 4] and answers[0]["words"] == ["movies", "from", "the", "1980s"]
+
+
+def test_predict_scores_flags(paths, cls_run):
+    answers = [json.loads(line) for line in ok(run_cli("predict_all_scores", paths)).out.splitlines()]
+    assert len(answers) == 2 and all(set(a["scores"]) == {"actor", "director", "year"} for a in answers)
+    answers = [json.loads(line) for line in ok(run_cli("predict_best_score", paths)).out.splitlines()]
+    assert len(answers) == 2 and all("scores" not in a and a["label"] for a in answers)
+
+
+def test_predict_backend_and_device(paths, onnx_export, batches):
+    r = ok(run_cli("predict_onnx", paths))
+    assert len(r.out.splitlines()) == 4
+    assert {(b["scorer"], b["streams"]) for b in batches} == {("OnnxScorer", 2)}
+    refused(run_cli("predict_onnx_on_cuda", paths), "device cuda", "ONNX export")
+
+
+# -------------------------------------------------------------------------------------------
+# serve: uvicorn.run is replaced, and the app it was given is driven in-process
+
+
+def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
+    import uvicorn
+    from starlette.testclient import TestClient
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append((app, kwargs)))
+    r = ok(run_cli("serve", paths))
+    (server_app, kwargs), = served
+    assert (kwargs["host"], kwargs["port"]) == ("127.0.0.9", 8123)  # --host, --port
+    assert kwargs["http"].idle_timeout_s == 4  # --idle-timeout-s
+    assert r.threads == FLAG_THREADS  # --threads
+    assert "http://127.0.0.9:8123" in r.err
+    with TestClient(server_app) as client:
+        info = client.get("/info").json()
+        assert info["backend"] == "onnx"  # --backend
+        assert info["limits"] == {"max_texts": 3, "max_chars": 40, "max_words": 7, "max_body_bytes": 4000,
+                                  "max_batch_texts": 5, "max_batch_wait_ms": 1.5, "workers": 1,
+                                  "idle_timeout_s": 4.0, "body_timeout_s": 6.0}
+        batcher = server_app.state.batcher
+        assert (batcher._max_batch, batcher._max_wait, batcher._workers) == (5, 0.0015, 1)
+        texts = ["show me films", "movies from the 1980s", "films in paris"]
+        assert len(client.post("/predict", json={"texts": texts}).json()["predictions"]) == 3
+        assert max(b["size"] for b in batches) == 2 and {b["scorer"] for b in batches} == {"OnnxScorer"}  # --batch-size
+        assert client.post("/predict", json={"texts": texts + ["one more"]}).status_code == 422  # --max-texts
+        assert "40" in client.post("/predict", json={"texts": ["x" * 41]}).json()["error"]  # --max-chars
+        assert "7" in client.post("/predict", json={"tokens": [["a"] * 8]}).json()["error"]  # --max-words
+        big = json.dumps({"texts": ["a"] * 3, "pad": "x" * 4000})
+        assert client.post("/predict", content=big, headers={"Content-Type": "application/json"}).status_code == 413
+    refused(run_cli("serve_onnx_on_cuda", paths), "device cuda", "ONNX export")  # --device reaches the loader
+
+    # --precision: the PyTorch model answers under bf16 autocast
+    served.clear()
+    batches.clear()
+    ok(run_cli("serve_bf16", paths))
+    (server_app, _), = served
+    with TestClient(server_app) as client:
+        assert client.get("/info").json()["backend"] == "torch"
+        assert len(client.post("/predict", json={"texts": ["show me films"]}).json()["predictions"]) == 1
+    assert batches and {(b["scorer"], b["precision"]) for b in batches} == {("TorchScorer", "bf16")}
+
+
+# -------------------------------------------------------------------------------------------
+# export, package, report
+
+
+def test_export_flags(paths, onnx_export):
+    report = read_json(Path(paths["onnx"]) / "export.json")
+    assert report["quantize"] == "int8"  # --quantize
+    assert report["eval_examples"] == len(TINY_SENTENCES) and report["metric"]  # --eval, --format bio
+    # --max-drop -100 refuses any export (a drop of at most -100 points needs PyTorch at 0 and ONNX at 1):
+    # this one is kept by --accept-drop
+    assert report["max_drop_points"] == -100 and report["accepted"] is True and report["drop_points"] > -100
+    assert onnx_export.threads == FLAG_THREADS  # --threads
+
+
+def test_export_refuse_drop_and_classifier_columns(paths, cls_run):
+    # --refuse-drop under --max-drop -100; the classifier's accuracy was read through --text-columns,
+    # --label-column and --format csv
+    refused(run_cli("export_classify_refused", paths), "export refused", "accuracy", "> -100")
+    assert not Path(paths["cls_onnx"]).exists()
+
+
+def test_package_with_and_without_logs(paths, ner_run):
+    ok(run_cli("package_with_logs", paths))
+    ok(run_cli("package_without_logs", paths))
+
+    def names(archive) -> set[str]:
+        with tarfile.open(archive) as tar:
+            return {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
+
+    with_logs, plain = names(paths["tar_logs"]), names(paths["tar_plain"])
+    assert {"train_log.json", "log.jsonl", "model.safetensors"} <= with_logs  # --with-logs
+    assert "model.safetensors" in plain and not {"train_log.json", "log.jsonl"} & plain  # --without-logs
+    assert not any(n.startswith("checkpoints") for n in with_logs | plain)
+
+
+def test_report_eval_and_out(paths, ner_eval):
+    r = ok(run_cli("report", paths))
+    page = Path(paths["report_html"]).read_text()  # --out
+    assert str(paths["report_html"]) in r.out and not (Path(paths["o1"]) / "report.html").exists()
+    assert "flag-eval.json" in page  # --eval: the evaluation's file is the page's source of scores
+
+
+# -------------------------------------------------------------------------------------------
+# doctor, convert, split
+
+
+def test_doctor_tagger_flags(paths):
+    r = ok(run_cli("doctor_ner", paths))
+    report = read_json(paths["doctor_json"])  # --json
+    assert report["task"] == "ner" and report["model"] == paths["bert"]  # --task, --model
+    assert report["sentences"] == 5 * len(TINY_SENTENCES)  # --format bio read both files
+    # --max-length 6: 16 of the 24 training sentences need more than 6 sub-words (none would at 128)
+    lengths = report["files"][0]["subword_lengths"]
+    assert lengths["max_length"] == 6 and lengths["sentences_needing_windows"] == 16
+    assert "sentences" in r.out  # the table on stdout
+
+
+def test_doctor_classifier_columns(paths):
+    ok(run_cli("doctor_classify", paths))
+    report = read_json(paths["doctor_cls_json"])
+    assert report["task"] == "classify"
+    assert report["classes"] == {"actor": 12, "director": 12, "year": 12}  # labels from 'category', not 'id'
+
+
+def test_doctor_compare(paths, vbert):
+    r = ok(run_cli("doctor_compare", paths))
+    unk = read_json(paths["doctor_cmp_json"])["files"][0]["unk_words"]
+    # --compare: the second tokenizer (no digits: '1980s' is [UNK] there) beside --model's
+    assert unk["share"] == 0 and unk["compare"]["model"] == str(vbert) and unk["compare"]["share"] > 0
+    assert "(--compare)" in r.out
+
+
+def test_convert_flags(paths):
+    r = ok(run_cli("convert", paths))
+    rows = [json.loads(line) for line in Path(paths["converted"]).read_text().splitlines()]  # --out, --to jsonl
+    assert len(rows) == 2 * len(TINY_SENTENCES)  # --format bio on a .txt file
+    assert rows[0]["tags"][-2:] == ["B-ACTOR", "L-ACTOR"] and rows[3]["tags"][-1] == "U-YEAR"  # --scheme BILOU
+    assert "(jsonl, BILOU)" in r.err
+    refused(run_cli("convert_wrong_format", paths), "train.txt")  # --format conll: the bio file is no CoNLL
+    assert not Path(paths["converted_bad"]).exists()
+
+
+def test_split_flags(paths):
+    r = ok(run_cli("split", paths))
+    parts = {n: [json.loads(line) for line in (Path(paths["parts"]) / f"{n}.jsonl").read_text().splitlines()]
+             for n in ("train", "dev", "test")}  # --out, --to jsonl-spans (.jsonl, text + entities)
+    assert all("text" in row and "entities" in row for rows in parts.values() for row in rows)
+    assert [len(parts[n]) for n in ("train", "dev", "test")] == [12, 3, 3]  # --ratios 4,1,1 of six documents
+    for rows in parts.values():  # --by document: each document's three sentences stay together
+        texts = [row["text"] for row in rows]
+        assert all(texts.count(t) == 3 for t in texts)
+    assert "test: 3 sentences" in r.err
+    # --seed 5: the documents the recipe's split with seed 5 gives (another seed gives others)
+    from entitune.data import load_annotated, split_three
+
+    sentences = load_annotated(paths["docs"]).sentences
+    expected, other = (split_three(sentences, [4, 1, 1], seed, "document") for seed in (5, 42))
+    assert [[" ".join(s.words) for s in part] for part in expected] != [[" ".join(s.words) for s in part] for part in other]
+    assert [[row["text"] for row in parts[n]] for n in ("train", "dev", "test")] == \
+        [[" ".join(s.words) for s in part] for part in expected]
+
+
+# -------------------------------------------------------------------------------------------
+# vocab plan, vocab extend
+
+
+def test_vocab_plan_flags(paths, vbert):
+    r = ok(run_cli("vocab_plan", paths))
+    plan = read_json(paths["vplan_json"])  # --json
+    assert Path(plan["model"]).name == vbert.name and plan["unused_slots"] == 4  # --model
+    assert plan["before"]["words"] == 18  # --format text: every word of the six lines
+    assert plan["unit"] == "word" and plan["unit_reason"] == "as asked"  # --unit
+    # --min-count 3: fellini (twice) is no candidate; --max-new 1: only the best is taken
+    assert [c["token"] for c in plan["candidates"]] == ["tarantino", "kubrick"] and plan["chosen"] == 1
+    assert "tarantino" in r.out
+
+
+def test_vocab_extend_append_flags(paths, vbert):
+    r = ok(run_cli("vocab_extend_append", paths))
+    out = Path(paths["vext_append"])  # --out
+    record = read_json(out / "vocab_extension.json")
+    assert record["base"]["name"] == vbert.name and record["base"]["vocab_size"] == paths["vbert_size"]  # --model
+    assert record["data"] == [paths["vtext"]] * 2 and record["before"]["words"] == 36  # --add-from twice, --format text
+    assert record["route"] == "append" and record["added"] == 2  # --append, --max-new 2
+    assert record["vocab_size"] == paths["vbert_size"] + 2
+    assert record["min_count"] == 3 and record["unit"] == "word"  # --min-count (fellini left out), --unit
+    assert record["init"] == "random" and "init random" in r.out  # --init
+    assert (out / "vocab.txt").read_text().split()[-2:] == ["tarantino", "kubrick"]
+
+
+def test_vocab_extend_use_unused_flags(paths, vbert):
+    ok(run_cli("vocab_extend_unused", paths))
+    out = Path(paths["vext_unused"])
+    record = read_json(out / "vocab_extension.json")
+    # --use-unused: the vocabulary keeps its size, two [unusedN] slots now hold the digits (--unit char)
+    assert record["route"] == "unused" and record["vocab_size"] == paths["vbert_size"] and record["unit"] == "char"
+    vocab = (out / "vocab.txt").read_text().split()
+    assert len(vocab) == paths["vbert_size"] and sum(t.startswith("[unused") for t in vocab) == 2 and "4" in vocab
+    assert record["init"] == "mean" and record["from_fallback"] == 2  # --init mean: no known pieces, the mean row
+
+
+# -------------------------------------------------------------------------------------------
+# the meta-tests: every flag is run above, every row of CALLS is used
+
+
+def _commands(command=None, path=()) -> list[tuple[tuple[str, ...], object]]:
+    """Every leaf command under ``command`` (default: the app) with its path of names."""
+    command = command or typer.main.get_command(app)
+    if hasattr(command, "commands"):  # a group (typer's click is its own copy: no isinstance)
+        return [leaf for name, sub in sorted(command.commands.items()) for leaf in _commands(sub, (*path, name))]
+    return [(path, command)]
+
+
+def _flags(command) -> set[str]:
+    return {opt for p in command.params if p.param_type_name == "option" for opt in (*p.opts, *p.secondary_opts)
+            if opt not in ("--help", "--install-completion", "--show-completion")}
+
+
+def _called_flags() -> dict[tuple[str, ...], set[str]]:
+    """The flags each command path receives in ``CALLS``."""
+    leaves = {path for path, _ in _commands()}
+    called: dict[tuple[str, ...], set[str]] = {}
+    for argv in CALLS.values():
+        path = next((p for p in sorted(leaves, key=len, reverse=True) if tuple(argv[:len(p)]) == p), None)
+        assert path is not None, f"no command for {argv}"
+        called.setdefault(path, set()).update(a.split("=", 1)[0] for a in argv[len(path):] if a.startswith("--"))
+    return called
+
+
+def test_every_flag_of_every_command_is_exercised():
+    """Each option (both halves of an ``--x/--no-x`` pair) of each command and subcommand of the
+    click tree is passed by some row of ``CALLS``. This FAILS when a flag is added to the CLI without
+    a command line here that runs it (and a test that checks what it does): add one."""
+    called = _called_flags()
+    missing = [f"{' '.join(path)} {flag}" for path, command in _commands()
+               for flag in sorted(_flags(command) - called.get(path, set()))]
+    assert not missing, "flags no test runs through the CLI: " + ", ".join(missing)
+    unknown = [f"{' '.join(path)} {flag}" for path, command in _commands()
+               for flag in sorted(called.get(path, set()) - _flags(command))]
+    assert not unknown, "CALLS pass flags the commands do not have: " + ", ".join(unknown)
+
+
+def test_every_call_is_run_by_a_test():
+    """Every row of ``CALLS`` is run by name (``run_cli("row", ...)``) somewhere in this module, so a
+    flag counted as exercised is really run."""
+    tree = ast.parse(Path(__file__).read_text())
+    used = {node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_cli"
+            and node.args and isinstance(node.args[0], ast.Constant)}
+    assert used == set(CALLS), f"rows never run: {sorted(set(CALLS) - used)}; unknown: {sorted(used - set(CALLS))}"
