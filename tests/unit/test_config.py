@@ -36,10 +36,12 @@ def test_flags_override_the_file_and_none_means_not_given():
 
 @pytest.mark.parametrize("values, message", [
     ({"train": "t", "out": "o", "epoch": 3}, "unknown option 'epoch' (did you mean 'epochs'?)"),
-    ({"train": "t", "out": "o", "epochs": "three"}, "option 'epochs' takes a int, got 'three'"),
+    ({"train": "t", "out": "o", "epochs": "three"}, "epochs must be a whole number or 'auto', got 'three'"),
+    ({"train": "t", "out": "o", "epochs": 2.5}, "option 'epochs' takes a int or str, got 2.5"),
+    ({"train": "t", "out": "o", "lr": "fast"}, "option 'lr' takes a float, got 'fast'"),
     ({"train": "t", "out": "o", "resume": "yes"}, "option 'resume' takes a bool, got 'yes'"),
     ({"train": "t", "out": "o", "head": "softmax"}, "head must be one of linear, crf, bilstm-crf"),
-    ({"train": "t", "out": "o", "precision": "fp8"}, "precision must be one of fp32, bf16, fp16"),
+    ({"train": "t", "out": "o", "precision": "fp8"}, "precision must be one of auto, fp32, bf16, fp16"),
 ])
 def test_bad_options_are_one_line(values, message):
     with pytest.raises(ConfigError) as err:
