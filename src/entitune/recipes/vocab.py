@@ -8,8 +8,10 @@ them to the vocabulary as real WordPiece entries and writes the checkpoint with 
 initialised (``model.vocab``); train on it with ``entitune train --model OUT`` and check it with
 ``entitune doctor --model OUT DATA --compare BASE``.
 
->>> from entitune.recipes import vocab_extend                                           # doctest: +SKIP
->>> vocab_extend(["weibo.train"], out="minilm-weibo", max_new=3000, min_count=1)       # doctest: +SKIP
+For example (with the data at hand)::
+
+    from entitune.recipes import vocab_extend
+    vocab_extend(["weibo.train"], out="minilm-weibo", max_new=3000, min_count=1)
 """
 from __future__ import annotations
 
