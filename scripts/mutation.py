@@ -195,7 +195,7 @@ def main() -> None:
     parser.add_argument("groups", nargs="*", metavar="group", help=f"groups to run (default: all): {', '.join(GROUPS)}")
     parser.add_argument("--baseline", action="store_true", help="also record this run as 'before'")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--group-timeout", type=float, default=900, help="seconds per group before stopping it")
+    parser.add_argument("--group-timeout", type=float, default=1200, help="seconds per group before stopping it")
     args = parser.parse_args()
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:

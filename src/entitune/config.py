@@ -95,7 +95,16 @@ def _coerce(name: str, value: Any, hint: Any, source: str) -> Any:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        (hint,) = [a for a in args if a is not type(None)]
+        options = [a for a in args if a is not type(None)]
+        if len(options) > 1:  # e.g. ``int | str`` (epochs: 3 or "auto"): the first type that takes it
+            for option in options:
+                try:
+                    return _coerce(name, value, option, source)
+                except ConfigError:
+                    pass
+            names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
+            raise ConfigError(f"{source}: option {name!r} takes a {names}, got {value!r}")
+        (hint,) = options
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in (int, float, str, bool) and (type(value) is hint):

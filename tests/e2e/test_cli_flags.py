@@ -40,7 +40,7 @@ CALLS: dict[str, list[str]] = {
         "--head-lr", "2e-2", "--batch-size", "4", "--accumulate", "2", "--precision", "bf16", "--save-every", "1",
         "--keep-checkpoints", "3", "--keep-checkpoints-after", "--device", "cpu", "--dropout", "0.2",
         "--max-length", "16", "--stride", "4", "--seed", "3", "--warmup", "0.0", "--weight-decay", "0.0",
-        "--dev-fraction", "0.25", "--threads", "{threads}",
+        "--dev-fraction", "0.25", "--threads", "{threads}", "--word-features", "shape+chars",
     ],
     # ---- train: options from a file, overridden and completed by flags
     "train_config": [
@@ -53,11 +53,28 @@ CALLS: dict[str, list[str]] = {
     # ---- train: several processes go to torchrun
     "train_nproc": ["train", "--train", "{train}", "--out", "{o_nproc}", "--model", "{bert}", "--nproc", "2"],
     "train_bad_device": ["train", "--train", "{train}", "--out", "{o_bad}", "--device", "gpu"],
+    "train_bad_word_features": ["train", "--train", "{train}", "--out", "{o_bad}", "--word-features", "case"],
+    "train_classify_word_features": [
+        "train", "--train", "{cls}", "--out", "{o_cls_wf}", "--model", "{bert}", "--task", "classify", "--format", "csv",
+        "--text-columns", "sentence", "--label-column", "category", "--word-features", "shape",
+    ],
     # ---- train: a classifier from a CSV with unusual column names
     "train_classify": [
         "train", "--train", "{cls}", "--out", "{o_cls}", "--model", "{bert}", "--task", "classify", "--format", "csv",
         "--text-columns", "sentence", "--label-column", "category", "--pooling", "mean", "--class-weights",
         "balanced", "--epochs", "1", "--batch-size", "8", "--lr", "1e-3", "--max-length", "16", "--stride", "4",
+    ],
+    # ---- train: training that finds its best point: epochs auto (patience), evaluations every 2 steps,
+    # the average of the last evaluation, layer-wise learning-rate decay; a time budget that stops at once
+    "train_auto": [
+        "train", "--train", "{train}", "--out", "{o_auto}", "--model", "{bert}", "--format", "bio", "--epochs", "auto",
+        "--max-epochs", "3", "--patience", "1", "--eval-every", "2", "--average-last", "1", "--layer-decay", "0.5",
+        "--batch-size", "4", "--lr", "1e-3", "--max-length", "16", "--stride", "4", "--device", "cpu", "--precision", "fp32",
+    ],
+    "train_budget": [
+        "train", "--train", "{train}", "--out", "{o_budget}", "--model", "{bert}", "--format", "bio", "--epochs", "2",
+        "--time-budget-minutes", "0.00001", "--batch-size", "4", "--max-length", "16", "--stride", "4", "--device", "cpu",
+        "--precision", "fp32",
     ],
     # ---- pretrain: most of its flags; two text files after one --text
     "pretrain": [
@@ -72,6 +89,11 @@ CALLS: dict[str, list[str]] = {
         "--token-mask", "--no-resume", "--remove-checkpoints-after", "--nproc", "1",
     ],
     "pretrain_resume_finished": ["pretrain", "--config", "{p1}/train_log.json", "--resume"],
+    "pretrain_controls": [
+        "pretrain", "--text", "{pt_a}", "--out", "{p3}", "--model", "{bert}", "--format", "text", "--epochs", "3",
+        "--eval-every", "1", "--patience", "1", "--batch-size", "4", "--max-length", "16", "--dev-fraction", "0.25",
+        "--device", "cpu", "--precision", "fp32",
+    ],
     "pretrain_nproc": ["pretrain", "--text", "{pt_a}", "--out", "{p_nproc}", "--model", "{bert}", "--nproc", "2"],
     # ---- evaluate
     "evaluate_ner": [
@@ -234,7 +256,7 @@ def _write_docs(path: Path) -> Path:
 def paths(tiny_bert, tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("cli-flags")
     p = {name: str(d / name) for name in (
-        "o1", "o2", "o_nproc", "o_bad", "o_cls", "onnx", "cls_onnx", "parts", "eval.json")}
+        "o1", "o2", "o_nproc", "o_bad", "o_cls", "o_cls_wf", "o_auto", "o_budget", "p3", "onnx", "cls_onnx", "parts", "eval.json")}
     p.update(
         bert=str(tiny_bert), threads=str(FLAG_THREADS),
         train=str(write_bio(d / "train.bio", TINY_SENTENCES * 4)),
@@ -350,6 +372,11 @@ def test_train_flags_reach_the_run(ner_run, paths):
     assert model["scheme"] == "BIOES" and {"S-YEAR", "E-ACTOR"} <= set(model["labels"])  # --scheme: learns S-/E- tags
     assert model["constrained"] is False  # --unconstrained
     assert (model["dropout"], model["max_length"], model["stride"]) == (0.2, 16, 4)  # --dropout --max-length --stride
+    # --word-features: recorded with the model, its character vocabulary taken from the training data
+    saved = _settings(out)
+    assert model["word_features"] == saved["word_features"] == "shape+chars"
+    assert saved["char_vocab"] and set(saved["char_vocab"]) <= {c for w, _ in TINY_SENTENCES for c in "".join(w)}
+    assert "with word features shape+chars" in ner_run.err
     assert len(log["train"]["epochs"]) == 2  # --epochs
     assert training["head_lr"] == 0.02 and training["weight_decay"] == 0.0  # --head-lr, --weight-decay
     assert training["precision"] == "bf16" and training["seed"] == 3  # --precision, --seed
@@ -425,6 +452,13 @@ def test_train_bad_device_is_one_line(paths):
     assert not Path(paths["o_bad"]).exists()
 
 
+def test_train_word_features_refusals(paths):
+    refused(run_cli("train_bad_word_features", paths), "word_features must be one of", "shape+chars")
+    assert not Path(paths["o_bad"]).exists()
+    refused(run_cli("train_classify_word_features", paths), "--word-features shape is for NER")
+    assert not (Path(paths["o_cls_wf"]) / "model.safetensors").exists()
+
+
 def test_train_classifier_flags(cls_run, paths):
     log = read_json(Path(paths["o_cls"]) / "train_log.json")
     assert log["task"] == "classify" and log["config"]["format"] == "csv"  # --task, --format
@@ -436,8 +470,79 @@ def test_train_classifier_flags(cls_run, paths):
     assert len(log["train"]["epochs"]) == 1 and log["training"]["batch_size"] == 8
 
 
+def _evaluations_agree_with_the_stop(train: dict, patience: int) -> None:
+    """The run's evaluations and its stop tell one story: stopped by patience right after
+    ``patience`` evaluations without a better score, else it ran its length."""
+    evaluations, stopped = train["evaluations"], train["stopped"]
+    best_at = max(i for i, e in enumerate(evaluations) if e["is_best"])
+    assert evaluations[-1]["step"] == stopped["step"]
+    if stopped["reason"] == "patience":
+        assert len(evaluations) - 1 - best_at == patience
+    else:
+        assert stopped["reason"] == "completed" and len(evaluations) - 1 - best_at < patience
+
+
+def test_train_finds_its_best_point(paths, monkeypatch):
+    """--epochs auto (at most --max-epochs 3, stopping on --patience 1), --eval-every 2,
+    --average-last 1, --layer-decay 0.5 reach the run: the schedule's length, the evaluations'
+    steps, the stop, the average and the learning rate of each layer."""
+    import entitune.train.loop as loop
+
+    built = []
+
+    def spy(model, config, head_lr):
+        optimizer = build(model, config, head_lr)
+        built.append(sorted({g["lr"] for g in optimizer.param_groups}))
+        return optimizer
+
+    build = loop.build_optimizer
+    monkeypatch.setattr(loop, "build_optimizer", spy)
+    r = ok(run_cli("train_auto", paths))
+    out = Path(paths["o_auto"])
+    log = read_json(out / "train_log.json")
+    training, train = log["training"], log["train"]
+    assert log["config"]["epochs"] == "auto" and log["data"]["dev"] == 2  # auto chooses on dev: 10% held out
+    assert (training["epochs"], training["patience"], training["eval_every"]) == (3, 1, 2)  # --max-epochs, --patience
+    start = json.loads((out / "log.jsonl").read_text().splitlines()[0])
+    assert start["steps_per_epoch"] == 6 and start["total_steps"] == 18  # the schedule decays over --max-epochs
+    steps = [e["step"] for e in train["evaluations"]]  # --eval-every 2: every second step (and epoch ends)
+    assert steps[:2] == [2, 4] and all(s % 2 == 0 or s % 6 == 0 for s in steps)
+    _evaluations_agree_with_the_stop(train, patience=1)  # --patience 1
+    assert "step 2 (epoch 1): dev entity F1" in r.err
+    # --average-last 1: the average of the last evaluation, scored and compared with the best single one
+    assert train["average"]["evaluations"] == 1 and train["average"]["steps"] == [steps[-1]]
+    assert "average of the weights at the last 1 evaluations" in r.err
+    # --layer-decay 0.5 on a 2-layer encoder: embeddings, layer 0 and layer 1 at lr x 0.5^3, ^2, ^1
+    assert training["layer_decay"] == 0.5
+    assert built[0][:3] == pytest.approx([1e-3 * 0.5 ** 3, 1e-3 * 0.5 ** 2, 1e-3 * 0.5])
+
+
+def test_train_time_budget_stops_cleanly(paths):
+    """--time-budget-minutes 0.00001 (0.6 ms): the first step outlasts it, so training stops after
+    it, scores those weights and saves the model."""
+    r = ok(run_cli("train_budget", paths))
+    out = Path(paths["o_budget"])
+    train = read_json(out / "train_log.json")["train"]
+    assert train["stopped"]["reason"] == "time_budget" and train["stopped"]["step"] == 1
+    assert [e["step"] for e in train["evaluations"]] == [1] and len(train["epochs"]) == 1
+    assert "the time budget of 1e-05 min is spent" in r.err and (out / "model.safetensors").is_file()
+
+
 # -------------------------------------------------------------------------------------------
 # pretrain
+
+
+def test_pretrain_eval_every_and_patience(paths):
+    """--eval-every 1 scores the dev loss after every step; --patience 1 stops at the first step
+    without a lower dev loss (or the run ends first)."""
+    r = ok(run_cli("pretrain_controls", paths))
+    log = read_json(Path(paths["p3"]) / "train_log.json")
+    assert (log["training"]["eval_every"], log["training"]["patience"]) == (1, 1)
+    steps = [e["step"] for e in log["train"]["evaluations"]]
+    assert steps == list(range(1, len(steps) + 1))  # 9 texts, batch 4: 3 steps an epoch, each evaluated
+    _evaluations_agree_with_the_stop(log["train"], patience=1)
+    assert all(e["metric"] == "neg_masked_loss" for e in log["train"]["evaluations"])
+    assert "step 1 (epoch 1): dev masked loss" in r.err
 
 
 def test_pretrain_flags_reach_the_run(paths):
@@ -619,8 +724,13 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
 
 
 def test_export_flags(paths, onnx_export):
+    import onnx
+
     report = read_json(Path(paths["onnx"]) / "export.json")
     assert report["quantize"] == "int8"  # --quantize
+    # the model was trained with --word-features shape+chars: the export takes their ids
+    inputs = [i.name for i in onnx.load(str(Path(paths["onnx"]) / "model.onnx")).graph.input]
+    assert inputs[-2:] == ["word_shapes", "word_chars"]
     assert report["eval_examples"] == len(TINY_SENTENCES) and report["metric"]  # --eval, --format bio
     # --max-drop -100 refuses any export (a drop of at most -100 points needs PyTorch at 0 and ONNX at 1):
     # this one is kept by --accept-drop
@@ -668,6 +778,8 @@ def test_doctor_tagger_flags(paths):
     # --max-length 6: 16 of the 24 training sentences need more than 6 sub-words (none would at 128)
     lengths = report["files"][0]["subword_lengths"]
     assert lengths["max_length"] == 6 and lengths["sentences_needing_windows"] == 16
+    # all-lowercase data: capitalisation says nothing, so no advice on --word-features
+    assert report["files"][0]["uppercase_words"] == 0.0 and report["advice"] == []
     assert "sentences" in r.out  # the table on stdout
 
 

@@ -37,6 +37,11 @@ CALLS: dict[str, list[str]] = {
         "--token-mask", "--remove-checkpoints-after", "--format", "text",
     ],
     "resume_finished": ["pretrain", "--config", "{o1}/train_log.json", "--resume"],
+    "eval_every_patience": [
+        "pretrain", "--text", "{plain}", "--out", "{o4}", "--model", "{bert}", "--dev-text", "{dev}", "--max-length", "16",
+        "--epochs", "2", "--batch-size", "4", "--lr", "1e-3", "--eval-every", "2", "--patience", "1", "--device", "cpu",
+        "--precision", "fp32",
+    ],
     "finetune_it": ["train", "--train", "{train_bio}", "--out", "{o3}", "--model", "{o1}", "--epochs", "1",
                     "--batch-size", "4", "--max-length", "16", "--stride", "4", "--lr", "1e-3"],
     "empty": ["pretrain", "--text", "{empty}", "--out", "{o_bad}", "--model", "{bert}"],
@@ -113,7 +118,7 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     return {"plain": d / "plain.txt", "conll": d / "words.conll", "jsonl": d / "lines.jsonl", "dev": d / "dev.txt",
             "empty": d / "empty.txt", "binary": d / "binary.bin", "train_bio": d / "train.bio", "bert": tiny_bert,
             "nomask": nomask, "untied": untied, "toml": d / "run.toml", "o1": d / "o1", "o2": d / "o2", "o3": d / "o3",
-            "o_bad": d / "bad"}
+            "o4": d / "o4", "o_bad": d / "bad"}
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +175,25 @@ def test_resume_of_a_finished_run_leaves_it(full_run, paths):
     result = run_cli("resume_finished", paths)
     assert result.code == 0 and "has finished" in result.err, result.err[-2000:]
     assert (paths["o1"] / "model.safetensors").read_bytes() == before
+
+
+def test_eval_every_and_patience_choose_on_the_dev_loss(paths):
+    """--eval-every 2: the dev masked-token loss is scored after every second step as well as at the
+    epoch ends (18 texts, batch 4: 5 steps an epoch); --patience 1: training stops at the first
+    evaluation without a lower loss, keeping the lowest."""
+    result = run_cli("eval_every_patience", paths)
+    assert result.code == 0, result.err[-3000:]
+    log = json.loads((paths["o4"] / "train_log.json").read_text())
+    training, train = log["training"], log["train"]
+    assert (training["eval_every"], training["patience"]) == (2, 1)
+    steps = [e["step"] for e in train["evaluations"]]
+    assert steps == [2, 4, 5, 6, 8, 10][:len(steps)] and steps[-1] == train["stopped"]["step"]
+    losses = [-e["score"] for e in train["evaluations"]]
+    best = losses.index(min(losses))
+    assert train["best_step"] == steps[best]
+    if train["stopped"]["reason"] == "patience":
+        assert best == len(steps) - 2  # one evaluation without improvement
+    assert "step 2 (epoch 1): dev masked loss" in result.err
 
 
 def test_the_pretrained_encoder_is_fine_tuned_by_train(full_run, paths):

@@ -16,10 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..encode import WordEncoder
 from ..errors import ConfigError, not_a_model
 from ..model import model_dir
-from ..model.settings import ClassifierSettings, TaggerSettings, build_head_for
+from ..model.settings import ClassifierSettings, TaggerSettings, build_head_for, build_word_encoder
 from ..predict.scorer import HeadScorer
 
 #: onnxruntime graph fusions that make CPU inference slower: SkipLayerNormalization's CPU kernel
@@ -51,7 +50,8 @@ class OnnxScorer(HeadScorer):
         self.settings = settings
         self.head = head.eval()
         self.quantize = quantize
-        self.word_encoder = WordEncoder(tokenizer, settings.max_length, settings.stride)
+        # with the model's word features: the graph then takes their ids (word_shapes, word_chars) too
+        self.word_encoder = build_word_encoder(settings, tokenizer)
         self._inputs = [i.name for i in session.get_inputs()]
 
     @torch.inference_mode()

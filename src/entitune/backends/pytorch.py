@@ -1,6 +1,7 @@
 """``TorchScorer``: a PyTorch model (``Tagger`` or ``Classifier``) as a ``Scorer``, with the lean BERT
 forward (``fastbert``) where it applies (a plain float32 BERT, fine-tuned, on the CPU); the model's
-own forward elsewhere."""
+own forward elsewhere. Word features (``--word-features``) are the model's own module on either
+path: the lean forward replaces only the encoder."""
 from __future__ import annotations
 
 import torch
@@ -51,10 +52,11 @@ class TorchScorer(HeadScorer):
         if self.fast is not None:
             # shape: (batch, seq, hidden)
             hidden = self.fast(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-            words = gather_words(hidden, batch["word_starts"])
+            words = self.tagger.add_word_features(gather_words(hidden, batch["word_starts"]), batch)
             return self.head(words, batch["word_mask"]).float().cpu()
         with torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
             words = self.tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
                                              batch["token_type_ids"])
-        # the head in float32 (bf16 only inside the encoder)
-        return self.head(words.float(), batch["word_mask"]).float().cpu()
+        # the word features and the head in float32 (bf16 only inside the encoder)
+        words = self.tagger.add_word_features(words.float(), batch)
+        return self.head(words, batch["word_mask"]).float().cpu()

@@ -27,6 +27,8 @@ def collate(windows: Sequence[Window], pad_id: int) -> dict[str, torch.Tensor]:
     (sub-token labels, -100 where ignored) of shape (batch, seq); ``word_starts`` (batch, words),
     the position of each word's first sub-token (0 on padding); ``word_mask`` (batch, words), True
     on real words; and ``word_labels`` (batch, words), -100 on padding (only when labelled).
+    Windows with word features add ``word_shapes`` (batch, words), each word's shape id, and
+    ``word_chars`` (batch, words, chars), each word's character ids; both 0 on padding.
     """
     lengths = np.array([len(w.input_ids) for w in windows])
     n_words = np.array([w.n_words for w in windows])
@@ -43,8 +45,26 @@ def collate(windows: Sequence[Window], pad_id: int) -> dict[str, torch.Tensor]:
         "word_starts": word_starts,
         "word_mask": word_mask,
     }
+    if windows[0].shape_ids is not None:
+        out["word_shapes"], _ = _pad([w.shape_ids for w in windows], n_words, 0, min_width=1)
+    if windows[0].char_ids is not None:
+        out["word_chars"] = _pad_chars(windows, word_mask)
     if labelled:
         out["labels"] = labels
         # shape: (batch, words); the label at each word's first sub-token
         out["word_labels"] = labels.gather(1, word_starts).masked_fill(~word_mask, IGNORE)
+    return out
+
+
+def _pad_chars(windows: Sequence[Window], word_mask: torch.Tensor) -> torch.Tensor:
+    """The windows' character ids as a (batch, words, chars) long tensor, 0 on padding: every word's
+    ids padded to the longest word of the batch, then scattered to the real words of ``word_mask``."""
+    words = [ids for w in windows for ids in w.char_ids]
+    lengths = np.fromiter((len(ids) for ids in words), dtype=np.int64, count=len(words))
+    if not len(words):
+        return torch.zeros(*word_mask.shape, 1, dtype=torch.long)
+    # shape: (real words, chars)
+    padded, _ = _pad(words, lengths, 0, min_width=1)
+    out = torch.zeros(*word_mask.shape, padded.shape[1], dtype=torch.long)
+    out[word_mask] = padded
     return out

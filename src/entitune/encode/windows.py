@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from .word_features import WordFeatures, WordFeaturizer
 
 IGNORE = -100
 
@@ -28,7 +29,9 @@ class Window:
     ``word_starts[k]`` is the position (in ``input_ids``) of the first sub-token of word
     ``first_word + k``; ``context[k]`` is the smaller of the sub-token counts to its left and to its
     right inside the window (the word's context); ``labels`` are sub-token labels (-100 except at
-    word starts), or None when the sentence has no tags.
+    word starts), or None when the sentence has no tags. ``shape_ids`` (one per word) and
+    ``char_ids`` (one tuple per word) are the words' features (``word_features``) where the encoder
+    computes them, else None.
     """
 
     sentence: int
@@ -37,6 +40,8 @@ class Window:
     word_starts: tuple[int, ...]
     context: tuple[int, ...]
     labels: tuple[int, ...] | None
+    shape_ids: tuple[int, ...] | None = None
+    char_ids: tuple[tuple[int, ...], ...] | None = None
 
     @property
     def n_words(self) -> int:
@@ -60,9 +65,12 @@ class WordEncoder:
         tokenizer: a Hugging Face *fast* tokenizer.
         max_length: most sub-tokens per window, special tokens included.
         stride: sub-tokens shared by neighbouring windows of a long sentence.
+        features: word features (shape ids, character ids) computed from each word as written and
+            carried in the windows beside the sub-tokens; None for none.
     """
 
-    def __init__(self, tokenizer, max_length: int = 128, stride: int = 32) -> None:
+    def __init__(self, tokenizer, max_length: int = 128, stride: int = 32,
+                 features: WordFeaturizer | None = None) -> None:
         self.prefix, self.suffix = special_tokens_around(tokenizer)
         self.budget = max_length - len(self.prefix) - len(self.suffix)
         if self.budget < 2:
@@ -72,6 +80,7 @@ class WordEncoder:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.stride = stride
+        self.features = features
         self.unk_id = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else tokenizer.pad_token_id
 
     def raw_word_pieces(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
@@ -134,15 +143,21 @@ class WordEncoder:
         return out
 
     def encode(self, sentences: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[int]] | None = None) -> list[Window]:
-        """Encode sentences (and optional label ids, one per word) into windows, in sentence order."""
-        return self.encode_pieces(self.word_pieces(sentences), tag_ids)
+        """Encode sentences (and optional label ids, one per word) into windows, in sentence order;
+        with ``features``, each window carries its words' features."""
+        features = [self.features.sentence(words) for words in sentences] if self.features is not None else None
+        return self.encode_pieces(self.word_pieces(sentences), tag_ids, features)
 
     def encode_pieces(self, sentence_pieces: Sequence[list[list[int]]],
-                      tag_ids: Sequence[Sequence[int]] | None = None) -> list[Window]:
+                      tag_ids: Sequence[Sequence[int]] | None = None,
+                      features: Sequence[WordFeatures] | None = None) -> list[Window]:
         """Windows of sentences given as their words' sub-token ids (``word_pieces``: no word empty
-        or longer than a window), with optional label ids, one per word; in sentence order."""
+        or longer than a window), with optional label ids and word features, one per word; in
+        sentence order."""
         out: list[Window] = []
         for s, pieces in enumerate(sentence_pieces):
+            shapes = features[s].shape_ids if features is not None else None
+            chars = features[s].char_ids if features is not None else None
             for start, end in self.windows(pieces):
                 ids = list(self.prefix)
                 starts: list[int] = []
@@ -161,6 +176,8 @@ class WordEncoder:
                     for k, st in enumerate(starts)
                 )
                 out.append(
-                    Window(s, start, tuple(ids), tuple(starts), context, tuple(labels) if tag_ids is not None else None)
+                    Window(s, start, tuple(ids), tuple(starts), context, tuple(labels) if tag_ids is not None else None,
+                           shapes[start:end] if shapes is not None else None,
+                           chars[start:end] if chars is not None else None)
                 )
         return out

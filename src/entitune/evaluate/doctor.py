@@ -5,8 +5,10 @@ Per file: sentences, words, entities per type (strict spans of the file's own ta
 ``I-`` starts are listed, not counted), the tag scheme, invalid tag sequences with line numbers,
 the sub-word length histogram against ``max_length`` (how many sentences need windows), words
 with no sub-token, the share of words the tokenizer maps to ``[UNK]``, labels missing from the
-first file (taken as train), and sentences shared with it verbatim. Totals over all files lead the
-JSON.
+first file (taken as train), sentences shared with it verbatim, and the share of words with an
+uppercase letter. Totals over all files lead the JSON, with ``advice``: options worth trying for
+this data and tokenizer (``--word-features shape`` where the tokenizer lowercases every word but
+capitalisation varies in the training file, so the encoder never sees what it would tell).
 
 Labelled texts for classification (``diagnose_texts``): per file, texts per class and the imbalance
 (largest class over smallest), labels missing from the first file, texts shared with it verbatim,
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..data import read_sentences, read_texts, sniff_format, split_words
-from ..encode import WordEncoder
+from ..encode import WordEncoder, tokenizer_lowercases, uppercase_share
 from ..errors import shorten
 from ..model import model_dir
 from ..tags import detect_scheme, first_invalid, invalid_starts, spans_from_tags, to_iob2
@@ -32,6 +34,9 @@ LINE_PER_WORD = ("conll", "bio", "weibo")
 EXAMPLES = 10
 #: Characters of a word, tag or label shown in the plain-text report (the JSON keeps them whole).
 SHOWN = 40
+#: Shares of training words with an uppercase letter between which capitalisation is taken to carry
+#: information (outside: a text in all lowercase or all capitals, where case says nothing)
+CASE_VARIES = (0.05, 0.95)
 
 
 def _w(text: str) -> str:
@@ -153,6 +158,7 @@ def diagnose(paths: Sequence[str | Path], format: str = "auto", encoder: WordEnc
             "entities": dict(sorted(entities.items(), key=lambda kv: (-kv[1], kv[0]))),
             "entities_total": sum(entities.values()),
             "invalid_sequences": _invalid(sentences, scheme, fmt),
+            "uppercase_words": round(uppercase_share(s.words for s in sentences)[0], 4),
         }
         if any(s.text is not None for s in sentences):
             report["characters"] = sum(len(s.text or "") for s in sentences)
@@ -172,8 +178,34 @@ def diagnose(paths: Sequence[str | Path], format: str = "auto", encoder: WordEnc
         "words": sum(f["words"] for f in files),
         "entities": dict(sorted(totals_entities.items(), key=lambda kv: (-kv[1], kv[0]))),
         "entities_total": sum(totals_entities.values()),
+        "advice": _advice(files[0], encoder) if files else [],
         "files": files,
     }
+
+
+def word_features_advice(uppercase: float, lowercases: bool) -> str | None:
+    """The advice on ``--word-features`` for training data whose share ``uppercase`` of words has an
+    uppercase letter, under a tokenizer that lowercases (``lowercases``) or not; None: none applies.
+
+    >>> word_features_advice(0.2, True)[:56]
+    'the tokenizer lowercases every word (an uncased encoder)'
+    >>> word_features_advice(0.2, False), word_features_advice(0.01, True)
+    (None, None)
+    """
+    low, high = CASE_VARIES
+    if not (lowercases and low <= uppercase <= high):
+        return None
+    return (f"the tokenizer lowercases every word (an uncased encoder), but capitalisation varies in the training "
+            f"data ({uppercase:.0%} of words have an uppercase letter): try 'entitune train --word-features shape' "
+            "(or shape+chars) so the tagger sees each word's case")
+
+
+def _advice(train: dict, encoder: WordEncoder | None) -> list[str]:
+    """Options worth trying, from the training file's report and the tokenizer (none without one)."""
+    if encoder is None:
+        return []
+    case = word_features_advice(train["uppercase_words"], tokenizer_lowercases(encoder.tokenizer))
+    return [case] if case else []
 
 
 def format_doctor(report: dict) -> str:
@@ -188,6 +220,8 @@ def format_doctor(report: dict) -> str:
         lines.append(f"invalid tag sequences: {inv['count']}")
         for e in inv["examples"]:
             lines.append(f"  line {e['line']}: {_w(e['tag'])} after {_w(e['after'])}")
+        if "uppercase_words" in f:
+            lines.append(f"words with an uppercase letter: {f['uppercase_words']:.1%}")
         if "labels_not_in_train" in f:
             missing = ", ".join(map(_w, f["labels_not_in_train"])) or "none"
             lines.append(f"labels not in the first (train) file: {missing}")
@@ -205,6 +239,7 @@ def format_doctor(report: dict) -> str:
         lines.append("")
     lines.append(f"total: sentences {report['sentences']:,} | words {report['words']:,} | entities {report['entities_total']:,}")
     lines.append("  " + ", ".join(f"{_w(t)} {n:,}" for t, n in report["entities"].items()))
+    lines.extend(f"advice: {a}" for a in report.get("advice", ()))
     return "\n".join(lines)
 
 

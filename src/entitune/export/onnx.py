@@ -3,7 +3,13 @@
 The exported graph is the encoder plus the gather of each word's first sub-token::
 
     input_ids, attention_mask, token_type_ids (batch, seq), word_starts (batch, words)
-        -> word_vectors (batch, words, hidden')
+    [, word_shapes (batch, words)] [, word_chars (batch, words, chars)]
+        -> word_vectors (batch, words, hidden' [+ word features])
+
+A tagger with word features (``--word-features``) takes their ids as extra inputs, and its
+``WordFeatureNet`` (shape embedding, character CNN) is part of the graph: its vectors come out
+concatenated to the encoder's, as the head reads them; ``OnnxScorer`` feeds whatever inputs the graph
+names from the collated batch.
 
 That is where the time goes. For BERT-style encoders the last layer runs only at the word starts
 (keys and values still from every sub-token): the head reads nothing else, and the rows skipped are
@@ -103,12 +109,20 @@ class WordVectorGraph(nn.Module):
             self.last = LastLayerAtWords(layers[-1])
             tagger.encoder.encoder.layer = nn.ModuleList(list(layers)[:-1])
 
-    def forward(self, input_ids, attention_mask, token_type_ids, word_starts):  # noqa: D102
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The graph's inputs, in order: ``INPUTS`` and the word feature ids the model reads."""
+        net = self.tagger.word_feature_net
+        return INPUTS + (net.inputs if net is not None else ())
+
+    def forward(self, input_ids, attention_mask, token_type_ids, word_starts, *word_features):  # noqa: D102
         if self.last is None:
-            return self.tagger.encode_words(input_ids, attention_mask, word_starts, token_type_ids)
-        hidden = self.tagger.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                     **self.tagger.encoder_kwargs(token_type_ids)).last_hidden_state
-        return self.last(hidden, attention_mask, word_starts)
+            vectors = self.tagger.encode_words(input_ids, attention_mask, word_starts, token_type_ids)
+        else:
+            hidden = self.tagger.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                         **self.tagger.encoder_kwargs(token_type_ids)).last_hidden_state
+            vectors = self.last(hidden, attention_mask, word_starts)
+        return self.tagger.add_word_features(vectors, dict(zip(self.inputs[len(INPUTS):], word_features)))
 
 
 def export_onnx(tagger: EncoderModel, out_dir: str | Path, quantize: str = "none", optimize: bool = True) -> Path:
@@ -133,17 +147,20 @@ def export_onnx(tagger: EncoderModel, out_dir: str | Path, quantize: str = "none
     with contextlib.suppress(AttributeError, ValueError):
         model.encoder.set_attn_implementation("eager")
     wrapper = WordVectorGraph(model).eval()
-    sample = model.word_encoder.encode([["entitune", "exports", "this"], ["x"]])
+    sample = model.word_encoder.encode([["Entitune", "exports", "this"], ["x"]])
     batch = collate(sample, model.pad_id)
-    args = tuple(batch[name] for name in INPUTS)
+    inputs = wrapper.inputs
+    args = tuple(batch[name] for name in inputs)
     axes = {name: {0: "batch", 1: "seq"} for name in INPUTS[:3]}
-    axes["word_starts"] = {0: "batch", 1: "words"}
-    axes["word_vectors"] = {0: "batch", 1: "words"}
+    for name in ("word_starts", "word_shapes", "word_vectors"):
+        axes[name] = {0: "batch", 1: "words"}
+    axes["word_chars"] = {0: "batch", 1: "words", 2: "chars"}
+    axes = {name: axis for name, axis in axes.items() if name in (*inputs, "word_vectors")}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            torch.onnx.export(wrapper, args, str(raw), input_names=list(INPUTS), output_names=["word_vectors"],
+            torch.onnx.export(wrapper, args, str(raw), input_names=list(inputs), output_names=["word_vectors"],
                               dynamic_axes=axes, opset_version=17, dynamo=False)
         current = raw
         model_type = _FUSABLE.get(model.encoder.config.model_type)

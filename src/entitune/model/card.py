@@ -121,6 +121,7 @@ def _recipe(task: str, settings: Mapping, log: Mapping) -> str:
     config, train = log.get("config") or {}, log.get("train") or {}
     if task == "ner":
         rows = [("head", settings.get("head")), ("features", settings.get("features")),
+                ("word features", settings.get("word_features", "none")),
                 ("scheme learned", settings.get("scheme")),
                 ("decoding", "constrained (no invalid tag sequences)" if settings.get("constrained", True)
                  else "argmax (unconstrained)")]

@@ -13,10 +13,13 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from ..encode import WordEncoder
 from ..errors import not_a_model
 from . import model_dir
 from .bert import bert_layers, last_layer_at
+from .settings import build_word_encoder
+
+#: where a model's word feature weights (``word_features.WordFeatureNet``) are saved, beside the head's
+WORD_FEATURES_PREFIX = "word_features."
 
 
 def gather_words(hidden: torch.Tensor, word_starts: torch.Tensor) -> torch.Tensor:
@@ -44,7 +47,10 @@ class EncoderModel(nn.Module):
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.settings = settings
-        self.word_encoder = WordEncoder(tokenizer, settings.max_length, settings.stride)
+        self.word_encoder = build_word_encoder(settings, tokenizer)
+        #: features of each word as written, concatenated to its vector before the head (a tagger's
+        #: ``word_features.WordFeatureNet``; None: none)
+        self.word_feature_net: nn.Module | None = None
         self._token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
         layers = bert_layers(encoder)
         self._bert_shaped = layers is not None and len(layers) >= 2
@@ -83,6 +89,15 @@ class EncoderModel(nn.Module):
             stack.layer = layers
         return last_layer_at(layers[-1], hidden, attention_mask, word_starts)
 
+    def add_word_features(self, vectors: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Word vectors (batch, words, hidden') with the word features of ``batch`` (``word_shapes``,
+        ``word_chars``, see ``encode.collate``) concatenated: (batch, words, hidden' + features); as
+        they are for a model without word features."""
+        if self.word_feature_net is None:
+            return vectors
+        features = self.word_feature_net(batch.get("word_shapes"), batch.get("word_chars"))
+        return torch.cat([vectors, features.to(vectors.dtype)], dim=-1)
+
     def forward(
         self,
         input_ids: torch.Tensor,
@@ -90,9 +105,14 @@ class EncoderModel(nn.Module):
         word_starts: torch.Tensor,
         word_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
+        word_shapes: torch.Tensor | None = None,
+        word_chars: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Sub-token inputs (batch, seq), positions and their mask (batch, positions) -> the head's scores."""
-        return self.head(self.encode_words(input_ids, attention_mask, word_starts, token_type_ids), word_mask)
+        """Sub-token inputs (batch, seq), positions and their mask (batch, positions), and the word
+        features where the model has them -> the head's scores."""
+        vectors = self.encode_words(input_ids, attention_mask, word_starts, token_type_ids)
+        vectors = self.add_word_features(vectors, {"word_shapes": word_shapes, "word_chars": word_chars})
+        return self.head(vectors, word_mask)
 
     # ------------------------------------------------------------------ what a task names
     def hf_architecture(self) -> str | None:
@@ -141,6 +161,8 @@ class EncoderModel(nn.Module):
         prefix = self.encoder.base_model_prefix
         state = {f"{prefix}.{k}": v for k, v in self.encoder.state_dict().items()}
         state.update(self.head_state_for_file())
+        if self.word_feature_net is not None:
+            state.update({WORD_FEATURES_PREFIX + k: v for k, v in self.word_feature_net.state_dict().items()})
         model_dir.save_safetensors(state, path / model_dir.WEIGHTS_FILE)
 
     def hf_config_extra(self) -> dict | None:
@@ -159,6 +181,8 @@ class EncoderModel(nn.Module):
         model = cls(model_dir.build_encoder(config, None), model_dir.load_tokenizer(path, config.model_type), settings)
         state = model_dir.load_safetensors(path / model_dir.WEIGHTS_FILE)
         encoder_state, head_state = cls.head_state_from_file(state, model.encoder.base_model_prefix + ".")
+        feature_state = {k[len(WORD_FEATURES_PREFIX):]: head_state.pop(k) for k in list(head_state)
+                         if k.startswith(WORD_FEATURES_PREFIX)}
         missing, unexpected = model.encoder.load_state_dict(encoder_state, strict=False)
         # an encoder that keeps its own pooler (LayoutLM has no add_pooling_layer) never uses it: a
         # classifier's pooler is its head's, saved under the same name
@@ -169,4 +193,11 @@ class EncoderModel(nn.Module):
             model.head.load_state_dict(head_state, strict=True)
         except RuntimeError as exc:
             raise not_a_model(path, f"head weights do not match this model's head ({exc})") from None
+        if model.word_feature_net is None and feature_state:
+            raise not_a_model(path, "word feature weights, but its settings name no word features")
+        if model.word_feature_net is not None:
+            try:
+                model.word_feature_net.load_state_dict(feature_state, strict=True)
+            except RuntimeError as exc:
+                raise not_a_model(path, f"word feature weights do not match its settings ({exc})") from None
         return model.to(device).eval()

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from .._version import __version__
+from ..encode import WordEncoder
+from ..encode.word_features import WORD_FEATURES, WordFeaturizer
 from ..errors import ConfigError, check_choice
 from ..tags import TRAIN_SCHEMES, allowed_transitions
 from .heads import HEADS, ClassificationHead, build_head, constraint_tensors
@@ -46,12 +48,23 @@ class TaggerSettings:
     lstm_hidden: int = 256
     encoder: str = ""  # the encoder's name (older models: its directory's path)
     encoder_sha256: str = ""  # SHA-256 of the encoder's model.safetensors ("": not recorded)
+    #: features of each word as written, beside the encoder's vector (``encode.word_features``):
+    #: none | shape | chars | shape+chars, the character vocabulary (one character per id) and sizes
+    word_features: str = "none"
+    char_vocab: str = ""
+    shape_dim: int = 16
+    char_dim: int = 24
+    char_filters: int = 48
     task: str = "ner"
     version: str = field(default=__version__)
 
     def __post_init__(self) -> None:
         check_model_options(self.head, self.features, self.scheme)
+        check_choice("word_features", self.word_features, WORD_FEATURES)
         check_choice("task", self.task, ("ner",))
+        for name in ("shape_dim", "char_dim", "char_filters"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -93,9 +106,23 @@ def build_tagging_head(settings: TaggerSettings, hidden_size: int, num_hidden_la
     included) of a smaller encoder."""
     constraints = constraint_tensors(*allowed_transitions(settings.labels)) if settings.constrained else None
     n_layers = min(4, num_hidden_layers + 1)
-    hidden = hidden_size * (n_layers if settings.features == "frozen-concat4" else 1)
+    hidden = hidden_size * (n_layers if settings.features == "frozen-concat4" else 1) + word_feature_size(settings)
     head = build_head(settings.head, hidden, len(settings.labels), settings.dropout, constraints, settings.lstm_hidden)
     return head, n_layers
+
+
+def word_feature_size(settings: TaggerSettings | ClassifierSettings) -> int:
+    """How many numbers the word features (``model.word_features``) add to each word's vector."""
+    mode = getattr(settings, "word_features", "none")
+    return (settings.shape_dim if "shape" in mode else 0) + (settings.char_filters if "chars" in mode else 0)
+
+
+def build_word_encoder(settings: TaggerSettings | ClassifierSettings, tokenizer) -> WordEncoder:
+    """The ``WordEncoder`` a saved model's inputs are made with: its tokenizer and window lengths, and
+    the word features its settings name (shape and character ids of each word as written)."""
+    mode = getattr(settings, "word_features", "none")
+    features = WordFeaturizer(mode, settings.char_vocab) if mode != "none" else None
+    return WordEncoder(tokenizer, settings.max_length, settings.stride, features=features)
 
 
 def build_classification_head(settings: ClassifierSettings, hidden_size: int,

@@ -14,9 +14,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from . import model_dir
 from .encoder_model import EncoderModel, gather_words
 from .settings import TaggerSettings, build_tagging_head
+from .word_features import build_word_feature_net
 
 __all__ = ["Tagger", "gather_words"]
 
@@ -34,6 +36,7 @@ class Tagger(EncoderModel):
         super().__init__(encoder, tokenizer, settings)
         config = encoder.config
         self.head, self.n_layers = build_tagging_head(settings, config.hidden_size, config.num_hidden_layers)
+        self.word_feature_net = build_word_feature_net(settings)
         self.frozen = settings.features != "finetune"
         if self.frozen:
             encoder.requires_grad_(False)
@@ -64,11 +67,13 @@ class Tagger(EncoderModel):
 
     def batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Loss of a collated, labelled batch (see ``encode.collate``); precomputed frozen features
-        may come as ``word_vectors`` (batch, words, hidden'), and then the encoder is skipped."""
+        may come as ``word_vectors`` (batch, words, hidden'), and then the encoder is skipped (the
+        word features, which train, are added after)."""
         words = batch.get("word_vectors")
         if words is None:
             words = self.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
                                       batch["token_type_ids"])
+        words = self.add_word_features(words, batch)
         return self.head.loss(self.head(words, batch["word_mask"]), batch["word_labels"])
 
     def loss_weight(self, batch: dict[str, torch.Tensor]) -> float:
@@ -80,12 +85,14 @@ class Tagger(EncoderModel):
         """``*ForTokenClassification``: only a fine-tuned linear head is exactly what it computes."""
         from transformers.models.auto.modeling_auto import MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES
 
-        if self.settings.head != "linear" or self.settings.features != "finetune":
+        if self.settings.head != "linear" or self.settings.features != "finetune" or self.word_feature_net is not None:
             return None
         return MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES.get(self.encoder.config.model_type)
 
     def hf_difference(self) -> str:
         s = self.settings
+        if s.word_features != "none":
+            return f"word features ({s.word_features}: each word's shape and/or characters as written) beside the encoder's vectors"
         if s.head == "crf":
             return "a CRF head (learned tag transitions, decoded by Viterbi)"
         if s.head == "bilstm-crf":
@@ -109,12 +116,22 @@ class Tagger(EncoderModel):
         dropout: float = 0.1,
         seed: int = 42,
         scheme: str = "IOB2",
+        word_features: str = "none",
+        char_vocab: str | None = None,
     ) -> "Tagger":
         """A new tagger on a pretrained local checkpoint (default: the bundled MiniLM); ``seed``
-        drives the head's initialisation; ``scheme`` (IOB2 or BIOES) is the scheme of ``labels``."""
+        drives the head's initialisation; ``scheme`` (IOB2 or BIOES) is the scheme of ``labels``.
+
+        ``word_features`` (none, shape, chars, shape+chars) adds each word's shape and/or a character
+        CNN over it, read as written, beside the encoder's vector; ``chars`` needs ``char_vocab``, the
+        training data's characters (``encode.char_vocabulary(sentence words)``)."""
+        if "chars" in word_features and char_vocab is None:
+            raise ConfigError(f"word features {word_features!r} need a character vocabulary: "
+                              "char_vocab=entitune.encode.char_vocabulary(the training sentences' words)")
         settings = TaggerSettings(
             labels=tuple(labels), head=head, features=features, max_length=max_length, stride=stride,
-            constrained=constrained, dropout=dropout, scheme=scheme,
+            constrained=constrained, dropout=dropout, scheme=scheme, word_features=word_features,
+            char_vocab=char_vocab if "chars" in word_features else "",
         )
         path = model_dir.check_checkpoint(encoder_dir or model_dir.default_encoder_dir())
         config = model_dir.load_hf_config(path)
@@ -122,4 +139,21 @@ class Tagger(EncoderModel):
         settings = replace(settings, encoder=name, encoder_sha256=sha256)
         tagger = cls(model_dir.build_encoder(config, path), model_dir.load_tokenizer(path, config.model_type), settings)
         tagger.init_classifier(seed)
+        if tagger.word_feature_net is not None:
+            tagger.init_word_features(seed)
         return tagger
+
+    def init_word_features(self, seed: int) -> None:
+        """New word feature weights drawn from ``seed`` (``nn.Embedding`` and ``nn.Conv1d``'s own
+        initialisations, padding rows zero), so that a run is repeatable whatever drew from torch before."""
+        generator = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            for module in self.word_feature_net.modules():
+                if isinstance(module, nn.Embedding):
+                    module.weight.normal_(generator=generator)
+                    if module.padding_idx is not None:
+                        module.weight[module.padding_idx].zero_()
+                elif isinstance(module, nn.Conv1d):
+                    bound = 1.0 / (module.in_channels * module.kernel_size[0]) ** 0.5
+                    module.weight.uniform_(-bound, bound, generator=generator)
+                    module.bias.uniform_(-bound, bound, generator=generator)

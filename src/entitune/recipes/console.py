@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..train import EpochResult
+    from ..train import EpochResult, Evaluation
 
 
 def prepare_process() -> None:
@@ -82,6 +82,18 @@ class TrainProgress:
         best = " (best)" if r.is_best and r.dev else ""
         msg = (f"epoch {r.epoch}: loss {r.train_loss:.4f} | {r.seconds:.1f} s | "
                f"{r.subwords_per_s:,.0f} sub-words/s | padding {r.positions / max(r.subwords, 1) - 1:.1%}{dev}{best}")
+        self._print(msg)
+
+    def on_evaluation(self, r: Evaluation) -> None:
+        """A line for each evaluation between epoch ends (``eval_every``); the epoch lines show the others."""
+        if r.epoch_end or not r.dev:
+            return
+        names = {"entity_f1": "entity F1", "micro_f1": "micro F1", "neg_masked_loss": "masked loss"}
+        score = -r.score if r.metric == "neg_masked_loss" else r.score
+        self._print(f"step {r.step} (epoch {r.epoch}): dev {names.get(r.metric, r.metric)} {score:.4f}"
+                    + (" (best)" if r.is_best else ""))
+
+    def _print(self, msg: str) -> None:
         if self.bar is not None:
             self.bar.console.print(msg)
         else:

@@ -34,9 +34,9 @@ from .tasks import TASK_RUNS, resolve_task
 LOG_FILE = "train_log.json"
 CHECKPOINT_DIR = "checkpoints"
 #: options that change how a run goes, not what it computes: ``--resume`` of a finished run
-#: accepts any values of these
+#: accepts any values of these (the time budget too: a killed run may be resumed with a longer one)
 RUN_ONLY_OPTIONS = frozenset({"out", "resume", "save_every", "keep_checkpoints", "keep_checkpoints_after", "device",
-                              "nproc", "threads"})
+                              "nproc", "threads", "time_budget_minutes"})
 
 
 @dataclass
@@ -139,7 +139,8 @@ def _run(config: FinetuneConfig, console: Console, world, task, train_config, ou
            "model": asdict(model.settings),
            "data": {"train": len(train_data), "dev": len(dev_data), "test": len(test_data or [])},
            "train": result.to_dict()}
-    console.note(f"saved best model (epoch {result.best_epoch}) to {out}")
+    for line in training_notes(result, train_config, out):
+        console.note(line)
     if test_data is not None:
         log["test"] = task.evaluate(model, test_data)
         console.result(f"test: {config.test}")
@@ -150,6 +151,30 @@ def _run(config: FinetuneConfig, console: Console, world, task, train_config, ou
     barrier(world)
     shutdown()
     return FinetuneResult(out, log, model)
+
+
+def training_notes(result, train_config, out: Path) -> list[str]:
+    """What the run kept and why it stopped, for the console: the best evaluation (or the average
+    of the last ones), an early stop (patience, time budget)."""
+    notes = []
+    stopped = result.stopped or {}
+    if stopped.get("reason") == "patience":
+        notes.append(f"stopped early after step {stopped['step']} (epoch {stopped['epoch']}): no better dev score in "
+                     f"{stopped['patience']} evaluations")
+    elif stopped.get("reason") == "time_budget":
+        notes.append(f"stopped after step {stopped['step']} (epoch {stopped['epoch']}): the time budget of "
+                     f"{stopped['budget_s'] / 60:g} min is spent")
+    where = f"epoch {result.best_epoch}" + (f", step {result.best_step}" if train_config.eval_every else "")
+    average = result.average
+    if average is not None:
+        compared = (f": dev {average['score']:.4f} against {average['best_score']:.4f} for the best single one "
+                    f"({where})" if average["score"] is not None else " (no dev set to compare it with)")
+        notes.append(f"average of the weights at the last {average['evaluations']} evaluations (steps "
+                     f"{', '.join(map(str, average['steps']))}){compared}: "
+                     + ("kept" if average["kept"] else "not kept"))
+    kept = "the average" if average is not None and average["kept"] else f"best model ({where})"
+    notes.append(f"saved {kept} to {out}")
+    return notes
 
 
 def _read_log(out: Path) -> dict | None:

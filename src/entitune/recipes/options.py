@@ -19,6 +19,11 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")
 TASK_CHOICES = ("auto", "ner", "classify")
 CLASS_WEIGHTS = ("none", "balanced")
+#: ``epochs = "auto"``: train up to ``max_epochs`` (the length the learning-rate schedule decays over),
+#: evaluating at each epoch end (and every ``eval_every`` steps if set), until dev has not improved for
+#: ``patience`` evaluations (AUTO_PATIENCE unless given)
+AUTO_EPOCHS = "auto"
+AUTO_PATIENCE = 3
 
 
 @dataclass(frozen=True)
@@ -40,12 +45,19 @@ class FinetuneConfig:
     class_weights: str = "none"
     head: str = "linear"
     features: str = "finetune"
+    word_features: str = "none"
     scheme: str = "IOB2"
     unconstrained: bool = False
     max_length: int = 128
     stride: int = 32
     dropout: float = 0.1
-    epochs: int = 3
+    epochs: int | str = 3  # or "auto" (AUTO_EPOCHS)
+    max_epochs: int = 10  # epochs "auto": at most this many, and the schedule's length
+    eval_every: int = 0
+    patience: int | None = None  # None: off (0), AUTO_PATIENCE with epochs "auto"
+    average_last: int = 0
+    layer_decay: float = 1.0
+    time_budget_minutes: float | None = None
     lr: float = 1e-4
     head_lr: float | None = None
     batch_size: int = 32
@@ -69,10 +81,13 @@ class FinetuneConfig:
             if isinstance(value, Path):
                 object.__setattr__(self, name, str(value))
         object.__setattr__(self, "scheme", self.scheme.upper())
+        object.__setattr__(self, "epochs", parse_epochs(self.epochs))
+        from ..encode import WORD_FEATURES
         from ..model.settings import POOLINGS, check_model_options  # torch: only once a run is made
         from ..train import CheckpointOptions
 
         check_model_options(self.head, self.features, self.scheme)
+        check_choice("word_features", self.word_features, WORD_FEATURES)
         check_choice("device", self.device, DEVICES)
         check_choice("precision", self.precision, PRECISION_CHOICES)
         check_choice("task", self.task, TASK_CHOICES)
@@ -83,6 +98,12 @@ class FinetuneConfig:
             raise ConfigError(f"dev_fraction must be at least 0 and below 1, got {self.dev_fraction}")
         if self.nproc < 1:
             raise ConfigError(f"nproc must be >= 1, got {self.nproc}")
+        if self.max_epochs < 1:
+            raise ConfigError(f"max_epochs must be >= 1, got {self.max_epochs}")
+        if self.time_budget_minutes is not None and self.time_budget_minutes <= 0:
+            raise ConfigError(f"time_budget_minutes must be > 0, got {self.time_budget_minutes}")
+        if self.dev is None and self.dev_fraction == 0.0 and (self.epochs == AUTO_EPOCHS or self.patience):
+            raise ConfigError("epochs auto and patience stop on dev scores: give a dev file or a dev_fraction above 0")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
         CheckpointOptions(Path(self.out) / "checkpoints", self.save_every, self.keep_checkpoints, self.resume)
@@ -94,9 +115,43 @@ class FinetuneConfig:
         from ..train import TrainConfig
 
         chosen = precision or (self.precision if self.precision != "auto" else "fp32")
-        return TrainConfig(epochs=self.epochs, lr=self.lr, head_lr=self.head_lr, batch_size=self.batch_size,
-                           warmup=self.warmup, weight_decay=self.weight_decay, seed=self.seed,
-                           accumulate=self.accumulate, precision=chosen, batch_tokens=self.batch_tokens)
+        auto = self.epochs == AUTO_EPOCHS
+        patience = self.patience if self.patience is not None else (AUTO_PATIENCE if auto else 0)
+        budget = None if self.time_budget_minutes is None else self.time_budget_minutes * 60.0
+        return TrainConfig(epochs=self.max_epochs if auto else self.epochs, lr=self.lr, head_lr=self.head_lr,
+                           batch_size=self.batch_size, warmup=self.warmup, weight_decay=self.weight_decay,
+                           seed=self.seed, accumulate=self.accumulate, precision=chosen,
+                           batch_tokens=self.batch_tokens, eval_every=self.eval_every, patience=patience,
+                           average_last=self.average_last, layer_decay=self.layer_decay, time_budget_s=budget)
+
+    @property
+    def selects_on_dev(self) -> bool:
+        """Whether dev chooses something in this run: the best of several evaluations (several
+        epochs, ``eval_every``), where to stop (``patience``, ``epochs`` auto) or whether to keep an
+        average (``average_last``)."""
+        return (self.epochs == AUTO_EPOCHS or self.epochs > 1 or bool(self.eval_every) or bool(self.patience)
+                or bool(self.average_last))
 
 
-__all__ = ["CLASS_WEIGHTS", "DEVICES", "TASK_CHOICES", "FinetuneConfig"]
+def parse_epochs(value) -> int | str:
+    """``epochs`` as given in a config file or on the command line: a whole number, or ``auto``.
+
+    >>> parse_epochs("5"), parse_epochs(5), parse_epochs("Auto")
+    (5, 5, 'auto')
+    >>> parse_epochs("five")
+    Traceback (most recent call last):
+    ...
+    entitune.errors.ConfigError: epochs must be a whole number or 'auto', got 'five'
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == AUTO_EPOCHS:
+            return AUTO_EPOCHS
+        if text.lstrip("+").isdigit():
+            return int(text)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ConfigError(f"epochs must be a whole number or 'auto', got {value!r}")
+
+
+__all__ = ["AUTO_EPOCHS", "AUTO_PATIENCE", "CLASS_WEIGHTS", "DEVICES", "TASK_CHOICES", "FinetuneConfig", "parse_epochs"]

@@ -97,8 +97,8 @@ class PretrainTask(TaskRun):
 
         result = fit_masked_lm(model, train, dev or None, train_config, self.rule, listener, checkpoints, before=before)
         if dev:
-            kept = result.epochs[result.best_epoch - 1].dev
-            self.console.note(f"dev after pretraining (epoch {result.best_epoch}, the lowest dev loss): {describe(kept)}")
+            where = f"epoch {result.best_epoch}" + (f", step {result.best_step}" if train_config.eval_every else "")
+            self.console.note(f"dev after pretraining ({where}, the lowest dev loss): {describe(result.best_dev)}")
         return result
 
     def write_card(self, out, log: dict) -> Path:

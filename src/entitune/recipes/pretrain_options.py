@@ -34,6 +34,8 @@ class PretrainConfig:
     whole_word_mask: bool = False
     max_length: int = 128
     epochs: int = 3
+    eval_every: int = 0
+    patience: int = 0
     lr: float = 1e-4
     head_lr: float | None = None  # None: lr for the checkpoint's own head, 1e-3 for a new head
     batch_size: int = 32
@@ -71,6 +73,8 @@ class PretrainConfig:
             raise ConfigError("give dev_text (a dev file) or dev_fraction (a share of the texts held out), not both")
         if self.dev_fraction is not None and not 0.0 <= self.dev_fraction < 1.0:
             raise ConfigError(f"dev_fraction must be at least 0 and below 1, got {self.dev_fraction}")
+        if self.patience and self.held_out == 0.0 and self.dev_text is None:
+            raise ConfigError("patience stops on the dev loss: give dev_text or a dev_fraction above 0")
         if self.nproc < 1:
             raise ConfigError(f"nproc must be >= 1, got {self.nproc}")
         if self.threads is not None and self.threads < 1:
@@ -94,7 +98,7 @@ class PretrainConfig:
         return TrainConfig(epochs=self.epochs, lr=self.lr, head_lr=self.head_lr, batch_size=self.batch_size,
                            warmup=self.warmup, weight_decay=self.weight_decay, seed=self.seed,
                            accumulate=self.accumulate, precision=chosen, batch_tokens=self.batch_tokens,
-                           compact_embeddings=False)
+                           compact_embeddings=False, eval_every=self.eval_every, patience=self.patience)
 
 
 __all__ = ["DEFAULT_DEV_FRACTION", "PretrainConfig"]

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..data import split_dev, sniff_task
+from ..encode import char_vocabulary
 from ..files import check_input_file
 from ..errors import ConfigError, shorten
 from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
@@ -33,7 +34,8 @@ def resolve_task(config: "FinetuneConfig") -> str:
 
 def dev_fraction(config: "FinetuneConfig", needs_dev: bool) -> float:
     """The share of train held out as dev: ``config.dev_fraction`` when given; else 10% when dev
-    chooses something (the best of several epochs, a multi-label threshold) and none when it cannot
+    chooses something (the best of several epochs or evaluations, where to stop, a multi-label
+    threshold; ``FinetuneConfig.selects_on_dev``) and none when it cannot
     (one epoch of single-label training: every training example is then used)."""
     if config.dev_fraction is not None:
         return config.dev_fraction
@@ -96,12 +98,13 @@ class NerTask(TaskRun):
         read = lambda path: load_data(path, c.format, self.console).sentences  # noqa: E731
         train = read(c.train)
         self._check_learnable(train)  # on the whole file first, before any note: the error is the one line
-        train, dev = _split(train, c.dev, read, c, self.console, "sentences", needs_dev=c.epochs > 1)
+        train, dev = _split(train, c.dev, read, c, self.console, "sentences", needs_dev=c.selects_on_dev)
         test = read(c.test) if c.test is not None else None
         if c.scheme != "IOB2":  # learn in another scheme; dev and test stay IOB2 (predictions come back in IOB2)
             train = [replace(s, tags=tuple(from_iob2(s.tags, c.scheme))) for s in train]
         self._check_learnable(train)  # again: the dev split may have taken every entity
         self.labels = label_set([t for s in train for t in s.tags], c.scheme)
+        self._train = train  # the character vocabulary of --word-features chars comes from it
         seen = {t for s in [*dev, *(test or [])] for t in from_iob2(s.tags, c.scheme)}
         if unseen := sorted(seen - set(self.labels)):
             self.console.note(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
@@ -115,10 +118,13 @@ class NerTask(TaskRun):
 
     def build(self) -> Tagger:
         c = self.config
+        chars = char_vocabulary(s.words for s in self._train) if "chars" in c.word_features else None
         tagger = Tagger.from_encoder(c.model, self.labels, head=c.head, features=c.features, max_length=c.max_length,
                                      stride=c.stride, constrained=not c.unconstrained, seed=c.seed, scheme=c.scheme,
-                                     dropout=c.dropout)
-        self.console.note(f"model: {tagger.settings.encoder} ({c.features}) + {c.head} head, "
+                                     dropout=c.dropout, word_features=c.word_features, char_vocab=chars)
+        extra = f" with word features {c.word_features}" if c.word_features != "none" else ""
+        vocab = f" ({len(chars)} characters from train)" if chars is not None else ""
+        self.console.note(f"model: {tagger.settings.encoder} ({c.features}) + {c.head} head{extra}{vocab}, "
                           f"{len(self.labels)} {c.scheme} labels")
         return tagger
 
@@ -151,7 +157,7 @@ class ClassifyTask(TaskRun):
         c = self.config
         train = self._read(c.train)
         self._check_learnable(train)  # on the whole file first, before any note: the error is the one line
-        train, dev = _split(train, c.dev, self._read, c, self.console, "texts", needs_dev=c.epochs > 1 or self.multi_label)
+        train, dev = _split(train, c.dev, self._read, c, self.console, "texts", needs_dev=c.selects_on_dev or self.multi_label)
         test = self._read(c.test) if c.test is not None else None
         self._check_learnable(train)  # again: the dev split may have taken every text of a class
         self.labels = tuple(sorted({label for e in train for label in e.labels or ()}))
@@ -174,6 +180,9 @@ class ClassifyTask(TaskRun):
 
     def build(self) -> Classifier:
         c = self.config
+        if c.word_features != "none":
+            raise ConfigError(f"--word-features {c.word_features} is for NER (word tagging); a classifier reads "
+                              "none: leave it out for --task classify")
         weights = balanced_class_weights(self._train, self.labels) if c.class_weights == "balanced" else None
         model = Classifier.from_encoder(c.model, self.labels, pooling=c.pooling, multi_label=self.multi_label,
                                         max_length=c.max_length, stride=c.stride, dropout=c.dropout, seed=c.seed,

@@ -28,6 +28,11 @@ class TrainConfig:
     accumulate: int = 1  # micro-batches of batch_size per optimizer step; equals one batch of accumulate * batch_size
     batch_tokens: int | None = None  # instead of batch_size: padded sub-words per micro-batch (x accumulate per step)
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
+    eval_every: int = 0  # also evaluate on dev every N optimizer steps (0: at epoch ends only)
+    patience: int = 0  # stop after this many evaluations in a row without a better dev score (0: never)
+    average_last: int = 0  # keep the mean of the weights at the last K evaluations if dev scores it higher (0: off)
+    layer_decay: float = 1.0  # encoder layer l of L trains at lr * layer_decay ** (L - l), see optim (1.0: off)
+    time_budget_s: float | None = None  # stop cleanly once training has run this long (None: no limit)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -43,6 +48,16 @@ class TrainConfig:
         if self.batch_tokens is not None and self.batch_tokens < 1:
             raise ConfigError(f"batch_tokens must be >= 1, got {self.batch_tokens}")
         check_choice("precision", self.precision, PRECISIONS)
+        for name in ("eval_every", "patience", "average_last"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.patience and self.average_last > self.patience:
+            raise ConfigError(f"average_last ({self.average_last}) must be at most patience ({self.patience}): "
+                              "the evaluations averaged before an early stop are those without improvement")
+        if not 0.0 < self.layer_decay <= 1.0:
+            raise ConfigError(f"layer_decay must be in (0, 1] (1.0: off), got {self.layer_decay}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ConfigError(f"time budget must be > 0, got {self.time_budget_s} s")
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}

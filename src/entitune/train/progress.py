@@ -1,5 +1,5 @@
-"""What training reports as it goes: per-epoch and whole-run results, the listener protocol, and the
-two logs every run can write (JSON Lines, TensorBoard)."""
+"""What training reports as it goes: per-epoch, per-evaluation and whole-run results, the listener
+protocol, and the two logs every run can write (JSON Lines, TensorBoard)."""
 from __future__ import annotations
 
 import json
@@ -29,13 +29,42 @@ class EpochResult:
 
 
 @dataclass
+class Evaluation:
+    """One dev evaluation: after optimizer step ``step`` of epoch ``epoch``, at the epoch's end
+    (``epoch_end``) or every ``eval_every`` steps (or where training stopped); ``score`` under its
+    ``metric`` name (None without dev), ``is_best``: better than every evaluation before it."""
+
+    step: int
+    epoch: int
+    epoch_end: bool
+    metric: str
+    score: float | None
+    is_best: bool
+    seconds: float = 0.0
+    dev: dict | None = None
+
+    def summary(self) -> dict:
+        """The evaluation without its dev report (``train_log.json``; ``log.jsonl`` has the report)."""
+        return {k: v for k, v in asdict(self).items() if k != "dev"}
+
+
+@dataclass
 class TrainResult:
-    """Every epoch's result, the epoch whose weights were kept, and (where a task measures it) the
-    dev report of the starting weights, before any training (``dev_before``)."""
+    """Every epoch's result, every dev evaluation's, which weights were kept (``best_epoch`` /
+    ``best_step`` of the best evaluation, its ``best_score`` and report ``best_dev``; the average's
+    when ``average`` says it was kept), why training stopped (``stopped``: ``reason`` completed,
+    patience or time_budget, at ``step`` and ``epoch``), and (where a task measures it) the dev
+    report of the starting weights, before any training (``dev_before``)."""
 
     epochs: list[EpochResult] = field(default_factory=list)
     best_epoch: int = 0
     dev_before: dict | None = None
+    evaluations: list[Evaluation] = field(default_factory=list)
+    best_step: int = 0
+    best_score: float | None = None
+    best_dev: dict | None = None
+    stopped: dict | None = None
+    average: dict | None = None
 
     @property
     def train_seconds(self) -> float:
@@ -53,21 +82,35 @@ class TrainResult:
     def to_dict(self) -> dict:
         return {
             "best_epoch": self.best_epoch,
+            "best_step": self.best_step,
+            "best_score": self.best_score,
+            "stopped": self.stopped,
             "train_seconds": self.train_seconds,
             "subwords_per_s": self.subwords_per_s,
             "padding_overhead": self.padding_overhead,
             "epochs": [asdict(e) for e in self.epochs],
+            "evaluations": [e.summary() for e in self.evaluations],
+            **({"average": self.average} if self.average is not None else {}),
             **({"dev_before": self.dev_before} if self.dev_before is not None else {}),
         }
 
 
 class TrainListener(Protocol):
     """Hears a run's progress. ``on_start`` comes once, after any resume: ``start_step`` is the step
-    the run continues after (0 for a fresh run)."""
+    the run continues after (0 for a fresh run). ``on_evaluation`` (optional: the loop asks for it
+    with ``getattr``) hears every dev evaluation, the epoch-end ones included (before ``on_epoch``)."""
 
     def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None: ...
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None: ...
     def on_epoch(self, result: EpochResult) -> None: ...
+    def on_evaluation(self, result: Evaluation) -> None: ...
+
+
+def tell_evaluation(listener, result: Evaluation) -> None:
+    """``listener.on_evaluation(result)`` where the listener has it (listeners written before it do not)."""
+    hear = getattr(listener, "on_evaluation", None)
+    if hear is not None:
+        hear(result)
 
 
 class Silent:
@@ -80,6 +123,9 @@ class Silent:
         pass
 
     def on_epoch(self, result: EpochResult) -> None:
+        pass
+
+    def on_evaluation(self, result: Evaluation) -> None:
         pass
 
 
@@ -101,10 +147,15 @@ class Listeners:
         for x in self.listeners:
             x.on_epoch(result)
 
+    def on_evaluation(self, result: Evaluation) -> None:
+        for x in self.listeners:
+            tell_evaluation(x, result)
+
 
 class JsonlLog:
     """Training log as JSON Lines: one ``{"event": "start", ...}`` per run or resume, one
-    ``{"event": "step", step, loss, lr, subwords_per_s}`` per optimizer step and one
+    ``{"event": "step", step, loss, lr, subwords_per_s}`` per optimizer step, one
+    ``{"event": "evaluation", step, epoch, score, dev...}`` per dev evaluation and one
     ``{"event": "epoch", ...}`` (with dev scores) per epoch; flushed as written.
 
     A resumed run (``on_start`` with ``start_step`` > 0) keeps the events up to that step and drops
@@ -133,6 +184,9 @@ class JsonlLog:
     def on_epoch(self, result: EpochResult) -> None:
         self._write({"event": "epoch", **asdict(result)})
 
+    def on_evaluation(self, result: Evaluation) -> None:
+        self._write({"event": "evaluation", **asdict(result)})
+
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
@@ -159,7 +213,8 @@ def _events_until(path: Path, step: int) -> list[str]:
 class TensorBoardLog:
     """The same events as ``JsonlLog`` as TensorBoard scalars (``train/loss``, ``train/lr``,
     ``train/subwords_per_s`` per step; ``train/epoch_loss`` and ``dev/<metric>`` (``dev/entity_f1``,
-    ``dev/accuracy``...; masked LM: ``dev/masked_accuracy`` and ``dev/perplexity`` too) per epoch)."""
+    ``dev/accuracy``...; masked LM: ``dev/masked_accuracy`` and ``dev/perplexity`` too) per epoch,
+    and ``dev/<metric>`` at the step of each evaluation between epoch ends)."""
 
     def __init__(self, directory) -> None:
         self.directory = str(directory)
@@ -187,6 +242,10 @@ class TensorBoardLog:
                 if key in result.dev:
                     self.writer.add_scalar(f"dev/{key}", result.dev[key], self.step)
         self.writer.flush()
+
+    def on_evaluation(self, result: Evaluation) -> None:
+        if result.dev and not result.epoch_end:  # the epoch-end ones come with on_epoch
+            self.writer.add_scalar(f"dev/{result.metric}", result.score, result.step)
 
     def close(self) -> None:
         if self.writer is not None:

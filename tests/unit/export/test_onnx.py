@@ -152,6 +152,43 @@ def test_crf_heads_export(tiny_bert, tmp_path, head):
         _same_predictions(Predictor(TorchScorer(tagger)).predict(INPUTS), Predictor(exported, batch_size=2).predict(INPUTS))
 
 
+#: cased inputs for the word-feature exports: capitals, digits, punctuation, a windowed sentence
+CASED_INPUTS = [
+    "Show me FILMS with Drew Barrymore from the 1980s",
+    ["what", "movies", "star", "Bruce", "Willis"],
+    "",
+    " ".join(w.title() if k % 3 == 0 else w for k, w in enumerate(WORDS * 3)) + " , 3.5 McDonald",
+    "films directed by Steven Spielberg in PARIS",
+]
+
+
+@pytest.mark.parametrize("mode, head", [("shape", "linear"), ("chars", "crf"), ("shape+chars", "bilstm-crf")])
+def test_word_features_export_tags_like_pytorch(tiny_bert, tmp_path, mode, head):
+    """The export takes the word feature ids as inputs, computes the features in the graph, and an
+    fp32 export tags exactly like PyTorch."""
+    import onnx
+
+    from entitune import TrainConfig, fit
+    from entitune.encode import char_vocabulary
+
+    train = [Sentence(tuple(w.title() if t != "O" else w for w, t in zip(ws, ts)), tuple(ts)) for ws, ts in TINY_SENTENCES]
+    tagger = Tagger.from_encoder(tiny_bert, label_set([t for s in train for t in s.tags]), head=head, max_length=16,
+                                 stride=4, word_features=mode, char_vocab=char_vocabulary(s.words for s in train))
+    fit(tagger, train * 4, None, TrainConfig(epochs=10, lr=1e-3, head_lr=1e-2, batch_size=4, warmup=0.0))
+    tagger.save(tmp_path / "model")
+    tagger = Tagger.load(tmp_path / "model")
+    export_onnx(tagger, tmp_path / "onnx")
+    graph = onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph
+    extra = {"shape": ["word_shapes"], "chars": ["word_chars"], "shape+chars": ["word_shapes", "word_chars"]}[mode]
+    assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "token_type_ids", "word_starts", *extra]
+    exported = load_scorer(tmp_path / "onnx")
+    assert exported.word_encoder.features.mode == mode
+    reference = Predictor(TorchScorer(tagger, fast=False)).predict(CASED_INPUTS)
+    assert sum(len(p.entities) for p in reference) > 0  # real spans are compared
+    _same_predictions(reference, Predictor(exported).predict(CASED_INPUTS))
+    _same_predictions(reference, Predictor(exported, batch_size=1).predict(CASED_INPUTS))
+
+
 def test_int8_export_is_rescored_and_tags_every_word(tiny_tagger_dir, tmp_path):
     sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
     report = export_and_rescore(tiny_tagger_dir, tmp_path / "int8", sentences, quantize="int8", accept_drop=True)

@@ -48,6 +48,9 @@ def test_an_iob2_model_keeps_its_tags_as_native_too():
     predictor = Predictor(_scorer(labels, "IOB2", []))
     [tagged] = predictor._decode([["a", "b"]], [_scores(labels, ("B-PER", "I-PER"))])
     assert tagged.tags == tagged.native == ("B-PER", "I-PER")
+    # unconstrained decoding may give invalid IOB2: an IOB2 model's tags are handed on as decoded
+    [tagged] = predictor._decode([["a", "b"]], [_scores(labels, ("O", "I-PER"))])
+    assert tagged.tags == tagged.native == ("O", "I-PER")
 
 
 class _OnePerGroup(Predictor):
