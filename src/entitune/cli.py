@@ -6,7 +6,7 @@ the environment: a full disk, a read-only file system); no traceback.
 import typer
 
 from . import recipes
-from .config import build_config, merged, read_config_file
+from .config import build_config, merged, parse_assignments, read_config_file
 from .errors import ENVIRONMENT_ERRNOS, ConfigError, EntituneError, output_error
 
 app = typer.Typer(
@@ -66,6 +66,8 @@ def train(
     device: str | None = typer.Option(None, help="auto (a GPU if there is one) | cpu | cuda" + _d("device")),
     nproc: int | None = typer.Option(None, "--nproc", help="data-parallel processes on this machine (torchrun); for several machines run torchrun yourself, see README" + _d("nproc")),
     dropout: float | None = typer.Option(None, help="dropout before the head" + _d("dropout")),
+    context: int | None = typer.Option(None, "--context", help="ner: document context (FLERT): each sentence also reads up to N sub-words of the sentences before and after it in its document (CoNLL -DOCSTART- blocks, JSONL 'doc' fields, else the whole file), saved with the model and used by evaluate and predict --documents (0: off)" + _d("context")),
+    context_dropout: float | None = typer.Option(None, "--context-dropout", help="with --context: the share of sentences read without context in each epoch (FLERT-style; seeded by --seed and the epoch)" + _d("context_dropout")),
     max_length: int | None = typer.Option(None, "--max-length", help="sub-tokens per window, special tokens included" + _d("max_length")),
     stride: int | None = typer.Option(None, help="sub-tokens shared by overlapping windows of long sentences" + _d("stride")),
     seed: int | None = typer.Option(None, help="seed for initialisation, shuffling and the dev split" + _d("seed")),
@@ -123,11 +125,12 @@ def predict(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     precision: str = typer.Option("auto", "--precision", help=PRECISION_HELP),
     shard: str | None = typer.Option(None, "--shard", help="I/N: answer only the lines whose 0-based index is I modulo N (round robin), each answer with its input line number as 'line', so N jobs split a file and their outputs merge by 'line' (jsonl only)"),
+    documents: bool = typer.Option(False, "--documents/--sentences", help="taggers trained with --context: consecutive lines are one document (a blank line ends it; JSON objects with a 'doc' field are grouped by it) and each sentence reads its neighbours (default: sentences alone)"),
 ) -> None:
     """Tag raw text or pre-split words (a tagger), or classify texts (a classifier), one input per
     line; JSONL out (words, tags, entities; or text, label, score), or CoNLL for a tagger."""
     recipes.predict_lines(model_dir, input, output=output, batch_size=batch_size, threads=threads, backend=backend,
-                          all_scores=all_scores, device=device, shard=shard, precision=precision)
+                          all_scores=all_scores, device=device, shard=shard, precision=precision, documents=documents)
 
 
 @app.command()
@@ -243,6 +246,31 @@ def split(
 ) -> None:
     """Seeded train/dev/test split of one annotated file, written as three files."""
     recipes.split(data, out, ratios=ratios, by=by, seed=seed, to=to, format=format)
+
+
+@app.command()
+def tune(
+    config: str | None = typer.Option(None, "--config", callback=recipes.input_path, help="TOML, YAML or JSON file of train options every trial shares (a run's train_log.json too); an option given here (or by --set) is not searched"),
+    train: str | None = typer.Option(None, "--train", callback=recipes.input_path, help="training file (required here or in --config)"),
+    dev: str | None = typer.Option(None, "--dev", callback=recipes.input_path, help="dev file that scores each trial (default: a seeded split of --train, dev_fraction 0.1)"),
+    test: str | None = typer.Option(None, "--test", callback=recipes.input_path, help="test file, scored once at the end with the best trial's model"),
+    out: str | None = typer.Option(None, "--out", help="directory of the search: tune.db (the Optuna study; run again to resume), trials/NNNN, trials.csv, trials.md, best.toml (required)"),
+    model: str | None = typer.Option(None, "--model", help="local Hugging Face checkpoint directory (default: bundled MiniLM)"),
+    trials: int = typer.Option(20, "--trials", help="trials wanted in all: finished (complete or pruned) trials of an earlier run of the same --out count"),
+    budget_minutes: float | None = typer.Option(None, "--budget-minutes", help="start no trial after this many minutes; the running trial gets what is left as its time budget (default: no limit)"),
+    space: str | None = typer.Option(None, "--space", callback=recipes.input_path, help="YAML, JSON or TOML search space replacing the default: {option: {type: float|int, low, high, log} | {type: categorical, choices: [...]} | a fixed value}"),
+    seed: int = typer.Option(42, "--seed", help="seed of the sampler (TPE), and of every trial's training unless an option gives one"),
+    set_options: list[str] | None = typer.Option(None, "--set", metavar="NAME=VALUE", help="a fixed train option for every trial (e.g. --set max_length=64 --set head=crf); repeat it; overrides --config"),
+) -> None:
+    """Search training options with Optuna (seeded TPE, median pruning on dev scores): one 'train' run
+    per trial, its best dev score the objective; writes the trial table and best.toml, the best trial's
+    options for 'entitune train --config'."""
+    values = merged(read_config_file(config) if config else {}, parse_assignments(set_options or []))
+    values = merged(values, {"train": train, "dev": dev, "test": test, "model": model})
+    if out is None:
+        raise ConfigError("--out is required")
+    recipes.tune(recipes.TuneConfig(base=values, out=out, trials=trials, budget_minutes=budget_minutes, space=space,
+                                    seed=seed))
 
 
 PRETRAIN_DEFAULTS = {f: getattr(recipes.PretrainConfig, f, None) for f in recipes.PretrainConfig.__dataclass_fields__}

@@ -122,3 +122,38 @@ def merged(file_values: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict
 def config_dict(config: Any) -> dict[str, Any]:
     """A config dataclass as a plain dict of its options (what ``train_log.json`` records)."""
     return dataclasses.asdict(config)
+
+
+def parse_assignments(items: list[str] | tuple[str, ...], source: str = "--set") -> dict[str, Any]:
+    """``["lr=1e-3", "head=crf", "resume=true"]`` as options: numbers, true/false and none are
+    read as such, anything else stays a string (``build_config`` then checks each against its field).
+
+    >>> parse_assignments(["lr=1e-3", "epochs=2", "head=crf", "resume=false", "head_lr=none"])
+    {'lr': 0.001, 'epochs': 2, 'head': 'crf', 'resume': False, 'head_lr': None}
+    >>> parse_assignments(["lr"])
+    Traceback (most recent call last):
+    ...
+    entitune.errors.ConfigError: --set: expected NAME=VALUE, got 'lr'
+    """
+    values: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{source}: expected NAME=VALUE, got {item!r}")
+        values[name.strip().replace("-", "_")] = _scalar(text.strip())
+    return values
+
+
+def _scalar(text: str) -> Any:
+    """A value written on the command line: int, float, bool, None, else the string itself."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

@@ -52,6 +52,11 @@ CALLS: dict[str, list[str]] = {
     "train_resume_finished": ["train", "--config", "{o1}/train_log.json", "--resume"],
     # ---- train: several processes go to torchrun
     "train_nproc": ["train", "--train", "{train}", "--out", "{o_nproc}", "--model", "{bert}", "--nproc", "2"],
+    # ---- train: document context (FLERT) on -DOCSTART- documents
+    "train_context": [
+        "train", "--train", "{docs}", "--out", "{o_ctx}", "--model", "{bert}", "--format", "conll", "--epochs", "2",
+        "--dev-fraction", "0", "--context", "16", "--context-dropout", "0.25", "--device", "cpu",
+    ],
     "train_bad_device": ["train", "--train", "{train}", "--out", "{o_bad}", "--device", "gpu"],
     "train_bad_word_features": ["train", "--train", "{train}", "--out", "{o_bad}", "--word-features", "case"],
     "train_classify_word_features": [
@@ -75,6 +80,12 @@ CALLS: dict[str, list[str]] = {
         "train", "--train", "{train}", "--out", "{o_budget}", "--model", "{bert}", "--format", "bio", "--epochs", "2",
         "--time-budget-minutes", "0.00001", "--batch-size", "4", "--max-length", "16", "--stride", "4", "--device", "cpu",
         "--precision", "fp32",
+    ],
+    # ---- tune: one tiny trial; base options from a file, two more by --set, a space file, test scored at the end
+    "tune": [
+        "tune", "--config", "{tune_toml}", "--train", "{train}", "--dev", "{dev}", "--test", "{test}", "--out", "{o_tune}",
+        "--model", "{bert}", "--trials", "1", "--budget-minutes", "30", "--space", "{tune_space}", "--seed", "5",
+        "--set", "max_length=16", "--set", "head=crf",
     ],
     # ---- pretrain: most of its flags; two text files after one --text
     "pretrain": [
@@ -114,6 +125,9 @@ CALLS: dict[str, list[str]] = {
         "--backend", "torch", "--device", "cpu", "--precision", "bf16",
     ],
     "predict_shard": ["predict", "{o1}", "--input", "{lines}", "--shard", "1/2"],
+    "predict_documents": ["predict", "{o_ctx}", "--input", "{doc_lines}", "--documents"],
+    "predict_sentences": ["predict", "{o_ctx}", "--input", "{doc_lines}", "--sentences"],
+    "predict_documents_shard": ["predict", "{o_ctx}", "--input", "{doc_lines}", "--documents", "--shard", "0/2"],
     "predict_all_scores": ["predict", "{o_cls}", "--input", "{texts}", "--all-scores"],
     "predict_best_score": ["predict", "{o_cls}", "--input", "{texts}", "--best-score"],
     "predict_onnx": ["predict", "{onnx}", "--input", "{lines}", "--backend", "onnx", "--threads", "2"],
@@ -256,7 +270,7 @@ def _write_docs(path: Path) -> Path:
 def paths(tiny_bert, tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("cli-flags")
     p = {name: str(d / name) for name in (
-        "o1", "o2", "o_nproc", "o_bad", "o_cls", "o_cls_wf", "o_auto", "o_budget", "p3", "onnx", "cls_onnx", "parts", "eval.json")}
+        "o1", "o2", "o_nproc", "o_bad", "o_cls", "o_cls_wf", "o_auto", "o_budget", "o_ctx", "p3", "onnx", "cls_onnx", "parts", "eval.json")}
     p.update(
         bert=str(tiny_bert), threads=str(FLAG_THREADS),
         train=str(write_bio(d / "train.bio", TINY_SENTENCES * 4)),
@@ -274,6 +288,9 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     p["lines"] = str(d / "lines.txt")
     Path(p["lines"]).write_text("show me films with drew barrymore\nmovies from the 1980s\n"
                                 "films directed by steven spielberg\nwhat movies star bruce willis\n")
+    p["doc_lines"] = str(d / "doc-lines.txt")  # two documents of two lines, a blank line between
+    Path(p["doc_lines"]).write_text("show me films with drew barrymore\nmovies from the 1980s\n\n"
+                                    "films directed by steven spielberg\nwhat movies star bruce willis\n")
     p.update(p1=str(d / "p1"), p2=str(d / "p2"), p_nproc=str(d / "p_nproc"), pt_toml=str(d / "pretrain.toml"))
     p["pt_a"] = str(d / "pretrain-a.txt")  # 12 texts
     Path(p["pt_a"]).write_text("".join(" ".join(w) + "\n" for w, _ in TINY_SENTENCES * 2))
@@ -287,6 +304,10 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     Path(p["vdigits"]).write_text("films 42 and 42\nshow me 42 films\n")
     p["texts"] = str(d / "texts.txt")
     Path(p["texts"]).write_text("films directed by steven spielberg\nmovies from the 1980s\n")
+    p.update(o_tune=str(d / "o_tune"), tune_toml=str(d / "tune.toml"), tune_space=str(d / "tune-space.yaml"))
+    Path(p["tune_toml"]).write_text('epochs = 1\nbatch_size = 4\nstride = 4\nprecision = "fp32"\ndevice = "cpu"\n'
+                                    'format = "bio"\nthreads = 1\n')
+    Path(p["tune_space"]).write_text("lr: {type: float, low: 0.001, high: 0.002, log: true}\n")
     return p
 
 
@@ -447,6 +468,41 @@ def test_train_nproc_launches_torchrun(paths, monkeypatch):
     assert "--nproc-per-node=2" in cmd and config["nproc"] == 2 and "launching:" in r.err
 
 
+def _window_lengths(monkeypatch) -> dict[int, int]:
+    """The sub-token length of each sentence's window scored while the test runs, by sentence."""
+    from entitune.predict.engine import WindowScoring
+
+    seen: dict[int, int] = {}
+    score = WindowScoring._score
+
+    def spy(self, windows, idx):
+        seen.update((windows[i].sentence, len(windows[i].input_ids)) for i in idx)
+        return score(self, windows, idx)
+
+    monkeypatch.setattr(WindowScoring, "_score", spy)
+    return seen
+
+
+def test_train_context_flags_reach_the_model_and_predict_documents(paths, monkeypatch):
+    r = ok(run_cli("train_context", paths))
+    log = read_json(Path(paths["o_ctx"]) / "train_log.json")
+    assert _settings(paths["o_ctx"])["context"] == 16 == log["model"]["context"]  # --context: saved with the model
+    assert log["config"]["context_dropout"] == 0.25  # --context-dropout
+    assert "document context 16 sub-words per side (dropout 0.25)" in r.err
+    lengths = _window_lengths(monkeypatch)
+    alone = [json.loads(line) for line in ok(run_cli("predict_sentences", paths)).out.splitlines()]
+    plain = dict(lengths)
+    lengths.clear()
+    together = [json.loads(line) for line in ok(run_cli("predict_documents", paths)).out.splitlines()]
+    # --documents: each line also reads its document neighbour (never across the blank line)
+    assert len(alone) == len(together) == 5 and together[2] == alone[2] == {"text": "", "words": [], "tags": [], "entities": []}
+    assert [a["words"] for a in together] == [a["words"] for a in alone]
+    pieces = {s: n - 2 for s, n in plain.items()}  # sub-words of each sentence alone ([CLS] and [SEP] off)
+    assert lengths == {0: plain[0] + pieces[1], 1: plain[1] + pieces[0], 2: plain[2] + pieces[3],
+                       3: plain[3] + pieces[2]}
+    refused(run_cli("predict_documents_shard", paths), "shard", "documents")
+
+
 def test_train_bad_device_is_one_line(paths):
     refused(run_cli("train_bad_device", paths), "device must be one of")
     assert not Path(paths["o_bad"]).exists()
@@ -526,6 +582,26 @@ def test_train_time_budget_stops_cleanly(paths):
     assert train["stopped"]["reason"] == "time_budget" and train["stopped"]["step"] == 1
     assert [e["step"] for e in train["evaluations"]] == [1] and len(train["epochs"]) == 1
     assert "the time budget of 1e-05 min is spent" in r.err and (out / "model.safetensors").is_file()
+
+
+def test_tune_flags_reach_the_trials(paths):
+    """tune: the --config file and --set options fix every trial's options, --space samples lr,
+    --seed seeds the training, --budget-minutes becomes the trial's time budget, --test scores the
+    best model once; best.toml holds the best trial's options."""
+    import csv
+    import tomllib
+
+    r = ok(run_cli("tune", paths))
+    out = Path(paths["o_tune"])
+    with open(out / "trials.csv", newline="") as fh:
+        (row,) = csv.DictReader(fh)
+    assert row["state"] == "COMPLETE" and 0.001 <= float(row["lr"]) <= 0.002
+    config = read_json(out / "trials" / "0000" / "train_log.json")["config"]
+    assert (config["head"], config["max_length"], config["epochs"], config["seed"], config["test"]) == ("crf", 16, 1, 5, None)
+    assert config["model"] == paths["bert"] and config["dev"] == paths["dev"] and 0 < config["time_budget_minutes"] <= 30
+    best = tomllib.loads((out / "best.toml").read_text())
+    assert best["lr"] == config["lr"] and best["test"] == paths["test"] and "time_budget_minutes" not in best
+    assert (out / "test.json").is_file() and "best: trial 0" in r.out
 
 
 # -------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def test_the_command_line_starts_without_torch():
     """``entitune`` parses its arguments, prints ``--help`` and refuses bad input files before torch
     loads (the verbs import it when they run). Broken: every command, even one refused at once,
     paid two seconds of imports first."""
-    code = ("import sys, entitune.cli; print(','.join(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))")
+    code = ("import sys, entitune.cli; print(','.join(m for m in ('torch', 'transformers', 'numpy', 'optuna') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == ""

@@ -76,8 +76,12 @@ def _check_entities(path: str, number: int, text: str, raw: object) -> list[tupl
 
 
 def read_jsonl(path: str | Path) -> Iterator[Sentence]:
-    """Read token JSONL or span JSONL (each line may use either shape); blank lines are skipped."""
+    """Read token JSONL or span JSONL (each line may use either shape); blank lines are skipped.
+    An optional ``doc`` field (any JSON value) names the document a line belongs to: lines with
+    the same value are numbered alike in ``Sentence.doc`` (1, 2... in order of first appearance; 0
+    for lines without one, so a file without ``doc`` fields is one document)."""
     path = str(path)
+    doc_ids: dict[str, int] = {}
     for number, line in iter_lines(path):
         if not line.strip():
             continue
@@ -87,6 +91,7 @@ def read_jsonl(path: str | Path) -> Iterator[Sentence]:
             raise DataFormatError(path, number, f"not valid JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
         if not isinstance(obj, dict):
             raise DataFormatError(path, number, "expected a JSON object with tokens+tags or text+entities")
+        doc = doc_ids.setdefault(json.dumps(obj["doc"], sort_keys=True), len(doc_ids) + 1) if "doc" in obj else 0
         if "tokens" in obj:
             tokens, tags = obj["tokens"], obj.get("tags")
             if not isinstance(tokens, list) or not all(isinstance(t, str) and t.strip() for t in tokens):
@@ -96,7 +101,7 @@ def read_jsonl(path: str | Path) -> Iterator[Sentence]:
             if len(tags) != len(tokens):
                 raise DataFormatError(path, number, f"{len(tokens)} tokens but {len(tags)} tags")
             if tokens:
-                yield Sentence(tuple(tokens), tuple(check_tag(t, path, number) for t in tags), number)
+                yield Sentence(tuple(tokens), tuple(check_tag(t, path, number) for t in tags), number, doc)
         elif "text" in obj:
             text = obj["text"]
             if not isinstance(text, str):
@@ -104,7 +109,7 @@ def read_jsonl(path: str | Path) -> Iterator[Sentence]:
             entities = _check_entities(path, number, text, obj.get("entities", []))
             words, tags, offsets = spans_to_words(text, entities)
             if words:
-                yield Sentence(tuple(words), tuple(tags), number, 0, text, tuple(offsets))
+                yield Sentence(tuple(words), tuple(tags), number, doc, text, tuple(offsets))
         else:
             raise DataFormatError(path, number, "expected keys tokens+tags or text+entities")
 

@@ -10,10 +10,20 @@ overlapping windows cut at word boundaries, ``stride`` sub-tokens of overlap bet
 Nothing is ever dropped: the model reads every word in at least one window; at prediction time each
 word takes its scores from the window where it has the most context on both sides
 (``merge_windows``).
+
+Document context (FLERT, Schweter & Akbik 2020): with ``context`` N > 0 and the sentences'
+``documents`` given, a sentence that fits in one window also reads up to N sub-tokens of the
+sentences before it (left) and after it (right) in the same document (a run of consecutive
+sentences with equal document ids): ``[CLS] left words right [SEP]``. As in FLERT there is no
+marker between context and sentence (no [SEP], token type 0 throughout), so the context costs no
+extra positions. Only the sentence's words have ``word_starts`` and labels; context sub-tokens are
+labelled -100. The context takes only the room the sentence leaves (split evenly, the rest to the
+side that has more); a sentence that needs several windows gets none. ``context`` 0 (or no
+``documents``) gives exactly the windows of plain sentence-level encoding.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -67,16 +77,21 @@ class WordEncoder:
         stride: sub-tokens shared by neighbouring windows of a long sentence.
         features: word features (shape ids, character ids) computed from each word as written and
             carried in the windows beside the sub-tokens; None for none.
+        context: most sub-tokens of neighbouring sentences of the same document read on each side
+            of a sentence (see the module docstring); 0 for none.
     """
 
     def __init__(self, tokenizer, max_length: int = 128, stride: int = 32,
-                 features: WordFeaturizer | None = None) -> None:
+                 features: WordFeaturizer | None = None, context: int = 0) -> None:
         self.prefix, self.suffix = special_tokens_around(tokenizer)
         self.budget = max_length - len(self.prefix) - len(self.suffix)
         if self.budget < 2:
             raise ConfigError(f"max_length {max_length} leaves no room for words after the special tokens")
         if not 0 <= stride < self.budget:
             raise ConfigError(f"stride must be in [0, {self.budget}) for max_length {max_length}, got {stride}")
+        if context < 0:
+            raise ConfigError(f"context must be >= 0 sub-tokens per side, got {context}")
+        self.context = context
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.stride = stride
@@ -142,26 +157,63 @@ class WordEncoder:
             out.append(whole)
         return out
 
-    def encode(self, sentences: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[int]] | None = None) -> list[Window]:
+    def encode(self, sentences: Sequence[Sequence[str]], tag_ids: Sequence[Sequence[int]] | None = None,
+               documents: Sequence[Hashable] | None = None) -> list[Window]:
         """Encode sentences (and optional label ids, one per word) into windows, in sentence order;
-        with ``features``, each window carries its words' features."""
+        with ``features``, each window carries its words' features. ``documents`` (one id per
+        sentence) turns on the document context of ``context`` > 0."""
         features = [self.features.sentence(words) for words in sentences] if self.features is not None else None
-        return self.encode_pieces(self.word_pieces(sentences), tag_ids, features)
+        return self.encode_pieces(self.word_pieces(sentences), tag_ids, features, documents)
+
+    def context_pieces(self, sentence_pieces: Sequence[list[list[int]]],
+                       documents: Sequence[Hashable]) -> list[tuple[list[int], list[int]]]:
+        """Per sentence, the last ``context`` sub-token ids of the sentences before it and the first
+        ``context`` of the sentences after it, in its document (consecutive equal ids) only."""
+        if len(documents) != len(sentence_pieces):
+            raise ValueError(f"{len(sentence_pieces)} sentences but {len(documents)} document ids")
+        flat = [[i for p in pieces for i in p] for pieces in sentence_pieces]
+        out: list[tuple[list[int], list[int]]] = []
+        for s in range(len(flat)):
+            left: list[int] = []
+            j = s - 1
+            while j >= 0 and documents[j] == documents[s] and len(left) < self.context:
+                left[:0] = flat[j]
+                j -= 1
+            right: list[int] = []
+            j = s + 1
+            while j < len(flat) and documents[j] == documents[s] and len(right) < self.context:
+                right.extend(flat[j])
+                j += 1
+            out.append((left[max(0, len(left) - self.context):], right[: self.context]))
+        return out
 
     def encode_pieces(self, sentence_pieces: Sequence[list[list[int]]],
                       tag_ids: Sequence[Sequence[int]] | None = None,
-                      features: Sequence[WordFeatures] | None = None) -> list[Window]:
+                      features: Sequence[WordFeatures] | None = None,
+                      documents: Sequence[Hashable] | None = None) -> list[Window]:
         """Windows of sentences given as their words' sub-token ids (``word_pieces``: no word empty
-        or longer than a window), with optional label ids and word features, one per word; in
-        sentence order."""
+        or longer than a window), with optional label ids and word features, one per word, and
+        optional document ids (one per sentence: the document context); in sentence order."""
+        contexts = self.context_pieces(sentence_pieces, documents) if documents is not None and self.context else None
         out: list[Window] = []
         for s, pieces in enumerate(sentence_pieces):
             shapes = features[s].shape_ids if features is not None else None
             chars = features[s].char_ids if features is not None else None
-            for start, end in self.windows(pieces):
-                ids = list(self.prefix)
+            spans = self.windows(pieces)
+            left: list[int] = []
+            right: list[int] = []
+            if contexts is not None and len(spans) == 1:  # a sentence cut into windows reads no context
+                free = self.budget - sum(len(p) for p in pieces)
+                n_right = min(len(contexts[s][1]), free // 2)
+                n_left = min(len(contexts[s][0]), free - n_right)
+                n_right = min(len(contexts[s][1]), free - n_left)
+                left = contexts[s][0][len(contexts[s][0]) - n_left :]
+                right = contexts[s][1][:n_right]
+            for start, end in spans:
+                ids = list(self.prefix) + left
+                body_start = len(ids)
                 starts: list[int] = []
-                labels: list[int] = [IGNORE] * len(self.prefix)
+                labels: list[int] = [IGNORE] * len(ids)
                 for w in range(start, end):
                     starts.append(len(ids))
                     ids.extend(pieces[w])
@@ -169,10 +221,10 @@ class WordEncoder:
                         labels.append(tag_ids[s][w])
                         labels.extend([IGNORE] * (len(pieces[w]) - 1))
                 body_end = len(ids)
-                ids.extend(self.suffix)
-                labels.extend([IGNORE] * len(self.suffix))
+                ids.extend(right + self.suffix)
+                labels.extend([IGNORE] * (len(right) + len(self.suffix)))
                 context = tuple(
-                    min(st - len(self.prefix), body_end - st - len(pieces[start + k]))
+                    min(st - body_start, body_end - st - len(pieces[start + k]))
                     for k, st in enumerate(starts)
                 )
                 out.append(

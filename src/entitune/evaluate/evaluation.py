@@ -13,9 +13,10 @@ from .metrics import entity_scores, token_micro_f1
 
 def evaluate(model, sentences: Sequence[Sentence], batch_size: int = 64, errors: bool = False) -> dict:
     """Tag ``sentences`` with ``model`` (a ``Tagger`` or any backend's ``Scorer``) and score the
-    predictions against their gold tags; see ``tagging_report``."""
+    predictions against their gold tags; see ``tagging_report``. A model trained with document
+    context reads each sentence with its neighbours of the same ``Sentence.doc``."""
     scorer = as_scorer(model)
-    tagged = Predictor(scorer, batch_size=batch_size).tag([s.words for s in sentences])
+    tagged = Predictor(scorer, batch_size=batch_size).tag([s.words for s in sentences], [s.doc for s in sentences])
     return tagging_report(sentences, tagged, scorer.labels, errors)
 
 

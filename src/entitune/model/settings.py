@@ -55,6 +55,8 @@ class TaggerSettings:
     shape_dim: int = 16
     char_dim: int = 24
     char_filters: int = 48
+    #: document context (``encode.windows``): most sub-tokens of neighbouring sentences read on each side
+    context: int = 0
     task: str = "ner"
     version: str = field(default=__version__)
 
@@ -65,6 +67,8 @@ class TaggerSettings:
         for name in ("shape_dim", "char_dim", "char_filters"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.context < 0:
+            raise ConfigError(f"context must be >= 0 sub-tokens per side, got {self.context}")
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def build_word_encoder(settings: TaggerSettings | ClassifierSettings, tokenizer)
     the word features its settings name (shape and character ids of each word as written)."""
     mode = getattr(settings, "word_features", "none")
     features = WordFeaturizer(mode, settings.char_vocab) if mode != "none" else None
-    return WordEncoder(tokenizer, settings.max_length, settings.stride, features=features)
+    return WordEncoder(tokenizer, settings.max_length, settings.stride, features=features,
+                       context=getattr(settings, "context", 0))
 
 
 def build_classification_head(settings: ClassifierSettings, hidden_size: int,

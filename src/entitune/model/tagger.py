@@ -118,20 +118,23 @@ class Tagger(EncoderModel):
         scheme: str = "IOB2",
         word_features: str = "none",
         char_vocab: str | None = None,
+        context: int = 0,
     ) -> "Tagger":
         """A new tagger on a pretrained local checkpoint (default: the bundled MiniLM); ``seed``
         drives the head's initialisation; ``scheme`` (IOB2 or BIOES) is the scheme of ``labels``.
 
         ``word_features`` (none, shape, chars, shape+chars) adds each word's shape and/or a character
         CNN over it, read as written, beside the encoder's vector; ``chars`` needs ``char_vocab``, the
-        training data's characters (``encode.char_vocabulary(sentence words)``)."""
+        training data's characters (``encode.char_vocabulary(sentence words)``). ``context`` > 0 has
+        each sentence read that many sub-tokens of its document's neighbouring sentences on each side
+        (``encode.windows``; saved with the model, used wherever documents are given)."""
         if "chars" in word_features and char_vocab is None:
             raise ConfigError(f"word features {word_features!r} need a character vocabulary: "
                               "char_vocab=entitune.encode.char_vocabulary(the training sentences' words)")
         settings = TaggerSettings(
             labels=tuple(labels), head=head, features=features, max_length=max_length, stride=stride,
             constrained=constrained, dropout=dropout, scheme=scheme, word_features=word_features,
-            char_vocab=char_vocab if "chars" in word_features else "",
+            char_vocab=char_vocab if "chars" in word_features else "", context=context,
         )
         path = model_dir.check_checkpoint(encoder_dir or model_dir.default_encoder_dir())
         config = model_dir.load_hf_config(path)

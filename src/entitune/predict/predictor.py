@@ -9,7 +9,8 @@ activations per batch, so its scores can move in the last digits with the batchi
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from typing import NamedTuple
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
@@ -28,16 +29,39 @@ class Predictor(WindowScoring):
     #: sentences decoded together (at least ``batch_size``)
     decode_group = 128
 
-    def tag(self, sentences: Sequence[Sequence[str]]) -> list[Tagged]:
-        """Tag word sequences; every word gets a tag, however long the sentence."""
-        return list(self._run(self._chunks(sentences)))
+    def tag(self, sentences: Sequence[Sequence[str]], documents: Sequence[Hashable] | None = None) -> list[Tagged]:
+        """Tag word sequences; every word gets a tag, however long the sentence. ``documents``, one id
+        per sentence (a document is a run of consecutive sentences with equal ids), lets a model
+        trained with document context (``settings.context``) read each sentence's neighbours; it
+        changes nothing for a model without."""
+        return list(self._run(self._document_chunks(sentences, documents)))
 
-    def _windows(self, sentences: Sequence[Sequence[str]]) -> list[Window]:
+    def _document_chunks(self, items: Sequence, documents: Sequence[Hashable] | None) -> Iterator[Sequence]:
+        """``_chunks`` of ``items``, or with document context, of ``InDocument`` items in chunks that
+        end at a document boundary (so a chunk's windows see all their neighbours)."""
+        if documents is None or not self.scorer.word_encoder.context:
+            yield from self._chunks(items)
+            return
+        if len(documents) != len(items):
+            raise ValueError(f"{len(items)} inputs but {len(documents)} document ids")
+        chunk: list[InDocument] = []
+        for item, doc in zip(items, documents):
+            if len(chunk) >= self.chunk_size and doc != chunk[-1].doc:
+                yield chunk
+                chunk = []
+            chunk.append(InDocument(item, doc))
+        if chunk:
+            yield chunk
+
+    def _windows(self, sentences: Sequence) -> list[Window]:
+        if sentences and isinstance(sentences[0], InDocument):
+            return self.scorer.word_encoder.encode([s.item for s in sentences], documents=[s.doc for s in sentences])
         return self.scorer.word_encoder.encode(sentences)
 
-    def _finish(self, sentences: Sequence[Sequence[str]], windows: list[Window], batches: list[list[int]],
+    def _finish(self, sentences: Sequence, windows: list[Window], batches: list[list[int]],
                 scores: list[torch.Tensor]) -> list[Tagged]:
         """Merge the batches' scores per sentence and decode them."""
+        sentences = [s.item if isinstance(s, InDocument) else s for s in sentences]
         return self._decode(sentences, self._merge(sentences, windows, batches, scores))
 
     @staticmethod
@@ -77,23 +101,25 @@ class Predictor(WindowScoring):
                 out[i] = Tagged(tuple(sentences[i]), tags, tuple(probs[row][:n]), native)
         return out  # type: ignore[return-value]
 
-    def predict(self, inputs: Sequence[str | Sequence[str]]) -> list[Prediction]:
+    def predict(self, inputs: Sequence[str | Sequence[str]], documents: Sequence[Hashable] | None = None) -> list[Prediction]:
         """Tag raw texts (split into words here) or pre-split word lists.
 
         Entity offsets index the raw text; for pre-split words they index the words joined by
         single spaces (the ``text`` of the result). An entity's score is the mean probability of
         its words' tags. A single string is one input (a list of one result), not a list of characters.
+        ``documents``: one document id per input, as for ``tag``.
         """
         if isinstance(inputs, str):
             inputs = [inputs]
         parsed: list[tuple[str, list[str], list[tuple[int, int]]]] = []
 
-        def word_chunks() -> Iterator[list[list[str]]]:
+        def word_chunks() -> Iterator[list]:
             # split chunk by chunk, when the scorer's turn draws the chunk: overlapped with scoring
-            for chunk in self._chunks(inputs):
-                split = [_split_input(item) for item in chunk]
+            for chunk in self._document_chunks(inputs, documents):
+                split = [_split_input(item.item if isinstance(item, InDocument) else item) for item in chunk]
                 parsed.extend(split)
-                yield [words for _, words, _ in split]
+                yield [InDocument(words, item.doc) if isinstance(item, InDocument) else words
+                       for (_, words, _), item in zip(split, chunk)]
 
         results: list[Prediction] = []
         for tagged in self._run(word_chunks()):
@@ -105,6 +131,13 @@ class Predictor(WindowScoring):
                 entities.append(Entity(text[start:end], span.label, start, end, score, span.start, span.end))
             results.append(Prediction(text, tagged.words, tuple(offs), tagged.tags, tuple(entities)))
         return results
+
+
+class InDocument(NamedTuple):
+    """An input (words or text) and the id of the document it belongs to."""
+
+    item: object
+    doc: Hashable
 
 
 def _split_input(item: str | Sequence[str]) -> tuple[str, list[str], list[tuple[int, int]]]:

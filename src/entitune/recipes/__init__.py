@@ -12,6 +12,7 @@ load; a verb's module loads when the verb runs.
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ _LAZY = {
     "package": "packaging",
     "pretrain": "pretrain",
     "report": "run_report",
+    "TuneConfig": "tuning", "TuneResult": "tuning", "tune": "tuning",
     "vocab_extend": "vocab", "vocab_plan": "vocab",
 }
 
@@ -46,6 +48,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+class _Recipes(ModuleType):
+    """This package, whose attributes named like a verb's module (finetune, pretrain) stay the verb:
+    the import system binds a submodule to its package once it is loaded (``from .finetune import
+    run_task`` in another recipe, a doctest collector), which would hide the function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, ModuleType) and _LAZY.get(name) == name and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Recipes
+
+
 def __dir__() -> list[str]:
     return sorted(__all__)
 
@@ -58,11 +74,12 @@ if TYPE_CHECKING:
     from .packaging import package
     from .pretrain import pretrain
     from .run_report import report
+    from .tuning import TuneConfig, TuneResult, tune
     from .vocab import vocab_extend, vocab_plan
 
 __all__ = [
     "DEVICES", "OUTPUTS", "Console", "FinetuneConfig", "FinetuneResult", "answer_lines", "convert", "doctor", "evaluate_file",
     "export_model", "finetune", "input_path", "parse_input_line", "parse_input_record", "parse_shard", "package", "predict_lines",
-    "prepare_process", "PretrainConfig", "pretrain", "report_error", "report", "serve", "split",
+    "prepare_process", "PretrainConfig", "pretrain", "report_error", "report", "serve", "split", "TuneConfig", "TuneResult", "tune",
     "vocab_extend", "vocab_plan",
 ]

@@ -54,14 +54,16 @@ class FinetuneResult:
         return self.log.get("test")
 
 
-def finetune(config: FinetuneConfig, console: Console | None = None) -> FinetuneResult:
+def finetune(config: FinetuneConfig, console: Console | None = None, listeners: tuple = ()) -> FinetuneResult:
     """Fine-tune an encoder for the run's task (``config.task``, or what the training file is for)
     on ``config.train``, keep the best dev epoch, save the model to ``config.out``, score it on
-    ``config.test``, and write ``train_log.json``."""
-    return run_task(config, console or Console(), "train", lambda console: TASK_RUNS[resolve_task(config)](config, console))
+    ``config.test``, and write ``train_log.json``. ``listeners``: more training listeners (in this
+    process; ``tune`` prunes a trial by raising from one), beside the console's and the logs."""
+    return run_task(config, console or Console(), "train", lambda console: TASK_RUNS[resolve_task(config)](config, console),
+                    listeners)
 
 
-def run_task(config, console: Console, verb: str, make_task) -> FinetuneResult:
+def run_task(config, console: Console, verb: str, make_task, listeners: tuple = ()) -> FinetuneResult:
     """The run every training verb shares (``train``; ``pretrain``, ``recipes.pretrain``): threads,
     processes, precision, the locked output directory, resume, logs and checkpoints, the one loop,
     save, ``train_log.json``. ``make_task(console)`` gives what the task adds (``tasks.TaskRun``);
@@ -85,13 +87,14 @@ def run_task(config, console: Console, verb: str, make_task) -> FinetuneResult:
             return FinetuneResult(out, (_read_log(out) or {}) if world.is_main else {})
         if world.is_main and not config.resume:
             _start_clean(out, console)
-        return _run(config, console, world, task, train_config, out)
+        return _run(config, console, world, task, train_config, out, listeners)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run(config: FinetuneConfig, console: Console, world, task, train_config, out: Path) -> FinetuneResult:
+def _run(config: FinetuneConfig, console: Console, world, task, train_config, out: Path,
+         listeners: tuple = ()) -> FinetuneResult:
     """``finetune`` once the output directory is locked."""
     # ---- data and model: the task's own
     train_data, dev_data, test_data = task.load()
@@ -121,7 +124,8 @@ def _run(config: FinetuneConfig, console: Console, world, task, train_config, ou
 
     # ---- train
     try:
-        result = task.fit(model, train_data, dev_data, train_config, Listeners(progress, *logs), checkpoints)
+        result = task.fit(model, train_data, dev_data, train_config, Listeners(progress, *logs, *listeners),
+                          checkpoints)
     finally:
         progress.close()
         for log_writer in logs:

@@ -158,7 +158,7 @@ PREDICT_CHUNK = 1024
 def predict_lines(model: str | Path, input: str | Path | None = None, *, output: str = "jsonl", batch_size: int = 32,
                   threads: int | None = None, backend: str = "auto", all_scores: bool = False,
                   device: str = "auto", shard: str | None = None, precision: str = "auto",
-                  stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+                  stdin: TextIO | None = None, stdout: TextIO | None = None, documents: bool = False) -> int:
     """Tag (or classify) one input per line of ``input`` (default, or ``-``: stdin), writing JSONL (or
     CoNLL, for a tagger) to ``stdout``; ``all_scores`` adds a classifier's whole distribution. Returns
     how many lines were answered.
@@ -169,6 +169,9 @@ def predict_lines(model: str | Path, input: str | Path | None = None, *, output:
     ``device``: auto, cpu or cuda (``backends.resolve_device``). ``shard`` ``"I/N"``: answer only the
     lines whose 0-based index is I modulo N (``parse_shard``); each answer then starts with ``line``,
     its 1-based input line number, so the N outputs merge back into the unsharded one.
+    ``documents`` (taggers): consecutive lines are one document, a blank line ends it, and JSON
+    objects with a ``doc`` field are grouped by it (consecutive lines with equal values); a model
+    trained with document context (``settings.context``) then reads each line's neighbours.
 
     Streams: ``PREDICT_CHUNK`` lines are read, predicted and written (and flushed) at a time, so
     memory stays flat however long the input, and output follows input as it comes. Every line
@@ -179,6 +182,8 @@ def predict_lines(model: str | Path, input: str | Path | None = None, *, output:
     On a terminal, a bar on stderr counts lines and lines/s."""
     check_choice("output", output, OUTPUTS)
     part = parse_shard(shard)
+    if part is not None and documents:
+        raise ConfigError("shard and documents do not mix: a shard takes every N-th line, which cuts documents apart")
     if part is not None and output == "conll":
         raise ConfigError("shard needs output jsonl, where each answer carries its input line number; "
                           "CoNLL has no place for it")
@@ -190,25 +195,29 @@ def predict_lines(model: str | Path, input: str | Path | None = None, *, output:
     if part is not None:
         numbered = ((n, line) for n, line in numbered if (n - 1) % part[1] == part[0])
     items = ((n, line, parse_input_record(line, where, n)) for n, line in numbered)
-    first = list(islice(items, PREDICT_CHUNK))
+    chunks = _document_chunks(items, PREDICT_CHUNK) if documents else iter(lambda: list(islice(items, PREDICT_CHUNK)), [])
+    first = next(chunks, [])
     predictor = predictor_for(load_scorer(model, backend, threads, device, precision), batch_size)
     classify = predictor.scorer.settings.task == "classify"
     if classify and output == "conll":
         raise ConfigError("output conll is for taggers; a classifier writes jsonl")
+    if classify and documents:
+        raise ConfigError("documents is for taggers; a classifier reads each line alone")
     if not first:  # nothing to answer is not an error (an empty batch in a pipeline); say so, write nothing
         Console().note(f"no input lines in {name}" + (f" for shard {shard}" if part is not None else ""))
         return 0
     out = stdout or sys.stdout
     answered = 0
     with Console().line_progress() as progress:
-        for chunk in chain([first], iter(lambda: list(islice(items, PREDICT_CHUNK)), [])):
+        for chunk in chain([first], chunks):
             if output == "conll":
-                _, by_index = _predict_items(predictor, chunk)
+                _, by_index = _predict_items(predictor, chunk, documents)
                 out.write(write_conll((r.words, r.tags) if (r := by_index.get(i)) else ((), ())
                                       for i in range(len(chunk))))
             else:
                 out.write("".join(json.dumps(answer, ensure_ascii=False) + "\n"
-                                  for answer in _answers(predictor, chunk, all_scores, with_line=part is not None)))
+                                  for answer in _answers(predictor, chunk, all_scores, with_line=part is not None,
+                                                         documents=documents)))
             out.flush()
             progress.advance(len(chunk))
             answered += len(chunk)
@@ -225,22 +234,64 @@ def answer_lines(predictor, lines: Sequence[str], *, all_scores: bool = False, w
     return _answers(predictor, items, all_scores, with_line=False)
 
 
-def _predict_items(predictor, items: list[tuple[int | None, str, tuple | None]]) -> tuple[list, dict]:
+def _document_key(line: str, record: tuple | None) -> str | None:
+    """The ``doc`` field of an input object (as JSON text), or None."""
+    if record is None or "doc" not in record[1]:
+        return None
+    return json.dumps(record[1]["doc"], sort_keys=True, ensure_ascii=False)
+
+
+def _document_chunks(items, size: int):
+    """Chunks of at least ``size`` items (the last may be smaller) that end at a document boundary:
+    after a blank line, or before an item whose ``doc`` field differs from the one before."""
+    chunk: list = []
+    for item in items:
+        key = _document_key(item[1], item[2])
+        if len(chunk) >= size and key is not None and key != _document_key(chunk[-1][1], chunk[-1][2]):
+            yield chunk
+            chunk = []
+        chunk.append(item)
+        if len(chunk) >= size and not item[1].strip():
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def document_ids(items: list[tuple[int | None, str, tuple | None]]) -> list:
+    """One document id per item: its ``doc`` field where it has one, else the number of blank lines
+    before it (a blank line ends a document)."""
+    ids: list = []
+    blanks = 0
+    for _, line, record in items:
+        key = _document_key(line, record)
+        ids.append(("doc", key) if key is not None else ("lines", blanks))
+        if record is None and not line.strip():
+            blanks += 1
+    return ids
+
+
+def _predict_items(predictor, items: list[tuple[int | None, str, tuple | None]],
+                   documents: bool = False) -> tuple[list, dict]:
     """What each item of ``(line number, line, parse_input_record(line))`` asks to predict, and the
-    predictions of those not blank, by index (blank texts are answered without the model)."""
+    predictions of those not blank, by index (blank texts are answered without the model); with
+    ``documents``, each read in its document (``document_ids``)."""
     classify = predictor.scorer.settings.task == "classify"
     values = [(line if classify else parse_input_line(line)) if record is None else record[0]
               for _, line, record in items]
     filled = [i for i, value in enumerate(values) if not isinstance(value, str) or value.strip()]
+    if documents:
+        ids = document_ids(items)
+        return values, dict(zip(filled, predictor.predict([values[i] for i in filled], [ids[i] for i in filled])))
     return values, dict(zip(filled, predictor.predict([values[i] for i in filled])))
 
 
 def _answers(predictor, items: list[tuple[int | None, str, tuple | None]], all_scores: bool,
-             with_line: bool) -> list[dict]:
+             with_line: bool, documents: bool = False) -> list[dict]:
     """One JSON answer per item (see ``_predict_items``): the prediction, or an empty one for a blank
     text, after ``line`` (``with_line``) and an input object's other fields (``_with_fields``)."""
     classify = predictor.scorer.settings.task == "classify"
-    values, by_index = _predict_items(predictor, items)
+    values, by_index = _predict_items(predictor, items, documents)
     answers = []
     for i, (number, _, record) in enumerate(items):
         r = by_index.get(i)

@@ -51,6 +51,8 @@ class FinetuneConfig:
     max_length: int = 128
     stride: int = 32
     dropout: float = 0.1
+    context: int = 0  # document context: sub-words of neighbouring sentences per side (NER)
+    context_dropout: float = 0.5  # with context: share of sentences read without it, each epoch
     epochs: int | str = 3  # or "auto" (AUTO_EPOCHS)
     max_epochs: int = 10  # epochs "auto": at most this many, and the schedule's length
     eval_every: int = 0
@@ -98,6 +100,10 @@ class FinetuneConfig:
             raise ConfigError(f"dev_fraction must be at least 0 and below 1, got {self.dev_fraction}")
         if self.nproc < 1:
             raise ConfigError(f"nproc must be >= 1, got {self.nproc}")
+        if self.context < 0:
+            raise ConfigError(f"context must be >= 0 sub-words per side, got {self.context}")
+        if not 0.0 <= self.context_dropout < 1.0:
+            raise ConfigError(f"context_dropout must be at least 0 and below 1, got {self.context_dropout}")
         if self.max_epochs < 1:
             raise ConfigError(f"max_epochs must be >= 1, got {self.max_epochs}")
         if self.time_budget_minutes is not None and self.time_budget_minutes <= 0:

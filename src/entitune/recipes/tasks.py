@@ -121,15 +121,18 @@ class NerTask(TaskRun):
         chars = char_vocabulary(s.words for s in self._train) if "chars" in c.word_features else None
         tagger = Tagger.from_encoder(c.model, self.labels, head=c.head, features=c.features, max_length=c.max_length,
                                      stride=c.stride, constrained=not c.unconstrained, seed=c.seed, scheme=c.scheme,
-                                     dropout=c.dropout, word_features=c.word_features, char_vocab=chars)
+                                     dropout=c.dropout, word_features=c.word_features, char_vocab=chars,
+                                     context=c.context)
         extra = f" with word features {c.word_features}" if c.word_features != "none" else ""
+        if c.context:
+            extra += f", document context {c.context} sub-words per side (dropout {c.context_dropout})"
         vocab = f" ({len(chars)} characters from train)" if chars is not None else ""
         self.console.note(f"model: {tagger.settings.encoder} ({c.features}) + {c.head} head{extra}{vocab}, "
                           f"{len(self.labels)} {c.scheme} labels")
         return tagger
 
     def fit(self, model, train, dev, train_config, listener, checkpoints):
-        return fit(model, train, dev or None, train_config, listener, checkpoints)
+        return fit(model, train, dev or None, train_config, listener, checkpoints, self.config.context_dropout)
 
     def evaluate(self, model, test) -> dict:
         return evaluate(model, test, self.config.train_config().eval_batch_size)

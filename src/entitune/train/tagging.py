@@ -4,13 +4,17 @@ the windows use (for compact embeddings), and the dev evaluation (entity F1 thro
 path, the dev set shared out over the processes of a distributed run)."""
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
+from functools import partial
+from itertools import groupby
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from ..backends import TorchScorer
 from ..encode import Window, collate, length_grouped_batches
+from ..errors import ConfigError
 from ..evaluate import tagging_report
 from ..model.tagger import Tagger
 from ..predict import Predictor
@@ -61,10 +65,57 @@ def dev_evaluation(tagger: Tagger, dev: Sequence[Sentence], batch_size: int) -> 
 
     def run() -> dict:
         predictor = Predictor(TorchScorer(tagger), batch_size=batch_size)
-        tagged = map_sharded(predictor.tag, [s.words for s in dev], current())
+        if not tagger.settings.context:
+            tagged = map_sharded(predictor.tag, [s.words for s in dev], current())
+        else:  # shared out by whole documents, so that every sentence reads its neighbours
+            tagged = [t for doc in map_sharded(partial(_tag_documents, predictor), documents_of(dev), current())
+                      for t in doc]
         return tagging_report(dev, tagged, tagger.labels)
 
     return DevEvaluation(run, lambda report: report["entity"]["f1"], "entity_f1")
+
+
+def documents_of(sentences: Sequence[Sentence]) -> list[list[Sentence]]:
+    """Sentences grouped into their documents: runs of consecutive sentences with equal ``doc``."""
+    return [list(run) for _, run in groupby(sentences, key=lambda s: s.doc)]
+
+
+def _tag_documents(predictor: Predictor, documents: Sequence[Sequence[Sentence]]) -> list[list]:
+    """The tags of every sentence of ``documents``, per document, read with their document context."""
+    sentences = [s for doc in documents for s in doc]
+    tagged = iter(predictor.tag([s.words for s in sentences], documents=[d for d, doc in enumerate(documents) for _ in doc]))
+    return [[next(tagged) for _ in doc] for doc in documents]
+
+
+class ContextDropoutData(WindowData):
+    """``WindowData`` with FLERT's context dropout: each epoch, each window is read without its
+    document context with probability ``p``, a draw that depends only on the seed, the epoch and the
+    window's index (so a resumed run draws the same). ``plain`` holds the windows without context,
+    one per window of ``windows`` (a sentence with context always fits in one window, so both
+    encodings give the same windows in the same order); ``lengths`` stay those with context."""
+
+    def __init__(self, windows: Sequence[Window], plain: Sequence[Window], p: float, seed: int, pad_id: int,
+                 features: Sequence[torch.Tensor] | None = None,
+                 plain_features: Sequence[torch.Tensor] | None = None) -> None:
+        super().__init__(windows, pad_id, features)
+        if len(plain) != len(windows):
+            raise ValueError(f"{len(windows)} windows with context but {len(plain)} without")
+        self.with_context, self.plain = list(windows), list(plain)
+        self.features_with, self.plain_features = features, plain_features
+        self.p, self.seed = p, seed
+
+    def set_epoch(self, epoch: int) -> None:
+        drop = context_dropped(len(self.plain), self.p, self.seed, epoch)
+        self.windows = [pw if d else w for w, pw, d in zip(self.with_context, self.plain, drop)]
+        if self.features is not None:
+            self.features = [pf if d else f for f, pf, d in zip(self.features_with, self.plain_features, drop)]
+
+
+def context_dropped(n: int, p: float, seed: int, epoch: int) -> list[bool]:
+    """Which of ``n`` windows read no context in ``epoch``: each with probability ``p``, drawn from
+    ``seed`` and ``epoch`` alone (the same in a resumed run)."""
+    rng = random.Random(f"context-dropout:{seed}:{epoch}")
+    return [rng.random() < p for _ in range(n)]
 
 
 def fit(
@@ -74,19 +125,30 @@ def fit(
     config: TrainConfig,
     listener: TrainListener | None = None,
     checkpoints: CheckpointOptions | None = None,
+    context_dropout: float = 0.0,
 ) -> TrainResult:
     """Fine-tune ``tagger`` on ``train`` (tags in the tagger's scheme); keep the weights of the best
-    dev epoch by entity F1 (or the last, without ``dev``). See ``loop.train_loop``."""
+    dev epoch by entity F1 (or the last, without ``dev``). See ``loop.train_loop``. A tagger with
+    document context (``settings.context``) reads each sentence with its neighbours in ``train``
+    of the same ``Sentence.doc``, except, each epoch, a ``context_dropout`` share of sentences."""
+    if not 0.0 <= context_dropout < 1.0:
+        raise ConfigError(f"context_dropout must be in [0, 1), got {context_dropout}")
     label_ids = {label: i for i, label in enumerate(tagger.labels)}
     train = [s for s in train if s.words]
-    windows = tagger.word_encoder.encode(
-        [s.words for s in train], [[label_ids[t] for t in (s.tags or ())] for s in train]
-    )
+    words = [s.words for s in train]
+    tag_ids = [[label_ids[t] for t in (s.tags or ())] for s in train]
+    documents = [s.doc for s in train] if tagger.settings.context else None
+    windows = tagger.word_encoder.encode(words, tag_ids, documents)
+    plain = tagger.word_encoder.encode(words, tag_ids) if documents is not None and context_dropout else None
     trains_embeddings = config.compact_embeddings and not tagger.frozen
     used_ids = {i for w in windows for i in w.input_ids} if trains_embeddings else None
     # a frozen encoder gives the same vectors every epoch: compute them once
     features = frozen_word_vectors(tagger, windows, config.eval_batch_size) if tagger.frozen else None
-    data = WindowData(windows, tagger.pad_id, features)
+    if plain is None:
+        data = WindowData(windows, tagger.pad_id, features)
+    else:
+        plain_features = frozen_word_vectors(tagger, plain, config.eval_batch_size) if tagger.frozen else None
+        data = ContextDropoutData(windows, plain, context_dropout, config.seed, tagger.pad_id, features, plain_features)
     evaluation = dev_evaluation(tagger, dev, config.eval_batch_size) if dev else None
     return train_loop(tagger, data, config, head_lr_for(tagger.settings.head, config), evaluation, listener,
                       checkpoints, used_ids)
