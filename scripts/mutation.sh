@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing of the core modules with mutmut (the `mutation` extra). Not part of CI: the whole
-# run takes about an hour on 2 cores. Usage:
+# run takes about 45 minutes on 2 cores. Usage:
 #   bash scripts/mutation.sh                     # every group: tags heads metrics encode train predict serve
 #   bash scripts/mutation.sh tags heads metrics  # some groups
 #   bash scripts/mutation.sh --baseline tags     # also record the run as "before" in the JSON

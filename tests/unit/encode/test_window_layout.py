@@ -33,6 +33,8 @@ def test_windows_always_move_on_when_the_overlap_would_repeat_a_window(tokenizer
     # two words of 3 sub-tokens fill a window; a stride of 4 could hold the whole second word,
     # but the next window must start after the current one's first word
     assert enc.windows([[7] * 3, [7] * 3, [7] * 3]) == [(0, 2), (1, 3)]
+    # a window cut short by a next word that fills a window alone: its one word is not repeated
+    assert enc.windows([[7], [7] * 6, [7]]) == [(0, 1), (1, 2), (2, 3)]
     zero = WordEncoder(tokenizer, max_length=8, stride=0)
     assert zero.windows([[7]] * 8) == [(0, 6), (6, 8)]
 
