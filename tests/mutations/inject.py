@@ -45,7 +45,7 @@ MUTATIONS = [
      '"weight_decay": 0.0 if no_decay else config.weight_decay,', '"weight_decay": config.weight_decay,',
      f"{T_TRAIN}::test_no_weight_decay_on_biases_and_layer_norm"),
     ("context-left-only", "window merge picks the window with most context on both sides", "encode/windows.py",
-     "min(st - len(self.prefix), body_end - st - len(pieces[start + k]))", "(st - len(self.prefix))",
+     "min(st - body_start, body_end - st - len(pieces[start + k]))", "(st - body_start)",
      f"{T_MERGE}::test_each_word_takes_the_window_with_most_context_on_both_sides"),
     ("tie-rule", "window merge tie rule (earlier window)", "encode/merge.py",
      "if ctx > best_context[w.sentence][word]:", "if ctx >= best_context[w.sentence][word]:",
