@@ -163,7 +163,7 @@ def step_predict(args, out: Path) -> None:
             predictor.predict(texts)
             torch.cuda.synchronize()
             walls.append(time.perf_counter() - t0)
-        report = evaluate(predictor.scorer if hasattr(predictor, "scorer") else predictor, sentences, 64)
+        report = evaluate(predictor.scorer, sentences, 64)
         results[f"entitune_{precision}_b32"] = {"wall_s": walls, "sentences_per_s": len(texts) / min(walls),
                                                  "entity_f1": report["entity"]["f1"]}
         print(precision, results[f"entitune_{precision}_b32"], flush=True)

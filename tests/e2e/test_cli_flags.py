@@ -11,9 +11,7 @@ for a flag (of any command or subcommand) that no row passes.
 from __future__ import annotations
 
 import ast
-import contextlib
 import importlib
-import io
 import json
 import tarfile
 from dataclasses import dataclass
@@ -23,7 +21,8 @@ import pytest
 import torch
 import typer.main
 
-from entitune.cli import app, main
+from entitune.cli import app
+from tests.helpers.cli import run_main
 from tests.helpers.data import TINY_SENTENCES, TINY_TEXTS, write_bio
 
 #: torch's threads while a command runs; a ``--threads`` flag asks for ``{threads}``, another value
@@ -206,18 +205,11 @@ def run_cli(name: str, paths: dict) -> Result:
     """Run the command line ``CALLS[name]`` (placeholders from ``paths``) in this process, as
     ``python -m entitune`` would: its exit status, stdout, stderr, and torch's thread count after it
     (torch's threads are ``BASE_THREADS`` before and again after)."""
-    argv = [arg.format(**paths) for arg in CALLS[name]]
-    out, err = io.StringIO(), io.StringIO()
     threads = torch.get_num_threads()
     torch.set_num_threads(BASE_THREADS)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(argv)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        return Result(code, out.getvalue(), err.getvalue(), torch.get_num_threads())
+        code, out, err = run_main([arg.format(**paths) for arg in CALLS[name]])
+        return Result(code, out, err, torch.get_num_threads())
     finally:
         torch.set_num_threads(threads)
 

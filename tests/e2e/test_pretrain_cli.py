@@ -4,8 +4,6 @@ input refused in one line with exit status 2, the result fine-tuned by ``entitun
 and a run killed by SIGKILL mid-epoch that resumes to the uninterrupted run's weights, bit for bit."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import signal
@@ -20,7 +18,8 @@ import torch
 import typer.main
 from safetensors.torch import load_file
 
-from entitune.cli import app, main
+from entitune.cli import app
+from tests.helpers.cli import run_main
 from tests.helpers.data import TINY_SENTENCES, write_bio
 
 #: every command line run in-process here, by name; placeholders filled from the fixtures' paths
@@ -68,17 +67,9 @@ class Result:
 
 def run_cli(name: str, paths: dict) -> Result:
     """``CALLS[name]`` run in this process as ``python -m entitune`` would (torch's threads restored)."""
-    argv = [arg.format(**paths) for arg in CALLS[name]]
-    out, err = io.StringIO(), io.StringIO()
     threads = torch.get_num_threads()
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main(argv)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        return Result(code, out.getvalue(), err.getvalue())
+        return Result(*run_main([arg.format(**paths) for arg in CALLS[name]]))
     finally:
         torch.set_num_threads(threads)
 
@@ -290,8 +281,9 @@ def test_a_run_killed_mid_epoch_resumes_to_identical_weights(tmp_path, tiny_bert
 def test_two_processes_pretrain_like_one(tmp_path, tiny_bert):
     """``--nproc 2`` (torchrun, gloo) takes the same steps as one process with the same global batch:
     the masks depend on the window, not on the process that collates it. Dropout off."""
-    from transformers import BertConfig, BertModel
     import shutil
+
+    from transformers import BertConfig, BertModel
 
     nodrop = tmp_path / "nodrop"
     shutil.copytree(tiny_bert, nodrop)

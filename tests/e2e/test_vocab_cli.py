@@ -9,8 +9,6 @@ As in ``test_cli_flags.py``, every command line is a row of ``CALLS`` run by nam
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +16,9 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from entitune.cli import app, main
+from entitune.cli import app
 from entitune.model.wordpiece import WordPiece
+from tests.helpers.cli import run_main
 from tests.helpers.data import TINY_SENTENCES, write_bio
 from tests.helpers.families import build_checkpoint
 from tests.helpers.vocab import UNUSED, build_mlm_checkpoint
@@ -73,15 +72,7 @@ class Result:
 def run_cli(name: str, paths: dict) -> Result:
     """Run the command line ``CALLS[name]`` (placeholders from ``paths``) in this process, as
     ``python -m entitune`` would: its exit status, stdout and stderr."""
-    argv = [arg.format(**paths) for arg in CALLS[name]]
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return Result(code, out.getvalue(), err.getvalue())
+    return Result(*run_main([arg.format(**paths) for arg in CALLS[name]]))
 
 
 def ok(result: Result) -> Result:

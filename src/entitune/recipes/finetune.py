@@ -74,7 +74,6 @@ def run_task(config, console: Console, verb: str, make_task, listeners: tuple = 
     world = init_from_env(config.device)
     if not world.is_main:  # one voice: only rank 0 prints, logs and saves
         console = Console(quiet=True)
-    train_config = config.train_config()
     task = make_task(console)
 
     # ---- the output directory, ours alone for the run (a second run into it stops here)
@@ -87,14 +86,13 @@ def run_task(config, console: Console, verb: str, make_task, listeners: tuple = 
             return FinetuneResult(out, (_read_log(out) or {}) if world.is_main else {})
         if world.is_main and not config.resume:
             _start_clean(out, console)
-        return _run(config, console, world, task, train_config, out, listeners)
+        return _run(config, console, world, task, out, listeners)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run(config: FinetuneConfig, console: Console, world, task, train_config, out: Path,
-         listeners: tuple = ()) -> FinetuneResult:
+def _run(config: FinetuneConfig, console: Console, world, task, out: Path, listeners: tuple = ()) -> FinetuneResult:
     """``finetune`` once the output directory is locked."""
     # ---- data and model: the task's own
     train_data, dev_data, test_data = task.load()
