@@ -28,7 +28,11 @@ SETS = {
     "weibo": {"dir": "weibo_ner", "train": "weiboNER_2nd_conll.train", "dev": "weiboNER_2nd_conll.dev",
               "test": "weiboNER_2nd_conll.test", "epochs": 5},
     "kmou": {"dir": "kmou_ner_2016klp", "train": "ner.train", "dev": "ner.dev", "test": "ner.test", "epochs": 3},
+    # English: no vocabulary to add; pretraining on the training text alone, as the ablation asks
+    "wnut": {"dir": "wnut17", "train": "wnut17train.conll", "dev": "emerging.dev.conll",
+             "test": "emerging.test.annotated", "epochs": 3, "pretrain_text": ("train",)},
 }
+VARIANTS = ("neither", "extension", "pretraining", "both")
 
 
 def main() -> None:
@@ -43,6 +47,8 @@ def main() -> None:
     p.add_argument("--precision", default="auto")
     p.add_argument("--work", default="/tmp/entitune-ablation")
     p.add_argument("--max-sentences", type=int, default=0, help="first N of each file (a quick check)")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="which of neither,extension,pretraining,both")
+    p.add_argument("--init", default="mean", choices=("mean", "random"), help="new embedding rows (vocab extend --init)")
     args = p.parse_args()
 
     from entitune.recipes import Console, FinetuneConfig, finetune
@@ -71,26 +77,33 @@ def main() -> None:
         record = results["sets"].setdefault(name, {"files": {k: str(v) for k, v in files.items()},
                                                    "finetune_epochs": spec["epochs"], "pretrain_epochs": pt_epochs,
                                                    "variants": {}})
+        variants = [v for v in args.variants.split(",") if v]
+        record["init"] = args.init
+        text = [str(files[k]) for k in spec.get("pretrain_text", ("train", "dev"))]
+        record["pretrain_text"] = text
         base = args.model
         encoders = {"neither": base}
-        t0 = time.perf_counter()
         ext_dir = work / name / "extended"
-        record["extension"] = vocab_extend([files["train"], files["dev"]], out=ext_dir, model=base, max_new=3000,
-                                           min_count=1, console=quiet)
-        record["extension_s"] = time.perf_counter() - t0
-        record["extension"] = {k: v for k, v in record["extension"].items() if k != "tokens"}
-        encoders["extension"] = str(ext_dir)
+        if {"extension", "both"} & set(variants):
+            t0 = time.perf_counter()
+            record["extension"] = vocab_extend([files["train"], files["dev"]], out=ext_dir, model=base, max_new=3000,
+                                               min_count=1, init=args.init, console=quiet)
+            record["extension_s"] = time.perf_counter() - t0
+            record["extension"] = {k: v for k, v in record["extension"].items() if k != "tokens"}
+            encoders["extension"] = str(ext_dir)
         for variant, start in (("pretraining", base), ("both", str(ext_dir))):
+            if variant not in variants:
+                continue
             t0 = time.perf_counter()
             pt_dir = work / name / f"mlm-{variant}"
-            pt = pretrain(PretrainConfig(text=[str(files["train"]), str(files["dev"])], out=str(pt_dir), model=start,
+            pt = pretrain(PretrainConfig(text=text, out=str(pt_dir), model=start,
                                          epochs=pt_epochs, lr=args.pretrain_lr, dev_fraction=0.05, device=args.device,
                                          precision=args.precision), quiet)
             record.setdefault("pretraining", {})[variant] = {"seconds": time.perf_counter() - t0,
                                                              "epochs": _mlm_epochs(pt.log)}
             encoders[variant] = str(pt_dir)
             save()
-        for variant in ("neither", "extension", "pretraining", "both"):
+        for variant in variants:
             t0 = time.perf_counter()
             run = finetune(FinetuneConfig(train=str(files["train"]), dev=str(files["dev"]), test=str(files["test"]),
                                           out=str(work / name / f"ner-{variant}"), model=encoders[variant],

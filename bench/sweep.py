@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Run a list of named fine-tuning recipes one after another and record each one's dev scores per
+epoch, test scores, precision and times: the driver behind the accuracy ablations and the
+classification recipe search (several of these run side by side on one lent GPU).
+
+  python bench/sweep.py --recipes RECIPES.json --out RESULTS.json [--data DATA_DIR] [--set key=value ...]
+
+``RECIPES.json`` maps a run's name to ``FinetuneConfig`` fields (``train``, ``dev``, ``test`` may
+use ``{data}`` for ``--data``); ``--set`` adds fields to every run (``device=cuda``,
+``precision=fp32``). Each run's ``out`` is ``--work/NAME``. The results file is rewritten after
+each run, so a run stopped by a time limit keeps what it finished; a run that fails is recorded
+with its error and the sweep goes on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def summary(log: dict, wall: float) -> dict:
+    """What a sweep keeps of a run's ``train_log.json``."""
+    train = log.get("train", {})
+    epochs = train.get("epochs", [])
+    test = log.get("test") or {}
+    keep = {k: test[k] for k in ("entity", "token_micro_f1", "accuracy", "macro_f1", "micro_f1") if k in test}
+    return {"test": keep, "precision": log.get("precision"), "best_epoch": train.get("best_epoch"),
+            "best_step": train.get("best_step"), "best_dev": train.get("best_score"), "stopped": train.get("stopped"),
+            "dev_by_epoch": [e.get("score") for e in epochs], "evaluations": train.get("evaluations", []),
+            "average": train.get("average"), "train_loop_s": train.get("train_seconds"),
+            "subwords_per_s": train.get("subwords_per_s"), "wall_s": wall}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipes", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--data", default=".")
+    p.add_argument("--work", default="/tmp/entitune-sweep")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--only", default="", help="comma-separated run names (default: all, in file order)")
+    args = p.parse_args()
+
+    from entitune.recipes import Console, FinetuneConfig, finetune
+
+    recipes = json.loads(Path(args.recipes).read_text())
+    common = dict(item.split("=", 1) for item in args.set)
+    common = {k: _value(v) for k, v in common.items()}
+    names = [n for n in args.only.split(",") if n] or list(recipes)
+    out = Path(args.out)
+    results: dict = {"script": "bench/sweep.py", "argv": sys.argv[1:], "common": common, "runs": {}}
+    try:
+        import torch
+
+        results["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+        results["torch"] = torch.__version__
+    except ImportError:
+        pass
+    for name in names:
+        recipe = {k: (v.format(data=args.data) if isinstance(v, str) else v) for k, v in recipes[name].items()}
+        options = {**common, **recipe, "out": str(Path(args.work) / name)}
+        t0 = time.perf_counter()
+        try:
+            result = finetune(FinetuneConfig(**options), Console(quiet=True))
+            results["runs"][name] = {"recipe": recipe, **summary(dict(result.log), time.perf_counter() - t0)}
+            test = results["runs"][name]["test"]
+            print(name, test.get("entity", {}).get("f1", test.get("accuracy")), test.get("token_micro_f1", ""),
+                  round(time.perf_counter() - t0, 1), flush=True)
+        except Exception as e:  # noqa: BLE001 - a failed run is recorded and the sweep goes on
+            results["runs"][name] = {"recipe": recipe, "error": f"{type(e).__name__}: {e}",
+                                     "traceback": traceback.format_exc()[-2000:]}
+            print(name, "FAILED", e, flush=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
