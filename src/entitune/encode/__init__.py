@@ -10,11 +10,12 @@ from .samplers import length_grouped_batches, token_budget_batches
 from .texts import text_windows
 from .windows import IGNORE, Window, WordEncoder, special_tokens_around
 from .word_features import (
-    WORD_FEATURES, CharVocabulary, WordFeaturizer, char_vocabulary, tokenizer_lowercases, uppercase_share, word_shape,
+    CASE_VARIES, WORD_FEATURES, CharVocabulary, WordFeaturizer, char_vocabulary, choose_word_features,
+    tokenizer_lowercases, uppercase_share, word_shape,
 )
 
 __all__ = [
-    "IGNORE", "WORD_FEATURES", "CharVocabulary", "MaskingRule", "Window", "WordEncoder", "WordFeaturizer",
+    "CASE_VARIES", "IGNORE", "WORD_FEATURES", "choose_word_features", "CharVocabulary", "MaskingRule", "Window", "WordEncoder", "WordFeaturizer",
     "char_vocabulary", "collate", "example_seed", "length_grouped_batches",
     "mask_window", "maskable_units", "merge_windows",
     "special_tokens_around", "text_windows", "token_budget_batches", "tokenizer_lowercases", "uppercase_share",

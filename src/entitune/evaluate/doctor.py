@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..data import read_sentences, read_texts, sniff_format, split_words
-from ..encode import WordEncoder, tokenizer_lowercases, uppercase_share
+from ..encode import CASE_VARIES, WordEncoder, tokenizer_lowercases, uppercase_share
 from ..errors import shorten
 from ..model import model_dir
 from ..tags import detect_scheme, first_invalid, invalid_starts, spans_from_tags, to_iob2
@@ -34,9 +34,6 @@ LINE_PER_WORD = ("conll", "bio", "weibo")
 EXAMPLES = 10
 #: Characters of a word, tag or label shown in the plain-text report (the JSON keeps them whole).
 SHOWN = 40
-#: Shares of training words with an uppercase letter between which capitalisation is taken to carry
-#: information (outside: a text in all lowercase or all capitals, where case says nothing)
-CASE_VARIES = (0.05, 0.95)
 
 
 def _w(text: str) -> str:
@@ -196,8 +193,8 @@ def word_features_advice(uppercase: float, lowercases: bool) -> str | None:
     if not (lowercases and low <= uppercase <= high):
         return None
     return (f"the tokenizer lowercases every word (an uncased encoder), but capitalisation varies in the training "
-            f"data ({uppercase:.0%} of words have an uppercase letter): try 'entitune train --word-features shape' "
-            "(or shape+chars) so the tagger sees each word's case")
+            f"data ({uppercase:.0%} of words have an uppercase letter): 'entitune train' adds word features "
+            "(--word-features auto, the default, picks shape+chars) so the tagger sees each word's case")
 
 
 def _advice(train: dict, encoder: WordEncoder | None) -> list[str]:

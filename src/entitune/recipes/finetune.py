@@ -137,7 +137,7 @@ def _run(config: FinetuneConfig, console: Console, world, task, out: Path, liste
     task.after_fit(model, dev_data)
     model.save(out)
     log = {"config": config_dict(config), "task": task.name, "training": asdict(train_config),
-           "precision": precision.to_dict(),
+           "precision": precision.to_dict(), **({"auto": task.auto} if task.auto else {}),
            "model": asdict(model.settings),
            "data": {"train": len(train_data), "dev": len(dev_data), "test": len(test_data or [])},
            "train": result.to_dict()}

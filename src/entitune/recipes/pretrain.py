@@ -49,6 +49,7 @@ class PretrainTask(TaskRun):
 
     def __init__(self, config: PretrainConfig, console: Console) -> None:
         self.config, self.console = config, console
+        self.auto: dict = {}
         for path in (*config.text, config.dev_text):  # before the output directory is made or anything read
             if path is not None:
                 check_input_file(path)

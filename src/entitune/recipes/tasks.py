@@ -6,11 +6,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..data import split_dev, sniff_task
-from ..encode import char_vocabulary
+from ..encode import char_vocabulary, choose_word_features
 from ..files import check_input_file
 from ..errors import ConfigError, shorten
 from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
 from ..model.card import write_model_card
+from ..model import model_dir
 from ..model.classifier import Classifier
 from ..model.tagger import Tagger
 from ..tags import from_iob2, label_set
@@ -76,6 +77,8 @@ class TaskRun:
     with a common default: nothing after the fit, the model card of ``model.card``."""
 
     name: str
+    #: what each option left at ``auto`` resolved to, and why (``train_log.json``'s ``auto``)
+    auto: dict
 
     def after_fit(self, model, dev) -> None:
         pass
@@ -92,6 +95,7 @@ class NerTask(TaskRun):
 
     def __init__(self, config: "FinetuneConfig", console: Console) -> None:
         self.config, self.console = config, console
+        self.auto: dict = {}
 
     def load(self) -> tuple[list, list, list | None]:
         c = self.config
@@ -116,16 +120,40 @@ class NerTask(TaskRun):
             raise ConfigError(f"{self.config.train}: every training tag is O, so there is no entity to learn; a "
                               "tagger needs B-TYPE / I-TYPE tags of at least one type")
 
+    def resolve_auto(self) -> tuple[str, int]:
+        """``word_features`` and ``context`` for this run: as asked, or what ``auto`` means for this
+        training data (and, for word features, this encoder's tokenizer), noted and kept in ``auto``."""
+        c = self.config
+        word_features, context = c.word_features, c.context
+        if word_features == "auto":
+            path = model_dir.check_checkpoint(c.model or model_dir.default_encoder_dir())
+            tokenizer = model_dir.load_tokenizer(path, model_dir.load_hf_config(path).model_type)
+            word_features, reason = choose_word_features((s.words for s in self._train), tokenizer)
+            self.auto["word_features"] = {"chosen": word_features, "reason": reason}
+            self.console.note(f"word features {word_features}: {reason}")
+        if context == "auto":
+            from .options import AUTO_CONTEXT
+
+            documents = len({s.doc for s in self._train})
+            context = AUTO_CONTEXT if documents > 1 else 0
+            reason = (f"the training data has {documents} documents: each sentence reads up to {AUTO_CONTEXT} sub-words "
+                      "of its neighbours on each side" if context else
+                      "the training data is one document (no -DOCSTART- lines or JSONL 'doc' fields): sentences are read alone")
+            self.auto["context"] = {"chosen": context, "reason": reason}
+            self.console.note(f"document context {context}: {reason}")
+        return word_features, context
+
     def build(self) -> Tagger:
         c = self.config
-        chars = char_vocabulary(s.words for s in self._train) if "chars" in c.word_features else None
+        word_features, context = self.resolve_auto()
+        chars = char_vocabulary(s.words for s in self._train) if "chars" in word_features else None
         tagger = Tagger.from_encoder(c.model, self.labels, head=c.head, features=c.features, max_length=c.max_length,
                                      stride=c.stride, constrained=not c.unconstrained, seed=c.seed, scheme=c.scheme,
-                                     dropout=c.dropout, word_features=c.word_features, char_vocab=chars,
-                                     context=c.context)
-        extra = f" with word features {c.word_features}" if c.word_features != "none" else ""
-        if c.context:
-            extra += f", document context {c.context} sub-words per side (dropout {c.context_dropout})"
+                                     dropout=c.dropout, word_features=word_features, char_vocab=chars,
+                                     context=context)
+        extra = f" with word features {word_features}" if word_features != "none" else ""
+        if context:
+            extra += f", document context {context} sub-words per side (dropout {c.context_dropout})"
         vocab = f" ({len(chars)} characters from train)" if chars is not None else ""
         self.console.note(f"model: {tagger.settings.encoder} ({c.features}) + {c.head} head{extra}{vocab}, "
                           f"{len(self.labels)} {c.scheme} labels")
@@ -148,6 +176,7 @@ class ClassifyTask(TaskRun):
 
     def __init__(self, config: "FinetuneConfig", console: Console) -> None:
         self.config, self.console = config, console
+        self.auto: dict = {}
         self.multi_label = False  # set by the files read: any multi-label file makes the task multi-label
 
     def _read(self, path):
@@ -183,7 +212,7 @@ class ClassifyTask(TaskRun):
 
     def build(self) -> Classifier:
         c = self.config
-        if c.word_features != "none":
+        if c.word_features not in ("none", "auto"):
             raise ConfigError(f"--word-features {c.word_features} is for NER (word tagging); a classifier reads "
                               "none: leave it out for --task classify")
         weights = balanced_class_weights(self._train, self.labels) if c.class_weights == "balanced" else None

@@ -172,6 +172,9 @@ def _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoc
         if state["config"] != _comparable(config):
             raise ConfigError(f"{checkpoints.directory}: the checkpoint was written with other training settings "
                               f"({state['config']}); resume with the same settings or start a new run")
+        if (differ := _settings_differ(state.get("model_settings"), _model_settings(model))):
+            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written for a model with other settings "
+                              f"({'; '.join(differ)}); resume with the same options or start a new run")
         if len(state["rng"]) != world.size:
             raise ConfigError(f"{checkpoints.directory}: the checkpoint was written by {len(state['rng'])} processes; "
                               f"resume with as many (this run has {world.size})")
@@ -199,7 +202,7 @@ def _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoc
         rngs = gather(ckpt.rng_state(), world)  # every rank's dropout stream, for an exact resume
         if world.is_main:  # one writer; the other ranks hold the same weights
             ckpt.save_step({
-                "config": _comparable(config), "step": step, "epoch": epoch, "steps_in_epoch": steps_in_epoch,
+                "config": _comparable(config), "model_settings": _model_settings(model), "step": step, "epoch": epoch, "steps_in_epoch": steps_in_epoch,
                 "partial": list(sums), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(), "rng": rngs, "best_f1": best_score, "best_state": best_state,
                 "best_epoch": result.best_epoch, "epochs": [asdict(e) for e in result.epochs],
@@ -409,6 +412,22 @@ def _comparable(config: TrainConfig) -> dict:
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     return {k: v for k, v in asdict(config).items() if k not in ("eval_batch_size", "time_budget_s")
             and not (k in _LATER_SETTINGS and v == defaults[k])}
+
+
+def _model_settings(model: nn.Module) -> dict | None:
+    """The model's settings (head, word features, document context...) as a checkpoint keeps them,
+    so that a resume with other model options is refused even where the weights would still load."""
+    settings = getattr(model, "settings", None)
+    return asdict(settings) if settings is not None and hasattr(settings, "__dataclass_fields__") else None
+
+
+def _settings_differ(saved: dict | None, ours: dict | None) -> list[str]:
+    """``name: saved there, ours now`` for each setting both know and that differs (a checkpoint of a
+    version that kept none is not compared)."""
+    if saved is None or ours is None:
+        return []
+    return [f"{k}: {saved[k]!r} there, {ours[k]!r} now" for k in sorted(saved.keys() & ours.keys())
+            if saved[k] != ours[k]]
 
 
 def _clock() -> float:

@@ -22,6 +22,8 @@ from entitune.encode import (
     word_shape,
 )
 from entitune.encode.word_features import (
+    AUTO_WORD_FEATURES,
+    choose_word_features,
     CHAR_BUCKETS,
     MAX_WORD_CHARS,
     SHAPE_IDS,
@@ -321,7 +323,7 @@ def test_doctor_advises_word_features_for_an_uncased_tokenizer_and_cased_data(ti
     report = diagnose([cased_file, lower_file], "bio", uncased)
     assert 0.05 < report["files"][0]["uppercase_words"] < 0.95 and report["files"][1]["uppercase_words"] == 0.0
     (advice,) = report["advice"]
-    assert "--word-features shape" in advice and "lowercases" in advice
+    assert "--word-features auto" in advice and "lowercases" in advice
     assert f"advice: {advice}" in format_doctor(report).splitlines()
     # all lowercase training data: case says nothing
     assert diagnose([lower_file, cased_file], "bio", uncased)["advice"] == []
@@ -333,3 +335,29 @@ def test_doctor_advises_word_features_for_an_uncased_tokenizer_and_cased_data(ti
     cased = BertTokenizerFast(vocab=vocab, do_lower_case=False)
     assert not tokenizer_lowercases(cased)
     assert diagnose([cased_file], "bio", WordEncoder(cased, 16, 0))["advice"] == []
+
+
+def test_auto_word_features_follow_the_doctors_rule(tiny_bert):
+    """``--word-features auto``: shape+chars exactly where doctor advises them (an uncased tokenizer
+    and training words whose case varies), none for all-lowercase or all-capitals data or a cased
+    tokenizer; the reason says which."""
+    from transformers import AutoTokenizer, BertTokenizerFast
+
+    uncased = AutoTokenizer.from_pretrained(str(tiny_bert))
+    cased_words = [s.words for s in _case_rule_sentences(10, seed=3)]
+    assert choose_word_features(cased_words, uncased) == (AUTO_WORD_FEATURES, choose_word_features(cased_words, uncased)[1])
+    assert AUTO_WORD_FEATURES == "shape+chars"
+    assert "lowercases" in choose_word_features(cased_words, uncased)[1]
+    lower = [words for words, _ in TINY_SENTENCES]
+    assert choose_word_features(lower, uncased)[0] == "none"
+    assert choose_word_features([[w.upper() for w in s] for s in lower], uncased)[0] == "none"
+    # the bounds are the doctor's: just inside 5% turns it on, just outside does not
+    inside = [["Paris"] + ["x"] * 19]  # 1 of 20 words: 5%
+    outside = [["Paris"] + ["x"] * 20]  # 1 of 21: below 5%
+    assert choose_word_features(inside, uncased)[0] == AUTO_WORD_FEATURES
+    assert choose_word_features(outside, uncased)[0] == "none"
+    vocab = uncased.get_vocab()
+    vocab.update({w.title(): len(vocab) + i for i, w in enumerate(WORDS)})
+    cased = BertTokenizerFast(vocab=vocab, do_lower_case=False)
+    mode, reason = choose_word_features(cased_words, cased)
+    assert mode == "none" and "keeps case" in reason

@@ -27,15 +27,15 @@ def checkpoint(tiny_bert, tmp_path_factory):
     return directory
 
 
-def _tagger(tiny_bert) -> Tagger:
-    return Tagger.from_encoder(tiny_bert, LABELS, max_length=16, stride=4, seed=0)
+def _tagger(tiny_bert, **options) -> Tagger:
+    return Tagger.from_encoder(tiny_bert, LABELS, **{"max_length": 16, "stride": 4, "seed": 0, **options})
 
 
-def _resume(tiny_bert, checkpoint, tmp_path, config):
+def _resume(tiny_bert, checkpoint, tmp_path, config, **model_options):
     directory = tmp_path / "resume"
     shutil.copytree(checkpoint, directory)
     notices = []
-    fit(_tagger(tiny_bert), SENTENCES, None, config,
+    fit(_tagger(tiny_bert, **model_options), SENTENCES, None, config,
         checkpoints=CheckpointOptions(directory, keep=1, resume=True, notice=notices.append))
     return notices
 
@@ -49,3 +49,12 @@ def test_resume_refuses_a_checkpoint_written_with_other_training_settings(tiny_b
 def test_resume_accepts_another_evaluation_batch_size(tiny_bert, checkpoint, tmp_path):
     notices = _resume(tiny_bert, checkpoint, tmp_path, replace(CONFIG, eval_batch_size=8))
     assert any(n.startswith("resuming from step") for n in notices)
+
+
+@pytest.mark.parametrize("model_options", [{"context": 8}, {"max_length": 24}, {"constrained": False}])
+def test_resume_refuses_a_checkpoint_of_a_model_with_other_settings(tiny_bert, checkpoint, tmp_path, model_options):
+    """Document context, window length or decoding change no weight shape, so the weights would load:
+    the checkpoint's model settings are compared, and the message names what differs."""
+    name = next(iter(model_options))
+    with pytest.raises(ConfigError, match=f"a model with other settings.*{name}: "):
+        _resume(tiny_bert, checkpoint, tmp_path, CONFIG, **model_options)
