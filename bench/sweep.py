@@ -69,6 +69,10 @@ def main() -> None:
 
         results["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
         results["torch"] = torch.__version__
+        if not torch.cuda.is_available():
+            from _common import machine  # the CPU model and its matrix features beside every number
+
+            results["machine"] = machine()
     except ImportError:
         pass
     for name in names:

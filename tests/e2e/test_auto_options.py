@@ -1,4 +1,4 @@
-"""``--word-features auto`` and ``--context auto``, the defaults of ``entitune train`` for NER: each
+"""``--word-features auto`` (the default of ``entitune train`` for NER) and ``--context auto``: each
 resolves from the training data (and the encoder's tokenizer), the choice and its reason are printed
 and kept under ``auto`` in ``train_log.json``, and the saved model carries the resolved values."""
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _train(tmp_path, tiny_bert, train, **options):
 def test_cased_documents_turn_both_on(tmp_path, tiny_bert):
     cased = _cased(TINY_SENTENCES)
     train = _conll(tmp_path / "train.txt", [cased[:3], cased[3:]])
-    _, log, notes = _train(tmp_path, tiny_bert, train)
+    _, log, notes = _train(tmp_path, tiny_bert, train, context="auto")
     assert log["config"]["word_features"] == "auto" and log["config"]["context"] == "auto"
     assert log["auto"]["word_features"]["chosen"] == "shape+chars" == log["model"]["word_features"]
     assert log["auto"]["context"]["chosen"] == AUTO_CONTEXT == log["model"]["context"]
@@ -63,7 +63,7 @@ def test_cased_documents_turn_both_on(tmp_path, tiny_bert):
 
 def test_lowercase_single_document_turns_both_off(tmp_path, tiny_bert):
     train = str(write_bio(tmp_path / "train.bio", TINY_SENTENCES))
-    _, log, notes = _train(tmp_path, tiny_bert, train)
+    _, log, notes = _train(tmp_path, tiny_bert, train, context="auto")
     assert log["auto"]["word_features"]["chosen"] == "none" == log["model"]["word_features"]
     assert log["auto"]["context"]["chosen"] == 0 == log["model"]["context"]
     assert "one document" in log["auto"]["context"]["reason"]
@@ -88,3 +88,12 @@ def test_a_classifier_ignores_both(tmp_path, tiny_bert):
     train.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in TINY_TEXTS))
     _, log, _ = _train(tmp_path, tiny_bert, str(train))
     assert log["task"] == "classify" and "auto" not in log
+
+
+def test_context_is_off_by_default(tmp_path, tiny_bert):
+    """Document context costs about 6x the CPU time (the windows fill up): opt-in, even for data
+    with documents; the word features' choice is still made."""
+    cased = _cased(TINY_SENTENCES)
+    _, log, _ = _train(tmp_path, tiny_bert, _conll(tmp_path / "train.txt", [cased[:3], cased[3:]]))
+    assert log["config"]["context"] == 0 == log["model"]["context"] and "context" not in log["auto"]
+    assert log["auto"]["word_features"]["chosen"] == "shape+chars"

@@ -156,6 +156,7 @@ def diagnose(paths: Sequence[str | Path], format: str = "auto", encoder: WordEnc
             "entities_total": sum(entities.values()),
             "invalid_sequences": _invalid(sentences, scheme, fmt),
             "uppercase_words": round(uppercase_share(s.words for s in sentences)[0], 4),
+            "documents": len({s.doc for s in sentences}),
         }
         if any(s.text is not None for s in sentences):
             report["characters"] = sum(len(s.text or "") for s in sentences)
@@ -197,12 +198,27 @@ def word_features_advice(uppercase: float, lowercases: bool) -> str | None:
             "(--word-features auto, the default, picks shape+chars) so the tagger sees each word's case")
 
 
+def context_advice(documents: int) -> str | None:
+    """The advice on ``--context`` for a training file of ``documents`` documents; None: one document.
+
+    >>> context_advice(946)[:46]
+    'the training file has 946 documents: --context'
+    >>> context_advice(1) is None
+    True
+    """
+    if documents < 2:
+        return None
+    return (f"the training file has {documents} documents: --context auto lets each sentence read its neighbours "
+            "(CoNLL-2003: +0.6 entity F1, at about 6x the training time on a CPU)")
+
+
 def _advice(train: dict, encoder: WordEncoder | None) -> list[str]:
-    """Options worth trying, from the training file's report and the tokenizer (none without one)."""
-    if encoder is None:
-        return []
-    case = word_features_advice(train["uppercase_words"], tokenizer_lowercases(encoder.tokenizer))
-    return [case] if case else []
+    """Options worth trying, from the training file's report and the tokenizer (the word features
+    need one)."""
+    advice = [context_advice(train.get("documents", 1))]
+    if encoder is not None:
+        advice.insert(0, word_features_advice(train["uppercase_words"], tokenizer_lowercases(encoder.tokenizer)))
+    return [a for a in advice if a]
 
 
 def format_doctor(report: dict) -> str:
@@ -219,6 +235,8 @@ def format_doctor(report: dict) -> str:
             lines.append(f"  line {e['line']}: {_w(e['tag'])} after {_w(e['after'])}")
         if "uppercase_words" in f:
             lines.append(f"words with an uppercase letter: {f['uppercase_words']:.1%}")
+        if f.get("documents", 1) > 1:
+            lines.append(f"documents: {f['documents']}")
         if "labels_not_in_train" in f:
             missing = ", ".join(map(_w, f["labels_not_in_train"])) or "none"
             lines.append(f"labels not in the first (train) file: {missing}")

@@ -28,7 +28,8 @@ AUTO_PATIENCE = 3
 #: data comes in several documents (CoNLL ``-DOCSTART-``, JSONL ``doc`` fields), else none. Measured
 #: with the bundled MiniLM on CoNLL-2003, 3 epochs, with word features: test entity F1 0.884 -> 0.891
 #: (max length 128; 0.890 and 0.893 on two seeds at 256); without word features 0.870 -> 0.874
-#: (``bench/results/gpu_h200_sweeps.json``).
+#: (``bench/results/gpu_h200_sweeps.json``). Not the default: the windows fill up to the max length,
+#: so on a 2-core CPU an epoch took 5.8x as long (``bench/results/conll2003_cpu_cost.json``).
 AUTO_CONTEXT = 64
 
 
@@ -57,7 +58,7 @@ class FinetuneConfig:
     max_length: int = 128
     stride: int = 32
     dropout: float = 0.1
-    context: int | str = "auto"  # document context, sub-words of neighbouring sentences per side (NER); AUTO_CONTEXT
+    context: int | str = 0  # document context, sub-words of neighbouring sentences per side (NER); or "auto"
     context_dropout: float = 0.5  # with context: share of sentences read without it, each epoch
     epochs: int | str = 3  # or "auto" (AUTO_EPOCHS)
     max_epochs: int = 10  # epochs "auto": at most this many, and the schedule's length
