@@ -5,7 +5,9 @@ engtest sentences given as plain strings (words joined by spaces):
 - the reference: ``transformers.pipeline("token-classification", aggregation_strategy="simple")``
   on the same model directory, batch sizes 1 and 32 (as ../shared/anchors/hf_pipeline_speed.py);
 - entitune's ``Predictor`` on the PyTorch model (fp32), batch sizes 1 and 32, called like the
-  pipeline: the whole list of texts, ``batch_size`` windows per forward pass;
+  pipeline: the whole list of texts, ``batch_size`` windows per forward pass; and at the precision
+  ``--precision auto`` picks here (``entitune predict``'s default) where that is not fp32, with the
+  tags that differ from fp32's counted;
 - entitune's ``Predictor`` on ONNX exports of it, fp32 and int8, batch sizes 1 and 32;
 - entity F1 of each entitune backend on engtest (the pipeline's output is aggregated entities,
   scored here too by mapping them back to words);
@@ -77,6 +79,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--skip", default="", help="comma-separated parts to skip: pipeline,torch,onnx,long")
     p.add_argument("--batch-sizes", default="1,32", help="comma-separated batch sizes to time (default 1,32)")
+    p.add_argument("--pipeline-bf16", action="store_true", help="also time the pipeline with its weights in bf16")
     args = p.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
@@ -127,9 +130,18 @@ def main() -> None:
         ner = pipeline("token-classification", model=args.model, aggregation_strategy="simple", device="cpu")
         for bs in batch_sizes:
             configs[f"hf_pipeline_b{bs}"] = lambda xs, bs=bs: ner(xs, batch_size=bs)
+        if args.pipeline_bf16:  # the peer's fastest setting on a CPU that multiplies bf16 natively
+            ner16 = pipeline("token-classification", model=args.model, aggregation_strategy="simple", device="cpu",
+                             dtype=torch.bfloat16)
+            for bs in batch_sizes:
+                configs[f"hf_pipeline_bf16_b{bs}"] = lambda xs, bs=bs: ner16(xs, batch_size=bs)
     backends = {}
     if "torch" not in skip:
         backends["torch_fp32"] = TorchScorer(tagger)
+        auto = TorchScorer(tagger, precision="auto")  # what evaluate, predict and serve use by default
+        result["torch_auto_precision"] = auto.choice.to_dict()
+        if auto.choice.precision != "fp32":
+            backends[f"torch_auto_{auto.choice.precision}"] = auto
     if "onnx" not in skip:
         tmp = Path(tempfile.mkdtemp(prefix="entitune-bench-"))
         for q in ("none", "int8"):
@@ -144,7 +156,12 @@ def main() -> None:
     # batch 1 and batch 32 in rounds of their own: a slow batch-1 round spans minutes
     for bs in batch_sizes:
         timings = interleaved({k: fn for k, fn in configs.items() if k.endswith(f"_b{bs}")}, texts, args.repeats)
+        fp32_out = timings.get(f"entitune_torch_fp32_b{bs}", {}).get("_out")
         for name, r in timings.items():
+            if name.startswith("entitune_torch_auto") and fp32_out is not None:
+                r["words_differing_from_fp32"] = sum(a != b for x, y in zip(r["_out"], fp32_out)
+                                                     for a, b in zip(x.tags, y.tags))
+                r["sentences_differing_from_fp32"] = sum(x.tags != y.tags for x, y in zip(r["_out"], fp32_out))
             if name.startswith("hf_pipeline"):
                 tags = pipeline_tags(r["_out"], sentences)
                 record(name, r, tags, sum(not is_valid_sequence(t, tagger.labels) for t in tags))
@@ -181,6 +198,17 @@ def main() -> None:
                 round_ratios[name] = {"per_round": per_round, "median": statistics.median(per_round)}
     result["ratio_to_pipeline_same_batch"] = ratios
     result["ratio_to_pipeline_per_round"] = round_ratios
+    # against the pipeline's fastest setting at each batch size (fp32, or bf16 with --pipeline-bf16)
+    fastest = {}
+    for name, r in runs.items():
+        if name.startswith("hf_pipeline"):
+            bs = name.rsplit("_b", 1)[1]
+            if bs not in fastest or r["sentences_per_s"] > runs[fastest[bs]]["sentences_per_s"]:
+                fastest[bs] = name
+    result["fastest_pipeline"] = fastest
+    result["ratio_to_fastest_pipeline_same_batch"] = {
+        name: runs[name]["sentences_per_s"] / runs[fastest[name.rsplit("_b", 1)[1]]]["sentences_per_s"]
+        for name in runs if name.startswith("entitune_") and name.rsplit("_b", 1)[1] in fastest}
     if "hf_pipeline_b32" in runs:
         result["onnx_int8_b32_vs_pipeline_b32"] = ratios.get("entitune_onnx_int8_b32")
     print(json.dumps(ratios, indent=1))

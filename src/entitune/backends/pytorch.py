@@ -21,9 +21,12 @@ class TorchScorer(HeadScorer):
             weights are copied and packed now: build a new scorer after the weights change (the
             training loop makes one per evaluation).
         fast: use the lean forward where it applies; False always runs the model's forward.
-        precision: ``fp32``, ``bf16`` (autocast: the model's own forward, matmuls in bf16) or ``auto``
-            (``precision.choose_precision`` on the model's device: bf16 on a GPU with bf16 tensor
-            cores or an AMX CPU whose probe agrees). ``choice`` says what was chosen and why.
+        precision: ``fp32``, ``bf16`` or ``auto`` (``precision.choose_precision`` for inference on
+            the model's device: bf16 where a timed probe of this forward agrees, on a CPU with
+            avx512_bf16 or AMX or a GPU with bf16 tensor cores). bf16 runs the lean forward with its
+            matmuls in bf16 where it applies (``BertFastPath(dtype=bf16)``; LayerNorms, softmax
+            and the residual stream stay float32), else the model's own forward under autocast.
+            ``choice`` says what was chosen and why.
     """
 
     streams = 1
@@ -37,11 +40,12 @@ class TorchScorer(HeadScorer):
         self.device = next(tagger.parameters()).device
         check_choice("precision", precision, INFERENCE_PRECISIONS)
         config = getattr(tagger.encoder, "config", None)
-        self.choice = choose_precision(precision, self.device, width=Width.of(config) if config is not None else None)
-        self.autocast = torch.bfloat16 if self.choice.precision == "bf16" else None
-        applies = (fast and self.autocast is None and not tagger.frozen and self.device.type == "cpu"
-                   and BertFastPath.supports(tagger.encoder))
-        self.fast = BertFastPath(tagger.encoder) if applies else None
+        self.choice = choose_precision(precision, self.device, width=Width.of(config) if config is not None else None,
+                                       purpose="inference")
+        bf16 = self.choice.precision == "bf16"
+        applies = (fast and not tagger.frozen and self.device.type == "cpu" and BertFastPath.supports(tagger.encoder))
+        self.fast = BertFastPath(tagger.encoder, torch.bfloat16 if bf16 else torch.float32) if applies else None
+        self.autocast = torch.bfloat16 if bf16 and self.fast is None else None
 
     @torch.inference_mode()
     def score_windows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
