@@ -19,7 +19,7 @@ The decision has two parts, and both are recorded with the run:
    is cached per machine and width (CPU model and flags or GPU name, torch version, threads) in
    ``~/.cache/entitune/precision.json`` (``ENTITUNE_CACHE_DIR`` moves it), so it runs once.
 
-Inference (``purpose="inference"``: ``evaluate``, ``predict``, ``serve``, ``TorchScorer``) is decided
+Inference (``purpose="inference"``: ``evaluate``, ``predict``, ``serve``, ``TorchScorer`` where the lean forward applies) is decided
 the same way but for what inference runs: on a CPU, the lean forward (``fastbert``) with its matmuls
 in bf16. The same CPUs are candidates, and the probe times that
 forward of a one-layer BERT of the model's width (32 sequences of 16 tokens, a typical batch) in
@@ -106,7 +106,7 @@ def choose_precision(requested: str, device: str | torch.device = "cpu", probe: 
     """The precision for ``requested`` on ``device``: anything but ``auto`` is kept as asked; ``auto``
     is decided as the module docstring says, probing a layer of ``width`` (default: MiniLM's) the way
     ``purpose`` (``train`` or ``inference``) runs it. ``probe=False`` decides from the hardware alone
-    (bf16 tensor cores or AMX, and for CPU inference avx512_bf16: bf16)."""
+    (bf16 tensor cores, AMX or avx512_bf16: bf16)."""
     check_choice("precision", requested, ("auto", "fp32", "bf16", "fp16"))
     check_choice("purpose", purpose, PURPOSES)
     if requested != "auto":

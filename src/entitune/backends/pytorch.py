@@ -40,10 +40,12 @@ class TorchScorer(HeadScorer):
         self.device = next(tagger.parameters()).device
         check_choice("precision", precision, INFERENCE_PRECISIONS)
         config = getattr(tagger.encoder, "config", None)
-        self.choice = choose_precision(precision, self.device, width=Width.of(config) if config is not None else None,
-                                       purpose="inference")
-        bf16 = self.choice.precision == "bf16"
         applies = (fast and not tagger.frozen and self.device.type == "cpu" and BertFastPath.supports(tagger.encoder))
+        # the inference probe times the lean forward; where that does not apply (a GPU, another
+        # encoder), autocast over the model's own forward runs, which the training probe times
+        self.choice = choose_precision(precision, self.device, width=Width.of(config) if config is not None else None,
+                                       purpose="inference" if applies else "train")
+        bf16 = self.choice.precision == "bf16"
         self.fast = BertFastPath(tagger.encoder, torch.bfloat16 if bf16 else torch.float32) if applies else None
         self.autocast = torch.bfloat16 if bf16 and self.fast is None else None
 
