@@ -3,21 +3,9 @@
 # carried: .gpu/model (all-MiniLM-L6-v2 as fp16, the 64 MiB transfer limit; restored to fp32 here),
 # .gpu/data.tgz (the ../shared/data sets used) and .gpu/site (seqeval).
 # one device call: twelve independent runs side by side on the one GPU, each writing its JSON into $OUT as it goes
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-export PYTHONPATH=$PWD/src:$PWD/.gpu/site
-T=${T:-540}
-M=/tmp/minilm; mkdir -p $M /tmp/data $OUT/logs; cp -r .gpu/model/* $M/ && rm -f $M/model.fp16.safetensors
-tar xzf .gpu/data.tgz -C /tmp/data || exit 3
-python3 -c "
-from safetensors.torch import load_file, save_file
-w = load_file('.gpu/model/model.fp16.safetensors')
-save_file({k: v.float() if v.is_floating_point() else v for k, v in w.items()}, '$M/model.safetensors')" || exit 3
-nvidia-cuda-mps-control -d 2>/dev/null && echo "MPS on" || echo "MPS off"
-nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 20 > $OUT/smi.csv 2>&1 & SMI=$!
-pids=()
+T=${T:-540}; R=$OUT
+source bench/device/common.sh
 A="python3 bench/domain_ablation.py --data /tmp/data --model $M --device cuda --precision fp32"
-S="python3 bench/sweep.py --data /tmp/data --set model=$M --set device=cuda --set precision=fp32"
-run() { name=$1; shift; (timeout $T "$@" > $OUT/logs/$name.txt 2>&1; echo "$name exit $?" >> $OUT/logs/exits.txt) & pids+=($!); }
 run kmou_a $A --sets kmou --variants neither,extension,both --pretrain-epochs 15 --work /tmp/abl/ka --out $OUT/domain_kmou_a.json
 run kmou_b $A --sets kmou --variants pretraining --pretrain-epochs 15 --work /tmp/abl/kb --out $OUT/domain_kmou_b.json
 run kmou_r $A --sets kmou --variants extension,both --init random --pretrain-epochs 15 --work /tmp/abl/kr --out $OUT/domain_kmou_random.json

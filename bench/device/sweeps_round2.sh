@@ -1,20 +1,8 @@
 #!/bin/bash
 # Run on the lent H200 as `T=395 bash bench/device/sweeps_round2.sh`, carrying `.gpu/` as for round 1.
 # second device call: ten more runs side by side; everything is packed into one results.tgz at the end
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-export PYTHONPATH=$PWD/src:$PWD/.gpu/site
 T=${T:-400}; R=/tmp/res
-M=/tmp/minilm; mkdir -p $M /tmp/data $R/logs; cp -r .gpu/model/* $M/ && rm -f $M/model.fp16.safetensors
-tar xzf .gpu/data.tgz -C /tmp/data || exit 3
-python3 -c "
-from safetensors.torch import load_file, save_file
-w = load_file('.gpu/model/model.fp16.safetensors')
-save_file({k: v.float() if v.is_floating_point() else v for k, v in w.items()}, '$M/model.safetensors')" || exit 3
-nvidia-cuda-mps-control -d 2>/dev/null && echo "MPS on" || echo "MPS off"
-nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 20 > $R/smi.csv 2>&1 & SMI=$!
-pids=()
-S="python3 bench/sweep.py --data /tmp/data --set model=$M --set device=cuda --set precision=fp32"
-run() { name=$1; shift; (timeout $T "$@" > $R/logs/$name.txt 2>&1; echo "$name exit $?" >> $R/logs/exits.txt) & pids+=($!); }
+source bench/device/common.sh
 AG="$S --recipes bench/sweeps/ag_news.json --work /tmp/sw/ag"
 run ag_lr $AG --out $R/sweep_ag_lr2e-4.json --only mean_lr2e-4_avg_s42,mean_lr2e-4_avg_s1,mean_lr2e-4_avg_s2
 run ag_head $AG --out $R/sweep_ag_headlr.json --only mean_headlr2e-3_avg_s42,mean_headlr2e-3_avg_s1,mean_headlr2e-3_avg_s2

@@ -124,6 +124,17 @@ def config_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
+def differences(saved: Mapping[str, Any], ours: Mapping[str, Any], ignore: frozenset[str] = frozenset()) -> list[str]:
+    """``name: saved there, ours now`` for each setting both mappings hold (and ``ignore`` does not
+    name) whose values differ, in name order: how a refusal to resume says what changed.
+
+    >>> differences({"lr": 0.1, "seed": 1, "out": "a"}, {"lr": 0.2, "seed": 1, "out": "b"}, frozenset({"out"}))
+    ['lr: 0.1 there, 0.2 now']
+    """
+    return [f"{k}: {saved[k]!r} there, {ours[k]!r} now" for k in sorted(saved.keys() & ours.keys())
+            if k not in ignore and saved[k] != ours[k]]
+
+
 def parse_assignments(items: list[str] | tuple[str, ...], source: str = "--set") -> dict[str, Any]:
     """``["lr=1e-3", "head=crf", "resume=true"]`` as options: numbers, true/false and none are
     read as such, anything else stays a string (``build_config`` then checks each against its field).

@@ -23,6 +23,8 @@ faster. Where those kernels are missing (a torch built without oneDNN, or a GPU)
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,7 +32,10 @@ from torch import nn
 from ..model.bert import attend, bert_layers, key_mask
 
 
+@functools.lru_cache(maxsize=None)
 def _onednn_works(dtype: torch.dtype = torch.float32) -> bool:
+    """Whether oneDNN's packed linear runs here in ``dtype`` (asked once per type: scorers are built
+    at every evaluation)."""
     try:
         w = torch.ones(2, 2, dtype=dtype)
         y = torch.ops.mkldnn._linear_pointwise(torch.ones(1, 2, dtype=dtype), torch.ops.mkldnn._reorder_linear_weight(w),
@@ -170,20 +175,10 @@ class BertFastPath:
                 projected = projected.new_zeros(batch * seq, 3 * hidden).index_copy_(0, keep, projected)
             # shape: (3, batch, heads, seq, head_dim)
             q, k, v = projected.view(batch, seq, 3, self.heads, head_dim).permute(2, 0, 3, 1, 4)
-            attended = attend(q, k, v, mask, scale) if self.dtype == torch.float32 else _attend_low(q, k, v, mask, scale)
-            att = attended.transpose(1, 2).reshape(batch * seq, hidden)
+            # the scores, mask and softmax in float32 whatever the matmuls' type
+            att = attend(q, k, v, mask, scale, softmax_dtype=torch.float32).transpose(1, 2).reshape(batch * seq, hidden)
             att = att[keep] if keep is not None else att.view(batch, seq, hidden)
             x = F.layer_norm(out(att).float() + x, (hidden,), *norm1, self.eps)
             x = F.layer_norm(down(up(x)).float() + x, (hidden,), *norm2, self.eps)
         return x
 
-
-def _attend_low(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
-                scale: float) -> torch.Tensor:
-    """``model.bert.attend`` with q, k, v in a low-precision type: both matmuls in that type, the
-    mask and the softmax in float32. Shapes as ``attend``'s."""
-    # shape: (batch, heads, queries, keys)
-    scores = torch.matmul(q, k.transpose(-1, -2)).float() * scale
-    if mask is not None:
-        scores = scores + mask
-    return torch.matmul(scores.softmax(-1).to(v.dtype), v)

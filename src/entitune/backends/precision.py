@@ -186,13 +186,8 @@ def probe_speedup(rounds: int = 4, width: Width | None = None, device: str | tor
 
 
 def _probe(rounds: int, width: Width, device: torch.device) -> float:
-    from transformers import BertConfig, BertModel
-
     generator = torch.Generator().manual_seed(0)
-    config = BertConfig(vocab_size=512, hidden_size=width.hidden, num_attention_heads=width.heads,
-                        intermediate_size=width.intermediate, num_hidden_layers=1)
-    torch.manual_seed(0)
-    model = BertModel(config, add_pooling_layer=False).to(device)
+    model = _one_layer_bert(width).to(device)
     ids = torch.randint(0, 512, (16, 64), generator=generator).to(device)
     mask = torch.ones_like(ids)
 
@@ -210,13 +205,7 @@ def _probe(rounds: int, width: Width, device: torch.device) -> float:
         sync()
         return time.perf_counter() - t0
 
-    for _ in range(2):  # warm-up: first calls pick (and on a GPU load) kernels
-        step(False), step(True)
-    best = {False: float("inf"), True: float("inf")}
-    for _ in range(rounds):
-        for bf16 in (False, True):
-            best[bf16] = min(best[bf16], step(bf16))
-    return best[False] / best[True]
+    return _speedup(step, rounds, warmup=2)  # warm-up: first calls pick (and on a GPU load) kernels
 
 
 def probe_inference_speedup(rounds: int = 5, width: Width | None = None) -> float:
@@ -228,34 +217,45 @@ def probe_inference_speedup(rounds: int = 5, width: Width | None = None) -> floa
 
 
 def _probe_inference(rounds: int, width: Width) -> float:
-    from transformers import BertConfig, BertModel
-
     from .fastbert import BertFastPath
 
-    config = BertConfig(vocab_size=512, hidden_size=width.hidden, num_attention_heads=width.heads,
-                        intermediate_size=width.intermediate, num_hidden_layers=1)
-    torch.manual_seed(0)
-    model = BertModel(config, add_pooling_layer=False).eval()
+    model = _one_layer_bert(width).eval()
     if not BertFastPath.supports(model):
         return 0.0
     ids = torch.randint(0, 512, (32, 16), generator=torch.Generator().manual_seed(0))
     mask = torch.ones_like(ids)
-    paths = {dtype: BertFastPath(model, dtype) for dtype in (torch.float32, torch.bfloat16)}
+    paths = {bf16: BertFastPath(model, torch.bfloat16 if bf16 else torch.float32) for bf16 in (False, True)}
 
-    def run(dtype) -> float:
+    def run(bf16: bool) -> float:
         t0 = time.perf_counter()
         with torch.inference_mode():
             for _ in range(4):
-                paths[dtype](ids, mask)
+                paths[bf16](ids, mask)
         return time.perf_counter() - t0
 
-    for dtype in paths:  # warm-up: the first calls pick kernels
-        run(dtype)
-    best = {dtype: float("inf") for dtype in paths}
+    return _speedup(run, rounds, warmup=1)  # warm-up: the first calls pick kernels
+
+
+def _one_layer_bert(width: Width):
+    """A randomly initialised (seed 0) one-layer ``BertModel`` of ``width``, vocabulary 512: what the probes time."""
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=512, hidden_size=width.hidden, num_attention_heads=width.heads,
+                        intermediate_size=width.intermediate, num_hidden_layers=1)
+    torch.manual_seed(0)
+    return BertModel(config, add_pooling_layer=False)
+
+
+def _speedup(timed, rounds: int, warmup: int) -> float:
+    """fp32 seconds / bf16 seconds of ``timed(bf16)``: ``warmup`` untimed rounds, then the best of
+    ``rounds`` interleaved rounds each."""
+    for _ in range(warmup):
+        timed(False), timed(True)
+    best = {False: float("inf"), True: float("inf")}
     for _ in range(rounds):
-        for dtype in paths:
-            best[dtype] = min(best[dtype], run(dtype))
-    return best[torch.float32] / best[torch.bfloat16]
+        for bf16 in (False, True):
+            best[bf16] = min(best[bf16], timed(bf16))
+    return best[False] / best[True]
 
 
 __all__ = ["INFERENCE_PRECISIONS", "PURPOSES", "PrecisionChoice", "Width", "choose_precision", "cpu_info",

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..config import config_dict
+from ..config import config_dict, differences
 from ..errors import ConfigError, output_error
 from ..files import RunLock, atomic_write_text
 from ..model.encoder_model import EncoderModel
@@ -193,19 +193,17 @@ def _finished(config: FinetuneConfig, out: Path, console: Console, world) -> boo
     run removes it first): True after a note that there is nothing to resume, so that re-running a
     command that may have been cut off is safe; a ``ConfigError`` when that run had other settings
     (the model there is not what these options would train). The main process decides for all."""
-    differences: list[str] = []
+    differing: list[str] = []
     finished = 0.0  # 1: finished with these settings, 2: with others
     if world.is_main and (log := _read_log(out)) is not None:
-        ours = config_dict(config)
-        differences = [f"{k}: {v!r} there, {ours[k]!r} now" for k, v in sorted(log["config"].items())
-                       if k in ours and k not in RUN_ONLY_OPTIONS and ours[k] != v]
-        finished = 2.0 if differences else 1.0
+        differing = differences(log["config"], config_dict(config), RUN_ONLY_OPTIONS)
+        finished = 2.0 if differing else 1.0
     finished = all_sum([finished], world)[0]  # every rank stops, or none
     if not finished:
         return False
     if finished == 2.0:  # said once, by rank 0 (report_error)
         raise ConfigError(f"{out}: --resume, but the run there finished with other training settings "
-                          f"({'; '.join(differences) or 'see rank 0'}); train without --resume to start over into it, "
+                          f"({'; '.join(differing) or 'see rank 0'}); train without --resume to start over into it, "
                           "or give another --out")
     console.note(f"--resume: the run in {out} has finished ({LOG_FILE}); nothing to resume, the model is there "
                  "(train without --resume to start over)")

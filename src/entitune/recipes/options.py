@@ -157,14 +157,8 @@ def parse_context(value) -> int | str:
     ...
     entitune.errors.ConfigError: context must be a whole number of sub-words per side (0: off) or 'auto', got '-1'
     """
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text == "auto":
-            return "auto"
-        if text.lstrip("+").isdigit():
-            return int(text)
-    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
+    if (parsed := _whole_or_auto(value)) is not None and (parsed == "auto" or parsed >= 0):
+        return parsed
     raise ConfigError(f"context must be a whole number of sub-words per side (0: off) or 'auto', got {value!r}")
 
 
@@ -178,15 +172,23 @@ def parse_epochs(value) -> int | str:
     ...
     entitune.errors.ConfigError: epochs must be a whole number or 'auto', got 'five'
     """
+    if (parsed := _whole_or_auto(value)) is not None:
+        return parsed
+    raise ConfigError(f"epochs must be a whole number or 'auto', got {value!r}")
+
+
+def _whole_or_auto(value) -> int | str | None:
+    """``"auto"`` (any case, spaces around), a whole number written as text (``"5"``, ``"+5"``) or an
+    int as is; None for anything else."""
     if isinstance(value, str):
         text = value.strip().lower()
-        if text == AUTO_EPOCHS:
-            return AUTO_EPOCHS
+        if text == "auto":
+            return "auto"
         if text.lstrip("+").isdigit():
             return int(text)
     elif isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise ConfigError(f"epochs must be a whole number or 'auto', got {value!r}")
+    return None
 
 
 __all__ = ["AUTO_EPOCHS", "AUTO_PATIENCE", "CLASS_WEIGHTS", "DEVICES", "TASK_CHOICES", "FinetuneConfig", "parse_epochs"]

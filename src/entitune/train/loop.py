@@ -21,6 +21,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from ..config import differences
 from ..encode import length_grouped_batches, token_budget_batches
 from ..errors import ConfigError
 from . import checkpoint as ckpt
@@ -172,7 +173,9 @@ def _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoc
         if state["config"] != _comparable(config):
             raise ConfigError(f"{checkpoints.directory}: the checkpoint was written with other training settings "
                               f"({state['config']}); resume with the same settings or start a new run")
-        if (differ := _settings_differ(state.get("model_settings"), _model_settings(model))):
+        # None: a checkpoint written before model settings were kept, or a model without settings
+        saved, ours = state.get("model_settings"), _model_settings(model)
+        if saved is not None and ours is not None and (differ := differences(saved, ours)):
             raise ConfigError(f"{checkpoints.directory}: the checkpoint was written for a model with other settings "
                               f"({'; '.join(differ)}); resume with the same options or start a new run")
         if len(state["rng"]) != world.size:
@@ -419,15 +422,6 @@ def _model_settings(model: nn.Module) -> dict | None:
     so that a resume with other model options is refused even where the weights would still load."""
     settings = getattr(model, "settings", None)
     return asdict(settings) if settings is not None and hasattr(settings, "__dataclass_fields__") else None
-
-
-def _settings_differ(saved: dict | None, ours: dict | None) -> list[str]:
-    """``name: saved there, ours now`` for each setting both know and that differs (a checkpoint of a
-    version that kept none is not compared)."""
-    if saved is None or ours is None:
-        return []
-    return [f"{k}: {saved[k]!r} there, {ours[k]!r} now" for k in sorted(saved.keys() & ours.keys())
-            if saved[k] != ours[k]]
 
 
 def _clock() -> float:

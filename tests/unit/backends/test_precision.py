@@ -155,19 +155,12 @@ def test_width_of_configs(tiny_bert):
     assert prec.Width.of(DistilBertConfig(dim=64, n_heads=4, hidden_dim=128)) == prec.Width(64, 4, 128)
 
 
-def test_probe_measures_something_and_keeps_the_random_stream():
+@pytest.mark.parametrize("probe", ["probe_speedup", "probe_inference_speedup"])
+def test_probe_measures_something_and_keeps_the_random_stream(probe):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    speedup = prec.probe_speedup(rounds=1, width=prec.Width(32, 2, 64))
-    assert speedup > 0 and torch.equal(torch.rand(3), expected)
-
-
-def test_inference_probe_measures_something_and_keeps_the_random_stream():
-    torch.manual_seed(7)
-    expected = torch.rand(3)
-    torch.manual_seed(7)
-    speedup = prec.probe_inference_speedup(rounds=1, width=prec.Width(32, 2, 64))
+    speedup = getattr(prec, probe)(rounds=1, width=prec.Width(32, 2, 64))
     assert speedup > 0 and torch.equal(torch.rand(3), expected)
 
 
