@@ -1,13 +1,14 @@
 """The one training loop, for every task and head.
 
 Reads top to bottom: optimizer and schedule, resume, then per epoch: batches of similar length ->
-forward/loss (micro-batches, autocast) -> backward -> clip -> step -> schedule -> log -> (every
-``eval_every`` steps) evaluate -> checkpoint; at the epoch's end, evaluate on dev. Every evaluation
-competes for the weights kept; ``patience`` evaluations without a better score, or the spent
-``time_budget_s``, end training early; with ``average_last`` the mean of the last evaluations'
-weights is kept if dev prefers it (``averaging``). A task contributes only what differs
-(``TrainData``: how examples become batches; the model's ``batch_loss`` and ``loss_weight``; the dev
-evaluation and the score that selects the best weights): NER's is ``tagging.fit``.
+forward/loss (micro-batches, autocast; on the CPU ``dropout.fast_dropout``'s cheaper masks) ->
+backward -> clip -> step -> schedule -> log -> (every ``eval_every`` steps) evaluate -> checkpoint;
+at the epoch's end, evaluate on dev. Every evaluation competes for the weights kept; ``patience``
+evaluations without a better score, or the spent ``time_budget_s``, end training early; with
+``average_last`` the mean of the last evaluations' weights is kept if dev prefers it
+(``averaging``). A task contributes only what differs (``TrainData``: how examples become batches;
+the model's ``batch_loss`` and ``loss_weight``; the dev evaluation and the score that selects the
+best weights): NER's is ``tagging.fit``.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from .averaging import LastEvaluations, RunningSum, planned_evaluations
 from .compact import COMPACT_SUFFIX, compact_word_embeddings
 from .config import PRECISIONS, CheckpointOptions, TrainConfig
 from .distributed import all_sum, barrier, current, gather, shard
+from .dropout import fast_dropout
 from .optim import build_optimizer, lr_factor, seed_everything
 from .progress import EpochResult, Evaluation, Silent, TrainListener, TrainResult, tell_evaluation
 
@@ -102,7 +104,7 @@ def train_loop(
     world = current()
     seed_everything(config.seed + world.rank)  # rank 0 (and a single process) uses the seed as given
     steps_per_epoch = len(_step_groups(data.lengths, config, 1))
-    with compact_word_embeddings(model.encoder, used_ids) as compact:
+    with fast_dropout(model), compact_word_embeddings(model.encoder, used_ids) as compact:
         result, best_state, averaging = _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoch,
                                                 checkpoints)
     window = averaging.result() if averaging is not None else None

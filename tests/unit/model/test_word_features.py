@@ -198,11 +198,12 @@ def test_tagger_with_word_features_trains_saves_reloads_and_predicts_the_same(ti
         assert torch.equal(again.word_feature_net.state_dict()[k], v)
     expected = Predictor(TorchScorer(tagger, fast=False)).tag(INPUTS)
     assert Predictor(TorchScorer(again, fast=False)).tag(INPUTS) == expected
-    # batched as one-by-one (padding of words and characters changes nothing)
+    # batched as one-by-one (padding of words and characters changes nothing beyond float32 rounding:
+    # batched matmuls sum in another order, which moved a probability by 1.007e-5 in one training)
     one = Predictor(TorchScorer(again, fast=False), batch_size=1).tag(INPUTS)
     assert [t.tags for t in one] == [t.tags for t in expected]
     for a, b in zip(one, expected):
-        assert a.scores == pytest.approx(b.scores, abs=1e-5)
+        assert a.scores == pytest.approx(b.scores, abs=5e-5)
 
 
 def test_word_features_learn_at_the_heads_rate(tiny_bert):
