@@ -35,6 +35,9 @@ def main() -> None:
     p.add_argument("--anchors", default=str(HERE.parent.parent / "shared" / "anchors"))
     p.add_argument("--anchors-python", default=None, help="default: /tmp/anchors-venv/bin/python, else this Python")
     p.add_argument("--baselines", default=None, help="comma-separated: defaults, gbl, gbl-bf16")
+    p.add_argument("--also-fp32", action="store_true",
+                   help="also train entitune with --precision fp32 (what a CPU without fast bf16 runs), reported "
+                        "as entitune_fp32 with its ratios")
     args = p.parse_args()
     from _common import find_dataset, machine
 
@@ -57,22 +60,25 @@ def main() -> None:
         subprocess.run([sys.executable, str(HERE / "train_mit.py"), "--epochs", str(args.epochs), "--threads", "2",
                         "--out", str(ours_json)], check=True, env=env)
         ours = json.loads(ours_json.read_text())
+        fp32 = None
+        if args.also_fp32:
+            fp32_json = Path(tmp) / "entitune-fp32.json"
+            subprocess.run([sys.executable, str(HERE / "train_mit.py"), "--epochs", str(args.epochs), "--threads", "2",
+                            "--precision", "fp32", "--out", str(fp32_json)], check=True, env=env)
+            fp32 = json.loads(fp32_json.read_text())
     result = {
         "script": "bench/side_by_side.py",
         "machine": machine(),
         "epochs": args.epochs,
         "baselines": {name: _baseline(b) for name, b in baselines.items()},
-        "entitune": {
-            "entity_f1": ours["test"]["entity_f1"],
-            "token_micro_f1": ours["test"]["token_micro_f1"],
-            "real_subwords_per_s": ours["train"]["real_subwords_per_s"],
-            "train_loop_s": ours["train"]["train_loop_s"],
-            "padding_overhead": ours["train"]["padding_overhead"],
-            "predict_sentences_per_s": ours["predict"]["sentences_per_s"],
-            "words_untagged": ours["test"]["words_untagged"],
-        },
+        "entitune": _ours(ours),
         "entitune_full": ours,
     }
+    if fp32 is not None:
+        result["entitune_fp32"] = _ours(fp32)
+        result["entitune_fp32_full"] = fp32
+        result["fp32_train_time_ratio"] = {name: b["train_wall_s"] / result["entitune_fp32"]["train_loop_s"]
+                                           for name, b in result["baselines"].items()}
     ours_rate = result["entitune"]["real_subwords_per_s"]
     result["throughput_ratio"] = {name: ours_rate / b["real_subwords_per_s"] for name, b in result["baselines"].items()}
     result["train_time_ratio"] = {name: b["train_wall_s"] / result["entitune"]["train_loop_s"]
@@ -83,7 +89,21 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("baselines", "entitune", "throughput_ratio", "train_time_ratio",
-                                              "fastest_baseline")}, indent=1))
+                                              "fastest_baseline", "entitune_fp32", "fp32_train_time_ratio")
+                      if k in result}, indent=1))
+
+
+def _ours(ours: dict) -> dict:
+    return {
+        "entity_f1": ours["test"]["entity_f1"],
+        "token_micro_f1": ours["test"]["token_micro_f1"],
+        "precision": ours.get("precision", {}).get("precision"),
+        "real_subwords_per_s": ours["train"]["real_subwords_per_s"],
+        "train_loop_s": ours["train"]["train_loop_s"],
+        "padding_overhead": ours["train"]["padding_overhead"],
+        "predict_sentences_per_s": ours["predict"]["sentences_per_s"],
+        "words_untagged": ours["test"]["words_untagged"],
+    }
 
 
 def _baseline(baseline: dict) -> dict:
