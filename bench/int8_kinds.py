@@ -35,8 +35,8 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-from _common import find_dataset, machine  # noqa: E402  (puts src/ on the path)
-from predict_speed import interleaved, pipeline_tags  # noqa: E402
+from _common import find_dataset, machine
+from predict_speed import interleaved, pipeline_tags
 
 
 class DynamicInt8Linear:
