@@ -140,3 +140,20 @@ def test_killed_classification_run_resumes_to_identical_weights(tmp_path, tiny_b
         got = load_file(str(out / "model.safetensors"))
         for name in expected:
             assert torch.equal(got[name], expected[name]), f"trial {trial}: {name} differs"
+
+
+def test_probe_epochs_run_before_fine_tuning_and_only_for_classification(tmp_path, tiny_bert):
+    train = write_texts_csv(tmp_path / "train.csv", TINY_TEXTS * 2)
+    args = [a for a in ARGS]
+    args[args.index("--epochs") + 1] = 2
+    r = run("train", "--train", train, "--out", tmp_path / "run", "--model", tiny_bert, "--probe-epochs", 1,
+            "--dev-fraction", 0, *args)
+    assert r.returncode == 0, r.stderr
+    assert "linear probe: the head alone trained 1 epoch(s) on the frozen encoder" in r.stdout + r.stderr
+    log = json.loads((tmp_path / "run" / "train_log.json").read_text())
+    assert len(log["train"]["epochs"]) == 2  # the fine-tuning epochs; the probe's are its own
+    bio = tmp_path / "tagged.bio"
+    bio.write_text("B-ACTOR drew\nI-ACTOR barrymore\nO films\n\nO show\nB-GENRE comedies\n\n" * 4)
+    r = run("train", "--train", bio, "--out", tmp_path / "ner", "--model", tiny_bert, "--probe-epochs", 1, "--epochs", 1)
+    assert r.returncode == 2 and "--probe-epochs is for text classification" in r.stderr
+    assert "Traceback" not in r.stderr

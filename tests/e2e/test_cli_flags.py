@@ -66,7 +66,7 @@ CALLS: dict[str, list[str]] = {
     "train_classify": [
         "train", "--train", "{cls}", "--out", "{o_cls}", "--model", "{bert}", "--task", "classify", "--format", "csv",
         "--text-columns", "sentence", "--label-column", "category", "--pooling", "mean", "--class-weights",
-        "balanced", "--epochs", "1", "--batch-size", "8", "--lr", "1e-3", "--max-length", "16", "--stride", "4",
+        "balanced", "--probe-epochs", "1", "--epochs", "1", "--batch-size", "8", "--lr", "1e-3", "--max-length", "16", "--stride", "4",
     ],
     # ---- train: training that finds its best point: epochs auto (patience), evaluations every 2 steps,
     # the average of the last evaluation, layer-wise learning-rate decay; a time budget that stops at once
@@ -516,6 +516,8 @@ def test_train_classifier_flags(cls_run, paths):
     assert settings["pooling"] == "mean"  # --pooling
     assert "with balanced class weights" in cls_run.err and log["config"]["class_weights"] == "balanced"
     assert len(log["train"]["epochs"]) == 1 and log["training"]["batch_size"] == 8
+    # --probe-epochs: the head alone first, then the one fine-tuning epoch above
+    assert log["config"]["probe_epochs"] == 1 and "linear probe: the head alone trained 1 epoch(s)" in cls_run.err
 
 
 def _evaluations_agree_with_the_stop(train: dict, patience: int) -> None:

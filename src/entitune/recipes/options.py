@@ -50,6 +50,7 @@ class FinetuneConfig:
     dev_fraction: float | None = None
     pooling: str = "cls"
     class_weights: str = "none"
+    probe_epochs: int = 0  # classify: epochs of the head alone on the frozen encoder before fine-tuning
     head: str = "linear"
     features: str = "finetune"
     word_features: str = "auto"  # or one of encode.WORD_FEATURES; auto: encode.choose_word_features (NER)
@@ -109,6 +110,8 @@ class FinetuneConfig:
             raise ConfigError(f"dev_fraction must be at least 0 and below 1, got {self.dev_fraction}")
         if self.nproc < 1:
             raise ConfigError(f"nproc must be >= 1, got {self.nproc}")
+        if self.probe_epochs < 0:
+            raise ConfigError(f"probe_epochs must be >= 0, got {self.probe_epochs}")
         if not 0.0 <= self.context_dropout < 1.0:
             raise ConfigError(f"context_dropout must be at least 0 and below 1, got {self.context_dropout}")
         if self.max_epochs < 1:

@@ -15,7 +15,8 @@ from ..model import model_dir
 from ..model.classifier import Classifier
 from ..model.tagger import Tagger
 from ..tags import from_iob2, label_set
-from ..train import balanced_class_weights, choose_threshold, fit, fit_classifier
+from ..train import balanced_class_weights, choose_threshold, fit, fit_classifier, probe_head
+from ..train.classifying import PROBE_HEAD_LR
 from .common import load_data, read_labelled_texts
 from .console import Console
 
@@ -145,6 +146,9 @@ class NerTask(TaskRun):
 
     def build(self) -> Tagger:
         c = self.config
+        if c.probe_epochs:
+            raise ConfigError("--probe-epochs is for text classification (--task classify); a tagger trains its "
+                              "head with the encoder from the start (or alone: --features frozen-sum4)")
         word_features, context = self.resolve_auto()
         chars = char_vocabulary(s.words for s in self._train) if "chars" in word_features else None
         tagger = Tagger.from_encoder(c.model, self.labels, head=c.head, features=c.features, max_length=c.max_length,
@@ -226,6 +230,11 @@ class ClassifyTask(TaskRun):
         return model
 
     def fit(self, model, train, dev, train_config, listener, checkpoints):
+        if self.config.probe_epochs:
+            # rerun on --resume too: deterministic, and the fine-tuning checkpoint replaces its weights
+            probe = probe_head(model, train, train_config, self.config.probe_epochs)
+            self.console.note(f"linear probe: the head alone trained {self.config.probe_epochs} epoch(s) on the frozen "
+                              f"encoder in {probe.train_seconds:.1f} s (head lr {PROBE_HEAD_LR:g}); now fine-tuning everything")
         return fit_classifier(model, train, dev or None, train_config, listener, checkpoints)
 
     def after_fit(self, model: Classifier, dev) -> None:

@@ -143,3 +143,39 @@ def test_transformers_refuses_a_mean_pooling_classifier(tiny_bert, tmp_path):
     with pytest.raises(ValueError, match="NOT LOADABLE BY TRANSFORMERS.*mean pooling"):
         pipeline("text-classification", model=str(tmp_path / "m"), device="cpu")
     assert Classifier.load(tmp_path / "m").settings.pooling == "mean"
+
+
+def test_probe_head_trains_the_head_alone_then_gives_the_encoder_back(tiny_bert):
+    from entitune.train import probe_head
+
+    examples = tiny_texts()
+    labels = sorted({label for e in examples for label in e.labels})
+    model = Classifier.from_encoder(tiny_bert, labels, max_length=16, stride=4)
+    encoder_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    head_before = {k: v.clone() for k, v in model.head.state_dict().items()}
+    config = TrainConfig(epochs=1, lr=1e-3, batch_size=8, warmup=0.0)
+    result = probe_head(model, examples * 4, config, epochs=3)
+    assert len(result.epochs) == 3
+    for k, v in model.encoder.state_dict().items():
+        assert torch.equal(v, encoder_before[k]), k  # frozen: not a single weight moved
+    assert any(not torch.equal(v, head_before[k]) for k, v in model.head.state_dict().items())
+    assert all(p.requires_grad for p in model.encoder.parameters())  # trainable again for fine-tuning
+    fit_classifier(model, examples * 4, None, config)
+    assert any(not torch.equal(v, encoder_before[k]) for k, v in model.encoder.state_dict().items())
+
+
+def test_probe_head_gives_the_encoder_back_when_it_fails(tiny_bert, monkeypatch):
+    from entitune.train import classifying
+
+    model = Classifier.from_encoder(tiny_bert, ["actor", "genre"], max_length=16, stride=4)
+    model.encoder.embeddings.position_embeddings.weight.requires_grad_(False)  # frozen before: stays frozen
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(classifying, "fit_classifier", boom)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        classifying.probe_head(model, tiny_texts(), TrainConfig(epochs=1), epochs=1)
+    trainable = {n for n, p in model.encoder.named_parameters() if p.requires_grad}
+    assert "embeddings.position_embeddings.weight" not in trainable
+    assert len(trainable) == len(list(model.encoder.parameters())) - 1
