@@ -23,12 +23,13 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-from _common import find_dataset, machine
+from _common import data_root, machine  # puts src/ on the path
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
+    p.add_argument("--data", default=None, help="folder with train.csv and test.csv (default: $ENTITUNE_DATA/ag_news)")
     p.add_argument("--seeds", default="42,1,2")
     p.add_argument("--probe-lr", type=float, default=1e-2)
     p.add_argument("--precision", default="auto")
@@ -44,7 +45,7 @@ def main() -> None:
     from entitune.train.config import TrainConfig
 
     torch.set_num_threads(args.threads)
-    data = find_dataset("ag_news")
+    data = Path(args.data) if args.data else data_root() / "ag_news"
     train, test = read_texts(data / "train.csv").examples, read_texts(data / "test.csv").examples
     labels = sorted({label for e in train for label in e.labels})
     choice = choose_precision(args.precision, "cpu")
