@@ -31,7 +31,7 @@ def main() -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--data", default=None, help="folder with train.csv and test.csv (default: $ENTITUNE_DATA/ag_news)")
     p.add_argument("--seeds", default="42,1,2")
-    p.add_argument("--probe-lr", type=float, default=1e-2)
+    p.add_argument("--probe-lr", type=float, default=None, help="the head's lr in the probe (default: train.classifying.PROBE_HEAD_LR, 1e-2)")
     p.add_argument("--precision", default="auto")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -41,10 +41,11 @@ def main() -> None:
     from entitune.data.texts import read_texts
     from entitune.evaluate.classification import evaluate_classifier
     from entitune.model.classifier import Classifier
-    from entitune.train.classifying import fit_classifier
+    from entitune.train.classifying import PROBE_HEAD_LR, fit_classifier, probe_head
     from entitune.train.config import TrainConfig
 
     torch.set_num_threads(args.threads)
+    args.probe_lr = args.probe_lr or PROBE_HEAD_LR
     data = Path(args.data) if args.data else data_root() / "ag_news"
     train, test = read_texts(data / "train.csv").examples, read_texts(data / "test.csv").examples
     labels = sorted({label for e in train for label in e.labels})
@@ -54,16 +55,12 @@ def main() -> None:
         for arm in ("base", "lpft"):
             model = Classifier.from_encoder(None, labels, seed=seed)
             t0 = time.perf_counter()
+            config = TrainConfig(epochs=3, seed=seed, precision=choice.precision)
             probe = None
-            if arm == "lpft":
-                for param in model.encoder.parameters():
-                    param.requires_grad_(False)
-                fit_classifier(model, train, None, TrainConfig(epochs=1, head_lr=args.probe_lr, warmup=0.0, seed=seed,
-                                                               precision=choice.precision, compact_embeddings=False))
+            if arm == "lpft":  # what --probe-epochs 1 runs
+                probe_head(model, train, config, epochs=1, head_lr=args.probe_lr)
                 probe = evaluate_classifier(model, test)["accuracy"]
-                for param in model.encoder.parameters():
-                    param.requires_grad_(True)
-            fit_classifier(model, train, None, TrainConfig(epochs=3, seed=seed, precision=choice.precision))
+            fit_classifier(model, train, None, config)
             report = evaluate_classifier(model, test)
             runs[f"{arm}_seed{seed}"] = {"arm": arm, "seed": seed, "probe_accuracy": probe, "accuracy": report["accuracy"],
                                          "macro_f1": report["macro_f1"], "wall_s": time.perf_counter() - t0}
