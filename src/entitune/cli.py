@@ -42,7 +42,7 @@ def train(
     text_columns: str | None = typer.Option(None, "--text-columns", help="classify, CSV/TSV: the text column(s), by index or header name, comma-separated (default: 'text', else every column but the label)"),
     label_column: str | None = typer.Option(None, "--label-column", help="classify, CSV/TSV: the label column, by index or header name (default: 'label', else the first)"),
     pooling: str | None = typer.Option(None, help="classify: cls (the [CLS] vector, through the pretrained pooler where there is one) | mean" + _d("pooling")),
-    probe_epochs: int | None = typer.Option(None, "--probe-epochs", help="classify: first train the head alone this many epochs on the frozen encoder, then fine-tune everything (linear probe, then fine-tune)" + _d("probe_epochs")),
+    probe_epochs: int | None = typer.Option(None, "--probe-epochs", help="classify: first train the head alone this many epochs on the frozen encoder's vectors (computed once), then fine-tune everything (linear probe, then fine-tune; 0: off)" + f" (default: {recipes.CLASSIFY_PROBE_EPOCHS} for classify, 0 for ner)"),
     class_weights: str | None = typer.Option(None, "--class-weights", help="classify: none | balanced (weight classes by n / (classes x count))" + _d("class_weights")),
     head: str | None = typer.Option(None, help="ner: linear | crf | bilstm-crf" + _d("head")),
     features: str | None = typer.Option(None, help="finetune | frozen-sum4 | frozen-concat4 (frozen: sum or concatenation of the encoder's last four layers; only the head trains)" + _d("features")),

@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from entitune.recipes import CLASSIFY_PROBE_EPOCHS
 from tests.helpers.data import TINY_TEXTS, write_texts_csv
 
 
@@ -23,7 +24,10 @@ def run(*args, stdin=None, timeout=600):
                           text=True, env=env, timeout=timeout)
 
 
-ARGS = ["--epochs", 40, "--lr", "1e-3", "--head-lr", "1e-2", "--batch-size", 8, "--max-length", 16, "--stride", 4, "--warmup", "0"]
+# the probe off: on a random 2-layer encoder, 3 probe epochs at the head's 1e-2 saturate the pooler and
+# 40 epochs then fit 11 of the 12 texts (the probe's default runs in the probe and resume tests below)
+ARGS = ["--epochs", 40, "--lr", "1e-3", "--head-lr", "1e-2", "--batch-size", 8, "--max-length", 16, "--stride", 4,
+        "--warmup", "0", "--probe-epochs", 0]
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +45,7 @@ def test_train_infers_the_task_and_reports(trained):
     _, out, _, r = trained
     assert "classifier (cls pooling through the pretrained pooler), 3 single-label labels" in r.stderr
     assert "accuracy" in r.stdout and "confusion matrix" in r.stdout
+    assert "linear probe" not in r.stderr  # --probe-epochs 0: off
     log = json.loads((out / "train_log.json").read_text())
     assert log["task"] == "classify" and log["test"]["accuracy"] == 1.0 and len(log["train"]["epochs"]) == 40
 
@@ -144,14 +149,17 @@ def test_killed_classification_run_resumes_to_identical_weights(tmp_path, tiny_b
 
 def test_probe_epochs_run_before_fine_tuning_and_only_for_classification(tmp_path, tiny_bert):
     train = write_texts_csv(tmp_path / "train.csv", TINY_TEXTS * 2)
-    args = [a for a in ARGS]
+    args = [a for a in ARGS[:-2]]  # without --probe-epochs: the classification default
     args[args.index("--epochs") + 1] = 2
-    r = run("train", "--train", train, "--out", tmp_path / "run", "--model", tiny_bert, "--probe-epochs", 1,
-            "--dev-fraction", 0, *args)
+    r = run("train", "--train", train, "--out", tmp_path / "run", "--model", tiny_bert, "--dev-fraction", 0, *args)
     assert r.returncode == 0, r.stderr
-    assert "linear probe: the head alone trained 1 epoch(s) on the frozen encoder" in r.stdout + r.stderr
+    assert (f"linear probe: the head alone trained {CLASSIFY_PROBE_EPOCHS} epoch(s) on the frozen encoder's vectors"
+            in r.stdout + r.stderr)
     log = json.loads((tmp_path / "run" / "train_log.json").read_text())
     assert len(log["train"]["epochs"]) == 2  # the fine-tuning epochs; the probe's are its own
+    r = run("train", "--train", train, "--out", tmp_path / "one", "--model", tiny_bert, "--dev-fraction", 0, *args,
+            "--probe-epochs", 1)
+    assert r.returncode == 0 and "linear probe: the head alone trained 1 epoch(s)" in r.stderr, r.stderr
     bio = tmp_path / "tagged.bio"
     bio.write_text("B-ACTOR drew\nI-ACTOR barrymore\nO films\n\nO show\nB-GENRE comedies\n\n" * 4)
     r = run("train", "--train", bio, "--out", tmp_path / "ner", "--model", tiny_bert, "--probe-epochs", 1, "--epochs", 1)

@@ -63,6 +63,13 @@ class Classifier(EncoderModel):
     def loss_weight(self, batch: dict[str, torch.Tensor]) -> float:
         return self.head.loss_weight(batch["labels"])
 
+    def features(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A collated batch of windows -> the pooled vectors the head reads (batch, hidden), before
+        its pooler (``ClassificationHead.pool``): fixed while the encoder is frozen."""
+        vectors = self.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
+                                    batch["token_type_ids"])
+        return self.head.pool(vectors, batch["word_mask"])
+
     # ------------------------------------------------------------------ transformers names
     def hf_architecture(self) -> str | None:
         """``BertForSequenceClassification`` for a BERT with [CLS] pooling through its pooler."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .common import input_path
 from .console import Console, prepare_process, report_error
-from .options import DEVICES, FinetuneConfig
+from .options import CLASSIFY_PROBE_EPOCHS, DEVICES, FinetuneConfig
 from .pretrain_options import PretrainConfig
 
 _LAZY = {
@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     from .vocab import vocab_extend, vocab_plan
 
 __all__ = [
-    "DEVICES", "OUTPUTS", "Console", "FinetuneConfig", "FinetuneResult", "answer_lines", "convert", "doctor", "evaluate_file",
+    "CLASSIFY_PROBE_EPOCHS", "DEVICES", "OUTPUTS", "Console", "FinetuneConfig", "FinetuneResult", "answer_lines", "convert", "doctor", "evaluate_file",
     "export_model", "finetune", "input_path", "parse_input_line", "parse_input_record", "parse_shard", "package", "predict_lines",
     "prepare_process", "PretrainConfig", "pretrain", "report_error", "report", "serve", "split", "TuneConfig", "TuneResult", "tune",
     "vocab_extend", "vocab_plan",

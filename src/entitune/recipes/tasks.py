@@ -2,6 +2,7 @@
 follows the fit, its test evaluation and report. ``finetune`` runs any of them the same way."""
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -230,12 +231,17 @@ class ClassifyTask(TaskRun):
         return model
 
     def fit(self, model, train, dev, train_config, listener, checkpoints):
-        if self.config.probe_epochs:
+        probe = None
+        if epochs := self.config.resolved_probe_epochs():
             # rerun on --resume too: deterministic, and the fine-tuning checkpoint replaces its weights
-            probe = probe_head(model, train, train_config, self.config.probe_epochs)
-            self.console.note(f"linear probe: the head alone trained {self.config.probe_epochs} epoch(s) on the frozen "
-                              f"encoder in {probe.train_seconds:.1f} s (head lr {PROBE_HEAD_LR:g}); now fine-tuning everything")
-        return fit_classifier(model, train, dev or None, train_config, listener, checkpoints)
+            started = time.perf_counter()
+            probe_head(model, train, train_config, epochs)
+            probe = {"epochs": epochs, "head_lr": PROBE_HEAD_LR, "seconds": time.perf_counter() - started}
+            self.console.note(f"linear probe: the head alone trained {epochs} epoch(s) on the frozen encoder's "
+                              f"vectors in {probe['seconds']:.1f} s (head lr {PROBE_HEAD_LR:g}); now fine-tuning everything")
+        result = fit_classifier(model, train, dev or None, train_config, listener, checkpoints)
+        result.probe = probe
+        return result
 
     def after_fit(self, model: Classifier, dev) -> None:
         if self.multi_label and dev:

@@ -52,8 +52,9 @@ class TrainData(Protocol):
 
 class Trainable(Protocol):
     """A model the loop trains: an ``nn.Module`` with a ``head`` (trained at the head's learning
-    rate), an ``encoder`` (whose word embedding may be trained compactly), and ``batch_loss`` /
-    ``loss_weight`` (what the loss averages over, so micro-batches and ranks weight exactly)."""
+    rate), an ``encoder`` (whose word embedding may be trained compactly; read only with
+    ``used_ids``), and ``batch_loss`` / ``loss_weight`` (what the loss averages over, so
+    micro-batches and ranks weight exactly)."""
 
     head: nn.Module
     encoder: nn.Module
@@ -104,7 +105,8 @@ def train_loop(
     world = current()
     seed_everything(config.seed + world.rank)  # rank 0 (and a single process) uses the seed as given
     steps_per_epoch = len(_step_groups(data.lengths, config, 1))
-    with fast_dropout(model), compact_word_embeddings(model.encoder, used_ids) as compact:
+    compacting = compact_word_embeddings(model.encoder, used_ids) if used_ids is not None else contextlib.nullcontext()
+    with fast_dropout(model), compacting as compact:
         result, best_state, averaging = _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoch,
                                                 checkpoints)
     window = averaging.result() if averaging is not None else None

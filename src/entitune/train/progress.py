@@ -65,6 +65,7 @@ class TrainResult:
     best_dev: dict | None = None
     stopped: dict | None = None
     average: dict | None = None
+    probe: dict | None = None  # a classifier's linear probe before fine-tuning: epochs, seconds (outside train_seconds)
 
     @property
     def train_seconds(self) -> float:
@@ -92,6 +93,7 @@ class TrainResult:
             "evaluations": [e.summary() for e in self.evaluations],
             **({"average": self.average} if self.average is not None else {}),
             **({"dev_before": self.dev_before} if self.dev_before is not None else {}),
+            **({"probe": self.probe} if self.probe is not None else {}),
         }
 
 

@@ -145,12 +145,13 @@ def test_transformers_refuses_a_mean_pooling_classifier(tiny_bert, tmp_path):
     assert Classifier.load(tmp_path / "m").settings.pooling == "mean"
 
 
-def test_probe_head_trains_the_head_alone_then_gives_the_encoder_back(tiny_bert):
+def test_probe_head_trains_the_head_alone_and_leaves_the_encoder_as_it_was(tiny_bert):
     from entitune.train import probe_head
 
     examples = tiny_texts()
     labels = sorted({label for e in examples for label in e.labels})
     model = Classifier.from_encoder(tiny_bert, labels, max_length=16, stride=4)
+    model.train()
     encoder_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     head_before = {k: v.clone() for k, v in model.head.state_dict().items()}
     config = TrainConfig(epochs=1, lr=1e-3, batch_size=8, warmup=0.0)
@@ -158,24 +159,42 @@ def test_probe_head_trains_the_head_alone_then_gives_the_encoder_back(tiny_bert)
     assert len(result.epochs) == 3
     for k, v in model.encoder.state_dict().items():
         assert torch.equal(v, encoder_before[k]), k  # frozen: not a single weight moved
-    assert any(not torch.equal(v, head_before[k]) for k, v in model.head.state_dict().items())
-    assert all(p.requires_grad for p in model.encoder.parameters())  # trainable again for fine-tuning
+    assert all(not torch.equal(v, head_before[k]) for k, v in model.head.state_dict().items())  # pooler and Linear
+    assert all(p.requires_grad for p in model.parameters())  # everything trains in the fine-tuning that follows
     fit_classifier(model, examples * 4, None, config)
     assert any(not torch.equal(v, encoder_before[k]) for k, v in model.encoder.state_dict().items())
 
 
-def test_probe_head_gives_the_encoder_back_when_it_fails(tiny_bert, monkeypatch):
-    from entitune.train import classifying
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_window_features_are_what_the_head_reads_in_eval_mode_in_the_windows_order(tiny_bert, pooling):
+    from entitune.encode import text_windows
+    from entitune.train.classifying import window_features
 
-    model = Classifier.from_encoder(tiny_bert, ["actor", "genre"], max_length=16, stride=4)
-    model.encoder.embeddings.position_embeddings.weight.requires_grad_(False)  # frozen before: stays frozen
+    model = Classifier.from_encoder(tiny_bert, ["a", "b"], pooling=pooling, max_length=16, stride=4)
+    texts = [e.text for e in tiny_texts()] + ["word " * 40]  # the last one gives several windows
+    windows = text_windows(model.word_encoder, texts, pooling)
+    assert len(windows) > len(texts)
+    model.train()
+    features = window_features(model, windows, batch_size=3, precision="fp32")
+    assert model.training  # given back as it was
+    model.eval()
+    with torch.no_grad():
+        for i, window in enumerate(windows):  # one at a time: no padding, the window's own order
+            expected = model.features(collate([window], model.pad_id))[0]
+            torch.testing.assert_close(features[i], expected, atol=1e-5, rtol=1e-4)
+        # and the head's logits on them are the model's own, pooler included
+        batch = collate(windows[:2], model.pad_id)
+        torch.testing.assert_close(model.head.score(features[:2]), model(**{k: batch[k] for k in (
+            "input_ids", "attention_mask", "word_starts", "word_mask", "token_type_ids")}), atol=1e-5, rtol=1e-4)
 
-    def boom(*args, **kwargs):
-        raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(classifying, "fit_classifier", boom)
-    with pytest.raises(RuntimeError, match="interrupted"):
-        classifying.probe_head(model, tiny_texts(), TrainConfig(epochs=1), epochs=1)
-    trainable = {n for n, p in model.encoder.named_parameters() if p.requires_grad}
-    assert "embeddings.position_embeddings.weight" not in trainable
-    assert len(trainable) == len(list(model.encoder.parameters())) - 1
+def test_probe_head_trains_a_multi_label_head(tiny_bert):
+    from entitune.train import probe_head
+
+    examples = [TextExample("good fun film", ("fun", "film")), TextExample("bad dull book", ("book",)),
+                TextExample("fun book", ("fun", "book"))] * 4
+    model = Classifier.from_encoder(tiny_bert, ["book", "film", "fun"], multi_label=True, max_length=16, stride=4)
+    before = model.head.classifier.weight.clone()
+    result = probe_head(model, examples, TrainConfig(epochs=1, batch_size=4), epochs=6)
+    assert result.epochs[-1].train_loss < result.epochs[0].train_loss  # binary cross-entropy per label goes down
+    assert not torch.equal(model.head.classifier.weight, before)

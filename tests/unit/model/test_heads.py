@@ -241,9 +241,13 @@ def test_classification_head_defaults():
 def test_cls_pooling_takes_position_zero_through_the_pooler():
     torch.manual_seed(0)
     vectors, mask = torch.randn(2, 3, 4), torch.ones(2, 3, dtype=torch.bool)
-    head = ClassificationHead(4, 3)
-    torch.testing.assert_close(head.pool(vectors, mask), torch.tanh(head.pooler(vectors[:, 0])))
-    torch.testing.assert_close(ClassificationHead(4, 3, pooler=False).pool(vectors, mask), vectors[:, 0])
+    head = ClassificationHead(4, 3).eval()
+    torch.testing.assert_close(head.pool(vectors, mask), vectors[:, 0])  # what the head reads from the encoder
+    expected = head.classifier(torch.tanh(head.pooler(vectors[:, 0])))
+    torch.testing.assert_close(head(vectors, mask), expected)
+    torch.testing.assert_close(head.score(vectors[:, 0]), expected)
+    plain = ClassificationHead(4, 3, pooler=False).eval()
+    torch.testing.assert_close(plain(vectors, mask), plain.classifier(vectors[:, 0]))
 
 
 def test_mean_pooling_averages_the_masked_positions():
@@ -255,19 +259,21 @@ def test_mean_pooling_averages_the_masked_positions():
     torch.testing.assert_close(pooled[0], vectors[0, :3].mean(0))
     torch.testing.assert_close(pooled[1], vectors[1, 0])
     torch.testing.assert_close(pooled[2], torch.zeros(4))  # no positions: zeros, not NaN
-    with_pooler = ClassificationHead(4, 3, pooling="mean")
-    torch.testing.assert_close(with_pooler.pool(vectors, mask), torch.tanh(with_pooler.pooler(pooled)))
+    with_pooler = ClassificationHead(4, 3, pooling="mean").eval()
+    torch.testing.assert_close(with_pooler.pool(vectors, mask), pooled)  # the pooler comes after, in score
+    torch.testing.assert_close(with_pooler(vectors, mask), with_pooler.classifier(torch.tanh(with_pooler.pooler(pooled))))
 
 
-def test_classification_forward_is_pool_dropout_linear():
+def test_classification_forward_is_pool_pooler_dropout_linear():
     torch.manual_seed(0)
     vectors, mask = torch.randn(2, 3, 4), torch.tensor([[1, 1, 0], [1, 1, 1]], dtype=torch.bool)
     head = ClassificationHead(4, 3, pooling="mean", dropout=0.5)
     head.eval()
-    torch.testing.assert_close(head(vectors, mask), head.classifier(head.pool(vectors, mask)))
+    pooled = torch.tanh(head.pooler(head.pool(vectors, mask)))
+    torch.testing.assert_close(head(vectors, mask), head.classifier(pooled))
     head.train()
     torch.manual_seed(1)
-    dropped = torch.nn.functional.dropout(head.pool(vectors, mask), 0.5, training=True)
+    dropped = torch.nn.functional.dropout(pooled, 0.5, training=True)
     torch.manual_seed(1)
     torch.testing.assert_close(head(vectors, mask), head.classifier(dropped))
 

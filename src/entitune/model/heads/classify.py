@@ -38,18 +38,23 @@ class ClassificationHead(nn.Module):
         self.register_buffer("class_weights", weights, persistent=False)
 
     def pool(self, vectors: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(batch, positions, hidden) gathered vectors and their (batch, positions) mask -> (batch, hidden)."""
+        """(batch, positions, hidden) gathered vectors and their (batch, positions) mask -> the pooled
+        vector (batch, hidden), before the pooler: what the head reads from the encoder."""
         if self.pooling == "cls":
-            pooled = vectors[:, 0]
-        else:
-            # shape: (batch, positions, 1)
-            weights = mask.unsqueeze(-1).to(vectors.dtype)
-            pooled = (vectors * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return torch.tanh(self.pooler(pooled)) if self.pooler is not None else pooled
+            return vectors[:, 0]
+        # shape: (batch, positions, 1)
+        weights = mask.unsqueeze(-1).to(vectors.dtype)
+        return (vectors * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+
+    def score(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Pooled vectors (batch, hidden) -> logits (batch, labels): the pooler, dropout, the Linear layer."""
+        if self.pooler is not None:
+            pooled = torch.tanh(self.pooler(pooled))
+        return self.classifier(self.dropout(pooled))
 
     def forward(self, vectors: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(batch, positions, hidden) and (batch, positions) -> logits (batch, labels)."""
-        return self.classifier(self.dropout(self.pool(vectors, mask)))
+        return self.score(self.pool(vectors, mask))
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Single-label: cross-entropy with ``targets`` (batch,) class ids, weighted by class (the
