@@ -49,6 +49,7 @@ def test_two_process_ddp_matches_single_process(tmp_path, tiny_bert_no_dropout):
 
 
 def test_two_process_ddp_matches_single_process_for_classification(tmp_path, tiny_bert_no_dropout):
+    from entitune.recipes import CLASSIFY_PROBE_EPOCHS
     from tests.helpers.data import TINY_TEXTS, write_texts_csv
 
     train = write_texts_csv(tmp_path / "train.csv", TINY_TEXTS * 3)
@@ -66,5 +67,7 @@ def test_two_process_ddp_matches_single_process_for_classification(tmp_path, tin
         losses.append([s["loss"] for s in steps if s["event"] == "step"])
         logs.append(json.loads((out / "train_log.json").read_text()))
     assert logs[1]["task"] == "classify" and len(losses[0]) == len(losses[1]) > 0
+    # the default linear probe ran in both (sharded encoding, the head in DDP): the same head to start from
+    assert logs[0]["train"]["probe"]["epochs"] == logs[1]["train"]["probe"]["epochs"] == CLASSIFY_PROBE_EPOCHS
     assert losses[1] == pytest.approx(losses[0], rel=2e-3, abs=1e-4)
     assert logs[1]["test"]["accuracy"] == pytest.approx(logs[0]["test"]["accuracy"], abs=0.1)
