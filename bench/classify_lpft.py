@@ -46,26 +46,25 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     import torch
-
     from entitune.backends.precision import choose_precision
     from entitune.data.texts import read_texts
     from entitune.evaluate.classification import evaluate_classifier
     from entitune.model.classifier import Classifier
+    from entitune.recipes import CLASSIFY_PROBE_EPOCHS
     from entitune.train.classifying import PROBE_HEAD_LR, fit_classifier, probe_head
     from entitune.train.config import TrainConfig
 
     torch.set_num_threads(args.threads)
-    from entitune.recipes import CLASSIFY_PROBE_EPOCHS
-
     args.probe_lr = args.probe_lr or PROBE_HEAD_LR
     args.probe_epochs = CLASSIFY_PROBE_EPOCHS if args.probe_epochs is None else args.probe_epochs
     data = Path(args.data) if args.data else data_root() / "ag_news"
     train, test = read_texts(data / "train.csv").examples, read_texts(data / "test.csv").examples
     labels = sorted({label for e in train for label in e.labels})
     choice = choose_precision(args.precision, "cpu")
+    arms = args.arms.split(",")
     runs: dict = {}
     for seed in (int(s) for s in args.seeds.split(",")):
-        for arm in args.arms.split(","):
+        for arm in arms:
             model = Classifier.from_encoder(None, labels, seed=seed)
             t0 = time.perf_counter()
             config = TrainConfig(epochs=args.epochs, seed=seed, precision=choice.precision)
@@ -79,7 +78,7 @@ def main() -> None:
             runs[f"{arm}_seed{seed}"] = {"arm": arm, "seed": seed, "probe_accuracy": probe, "probe_s": probe_s, "accuracy": report["accuracy"],
                                          "macro_f1": report["macro_f1"], "wall_s": time.perf_counter() - t0}
             print(arm, seed, runs[f"{arm}_seed{seed}"], flush=True)
-    summary = {arm: statistics.mean(r["accuracy"] for r in runs.values() if r["arm"] == arm) for arm in args.arms.split(",")}
+    summary = {arm: statistics.mean(r["accuracy"] for r in runs.values() if r["arm"] == arm) for arm in arms}
     result = {"script": "bench/classify_lpft.py", "machine": machine(), "torch": torch.__version__,
               "precision": choice.to_dict(), "train_texts": len(train), "test_texts": len(test),
               "probe_lr": args.probe_lr, "probe_epochs": args.probe_epochs, "epochs": args.epochs, "runs": runs, "mean_accuracy": summary}

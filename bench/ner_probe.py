@@ -20,7 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-from _common import data_root, machine  # puts src/ on the path
+from _common import find_dataset, machine  # puts src/ on the path
 
 
 def main() -> None:
@@ -31,9 +31,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     args = p.parse_args()
     import torch
-
-    import entitune.recipes.tasks as tasks
     from entitune import FinetuneConfig, finetune
+    from entitune.recipes import tasks
     from entitune.train.loop import train_loop
     from entitune.train.tagging import WindowData, frozen_word_vectors
 
@@ -55,7 +54,7 @@ def main() -> None:
 
     if args.probe_epochs:
         tasks.fit = fit_after_probe
-    data = data_root() / "mit_movie_eng"
+    data = find_dataset("mit_movie_eng")
     with tempfile.TemporaryDirectory() as tmp:
         run = finetune(FinetuneConfig(train=str(data / "engtrain.bio"), test=str(data / "engtest.bio"), out=tmp,
                                       epochs=5, eval_every=100, average_last=4, dev_fraction=0, head=args.head,

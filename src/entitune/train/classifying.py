@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..backends import TorchScorer
-from ..encode import Window, collate, text_windows
+from ..encode import Window, collate, length_grouped_batches, text_windows
 from ..evaluate import classification_report, classification_scores
 from ..model.classifier import Classifier
 from ..predict import ClassPredictor
@@ -138,10 +138,10 @@ def window_features(model: Classifier, windows: Sequence[Window], batch_size: in
     model.eval()
 
     def encode(indices: list[int]) -> list[torch.Tensor]:
-        order = sorted(indices, key=lambda i: len(windows[i].input_ids))
         rows: dict[int, torch.Tensor] = {}
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
+        lengths = [len(windows[i].input_ids) for i in indices]
+        for group in length_grouped_batches(lengths, batch_size, seed=0, shuffle=False):
+            chunk = [indices[j] for j in group]
             batch = {k: v.to(device) for k, v in collate([windows[i] for i in chunk], model.pad_id).items()}
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 pooled = model.features(batch).float().cpu()
