@@ -6,7 +6,7 @@ classification recipe search (several of these run side by side on one lent GPU)
   python bench/sweep.py --recipes RECIPES.json --out RESULTS.json [--data DATA_DIR] [--set key=value ...]
 
 ``RECIPES.json`` maps a run's name to ``FinetuneConfig`` fields (``train``, ``dev``, ``test`` may
-use ``{data}`` for ``--data``); ``--set`` adds fields to every run (``device=cuda``,
+use ``{data}`` for ``--data``; ``train`` may list several files); ``--set`` adds fields to every run (``device=cuda``,
 ``precision=fp32``). Each run's ``out`` is ``--work/NAME``. The results file is rewritten after
 each run, so a run stopped by a time limit keeps what it finished; a run that fails is recorded
 with its error and the sweep goes on.
@@ -31,6 +31,15 @@ def _value(text: str):
         return json.loads(text)
     except json.JSONDecodeError:
         return text
+
+
+def _with_data(value, data: str):
+    """A recipe value with ``{data}`` filled in: a path, or each of a list of paths (several train files)."""
+    if isinstance(value, str):
+        return value.format(data=data)
+    if isinstance(value, list):
+        return [_with_data(v, data) for v in value]
+    return value
 
 
 def summary(log: dict, wall: float) -> dict:
@@ -76,7 +85,7 @@ def main() -> None:
     except ImportError:
         pass
     for name in names:
-        recipe = {k: (v.format(data=args.data) if isinstance(v, str) else v) for k, v in recipes[name].items()}
+        recipe = {k: _with_data(v, args.data) for k, v in recipes[name].items()}
         options = {**common, **recipe, "out": str(Path(args.work) / name)}
         t0 = time.perf_counter()
         try:

@@ -33,7 +33,7 @@ def _d(name: str) -> str:
 @app.command()
 def train(
     config: str | None = typer.Option(None, "--config", callback=recipes.input_path, help="TOML, YAML or JSON file of options (a run's train_log.json too); flags override it"),
-    train: str | None = typer.Option(None, "--train", callback=recipes.input_path, help="training file (required here or in --config)"),
+    train: list[str] | None = typer.Option(None, "--train", callback=recipes.input_path, help="training file (required here or in --config); repeat it to train on several files as one (--train train.conll --train dev.conll)"),
     out: str | None = typer.Option(None, "--out", help="directory for the trained model (required here or in --config)"),
     dev: str | None = typer.Option(None, "--dev", callback=recipes.input_path, help="dev file for model selection (default: a seeded split of --train)"),
     test: str | None = typer.Option(None, "--test", callback=recipes.input_path, help="test file, scored after training"),
@@ -84,6 +84,7 @@ def train(
     the best model (by dev entity F1, or accuracy)."""
     flags = dict(locals())
     source = flags.pop("config")
+    flags["train"] = train or None  # repeated --train: a list (not given: None, the file's or none)
     file_values = read_config_file(source) if source else {}
     values = merged(file_values, flags)
     for required in ("train", "out"):
@@ -252,7 +253,7 @@ def split(
 @app.command()
 def tune(
     config: str | None = typer.Option(None, "--config", callback=recipes.input_path, help="TOML, YAML or JSON file of train options every trial shares (a run's train_log.json too); an option given here (or by --set) is not searched"),
-    train: str | None = typer.Option(None, "--train", callback=recipes.input_path, help="training file (required here or in --config)"),
+    train: list[str] | None = typer.Option(None, "--train", callback=recipes.input_path, help="training file (required here or in --config); repeat it to train on several files as one (--train train.conll --train dev.conll)"),
     dev: str | None = typer.Option(None, "--dev", callback=recipes.input_path, help="dev file that scores each trial (default: a seeded split of --train, dev_fraction 0.1)"),
     test: str | None = typer.Option(None, "--test", callback=recipes.input_path, help="test file, scored once at the end with the best trial's model"),
     out: str | None = typer.Option(None, "--out", help="directory of the search: tune.db (the Optuna study; run again to resume), trials/NNNN, trials.csv, trials.md, best.toml (required)"),
@@ -267,7 +268,7 @@ def tune(
     per trial, its best dev score the objective; writes the trial table and best.toml, the best trial's
     options for 'entitune train --config'."""
     values = merged(read_config_file(config) if config else {}, parse_assignments(set_options or []))
-    values = merged(values, {"train": train, "dev": dev, "test": test, "model": model})
+    values = merged(values, {"train": train or None, "dev": dev, "test": test, "model": model})
     if out is None:
         raise ConfigError("--out is required")
     recipes.tune(recipes.TuneConfig(base=values, out=out, trials=trials, budget_minutes=budget_minutes, space=space,

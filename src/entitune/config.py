@@ -130,9 +130,15 @@ def differences(saved: Mapping[str, Any], ours: Mapping[str, Any], ignore: froze
 
     >>> differences({"lr": 0.1, "seed": 1, "out": "a"}, {"lr": 0.2, "seed": 1, "out": "b"}, frozenset({"out"}))
     ['lr: 0.1 there, 0.2 now']
+
+    A tuple equals the list JSON turns it into (``train_log.json`` keeps several training files as a list):
+
+    >>> differences({"train": ["a", "b"]}, {"train": ("a", "b")})
+    []
     """
+    plain = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
     return [f"{k}: {saved[k]!r} there, {ours[k]!r} now" for k in sorted(saved.keys() & ours.keys())
-            if k not in ignore and saved[k] != ours[k]]
+            if k not in ignore and plain(saved[k]) != plain(ours[k])]
 
 
 def parse_assignments(items: list[str] | tuple[str, ...], source: str = "--set") -> dict[str, Any]:

@@ -42,7 +42,7 @@ class FinetuneConfig:
     """Every option of a fine-tuning run. The fields are ``entitune train``'s flags (``batch_size``
     is ``--batch-size``); see ``entitune train --help`` for each one's meaning."""
 
-    train: str
+    train: str | tuple[str, ...]  # one file, or several read one after another as one training set
     out: str
     dev: str | None = None
     test: str | None = None
@@ -90,7 +90,8 @@ class FinetuneConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("train", "out", "dev", "test", "model"):  # paths are kept as strings
+        object.__setattr__(self, "train", parse_train(self.train))
+        for name in ("out", "dev", "test", "model"):  # paths are kept as strings
             value = getattr(self, name)
             if isinstance(value, Path):
                 object.__setattr__(self, name, str(value))
@@ -129,6 +130,16 @@ class FinetuneConfig:
         CheckpointOptions(Path(self.out) / "checkpoints", self.save_every, self.keep_checkpoints, self.resume)
         self.train_config()
 
+    @property
+    def train_files(self) -> tuple[str, ...]:
+        """The training files, in the order they are read."""
+        return (self.train,) if isinstance(self.train, str) else self.train
+
+    @property
+    def train_name(self) -> str:
+        """The training files as messages name them: ``a.conll`` or ``a.conll + b.conll``."""
+        return " + ".join(self.train_files)
+
     def resolved_probe_epochs(self) -> int:
         """Epochs of the head alone before a classifier fine-tunes: as given, else CLASSIFY_PROBE_EPOCHS."""
         return CLASSIFY_PROBE_EPOCHS if self.probe_epochs is None else self.probe_epochs
@@ -155,6 +166,27 @@ class FinetuneConfig:
         average (``average_last``)."""
         return (self.epochs == AUTO_EPOCHS or self.epochs > 1 or bool(self.eval_every) or bool(self.patience)
                 or bool(self.average_last))
+
+
+def parse_train(value) -> str | tuple[str, ...]:
+    """``train`` as given: one path (a string, kept as it is), or a list of them (a tuple; a list of
+    one is that one path), each file read in turn into one training set.
+
+    >>> parse_train("a.conll"), parse_train(["a.conll"]), parse_train(["a.conll", Path("b.conll")])
+    ('a.conll', 'a.conll', ('a.conll', 'b.conll'))
+    >>> parse_train([])
+    Traceback (most recent call last):
+    ...
+    entitune.errors.ConfigError: train needs at least one file, got []
+    """
+    if isinstance(value, (str, Path)):
+        return str(value)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, Path)) for v in value):
+        files = tuple(str(v) for v in value)
+        return files[0] if len(files) == 1 else files
+    if isinstance(value, (list, tuple)) and not value:
+        raise ConfigError("train needs at least one file, got []")
+    raise ConfigError(f"train takes a file or a list of files, got {value!r}")
 
 
 def parse_context(value) -> int | str:

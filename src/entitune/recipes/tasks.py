@@ -29,10 +29,29 @@ def resolve_task(config: "FinetuneConfig") -> str:
     """``config.task``, or the task the training file is for when it is ``auto``; first every input
     file (train, dev, test) is checked to be a readable regular file, so a missing ``--test``, a FIFO
     or a device fails before the output directory is made or anything is read."""
-    for path in (config.train, config.dev, config.test):
+    for path in (*config.train_files, config.dev, config.test):
         if path is not None:
             check_input_file(path)
-    return sniff_task(config.train) if config.task == "auto" else config.task
+    if config.task != "auto":
+        return config.task
+    tasks = {path: sniff_task(path) for path in config.train_files}
+    if len(set(tasks.values())) > 1:
+        raise ConfigError("the training files are for different tasks: "
+                          + ", ".join(f"{path}: {task}" for path, task in tasks.items()))
+    return next(iter(tasks.values()))
+
+
+def read_all(paths: tuple[str, ...], read) -> list:
+    """Sentences or texts of every training file, one file after another. Documents never span two
+    files: each file's document numbers (``Sentence.doc``) follow the previous file's."""
+    examples: list = []
+    for path in paths:
+        part = read(path)
+        if examples and part and hasattr(part[0], "doc"):
+            shift = max(s.doc for s in examples) + 1
+            part = [replace(s, doc=s.doc + shift) for s in part]
+        examples += part
+    return examples
 
 
 def dev_fraction(config: "FinetuneConfig", needs_dev: bool) -> float:
@@ -69,7 +88,7 @@ def _split(train: list, dev_file, read, config: "FinetuneConfig", console: Conso
 def _check_train_left(config: "FinetuneConfig", train: list, read_count: int, unit: str) -> None:
     """Refuse to train on nothing: the dev split (``dev_fraction``) took every example read."""
     if not train:
-        raise ConfigError(f"no training {unit} left after reading {config.train}: the dev split took all "
+        raise ConfigError(f"no training {unit} left after reading {config.train_name}: the dev split took all "
                           f"{read_count} of them; give more data, a --dev FILE, or --dev-fraction 0")
 
 
@@ -102,7 +121,7 @@ class NerTask(TaskRun):
     def load(self) -> tuple[list, list, list | None]:
         c = self.config
         read = lambda path: load_data(path, c.format, self.console).sentences  # noqa: E731
-        train = read(c.train)
+        train = read_all(c.train_files, read)
         self._check_learnable(train)  # on the whole file first, before any note: the error is the one line
         train, dev = _split(train, c.dev, read, c, self.console, "sentences", needs_dev=c.selects_on_dev)
         test = read(c.test) if c.test is not None else None
@@ -119,7 +138,7 @@ class NerTask(TaskRun):
     def _check_learnable(self, train: list) -> None:
         """Refuse training data whose every tag is O: a single label, nothing to learn."""
         if all(t == "O" for s in train for t in s.tags):
-            raise ConfigError(f"{self.config.train}: every training tag is O, so there is no entity to learn; a "
+            raise ConfigError(f"{self.config.train_name}: every training tag is O, so there is no entity to learn; a "
                               "tagger needs B-TYPE / I-TYPE tags of at least one type")
 
     def resolve_auto(self) -> tuple[str, int]:
@@ -192,14 +211,14 @@ class ClassifyTask(TaskRun):
 
     def load(self) -> tuple[list, list, list | None]:
         c = self.config
-        train = self._read(c.train)
+        train = read_all(c.train_files, self._read)
         self._check_learnable(train)  # on the whole file first, before any note: the error is the one line
         train, dev = _split(train, c.dev, self._read, c, self.console, "texts", needs_dev=c.selects_on_dev or self.multi_label)
         test = self._read(c.test) if c.test is not None else None
         self._check_learnable(train)  # again: the dev split may have taken every text of a class
         self.labels = tuple(sorted({label for e in train for label in e.labels or ()}))
         if dev:
-            check_labels(dev, self.labels, str(c.dev or c.train))  # unknown labels are errors at their lines
+            check_labels(dev, self.labels, str(c.dev or c.train_name))  # unknown labels are errors at their lines
         if test is not None:
             check_labels(test, self.labels, str(c.test))
         self._train = train
@@ -209,10 +228,10 @@ class ClassifyTask(TaskRun):
         """Refuse a single class (single-label), or texts that all carry the same labels (multi-label)."""
         labels = sorted({label for e in train for label in e.labels or ()})
         if len(labels) < 2 and not self.multi_label:
-            raise ConfigError(f"{self.config.train}: a classifier needs at least two labels, found "
+            raise ConfigError(f"{self.config.train_name}: a classifier needs at least two labels, found "
                               f"{[shorten(label) for label in labels]}")
         if self.multi_label and all(len(e.labels or ()) == len(labels) for e in train):
-            raise ConfigError(f"{self.config.train}: every training text has the same labels "
+            raise ConfigError(f"{self.config.train_name}: every training text has the same labels "
                               f"({', '.join(shorten(label) for label in labels) or 'none'}), so there is nothing to learn")
 
     def build(self) -> Classifier:
