@@ -22,6 +22,8 @@ import torch
 import typer.main
 
 from entitune.cli import app
+from entitune.errors import ConfigError
+from entitune.recipes import FinetuneConfig
 from tests.helpers.cli import run_main
 from tests.helpers.data import TINY_SENTENCES, TINY_TEXTS, write_bio
 
@@ -55,6 +57,15 @@ CALLS: dict[str, list[str]] = {
     "train_context": [
         "train", "--train", "{docs}", "--out", "{o_ctx}", "--model", "{bert}", "--format", "conll", "--epochs", "2",
         "--dev-fraction", "0", "--context", "16", "--context-dropout", "0.25", "--device", "cpu",
+    ],
+    # ---- train: mention replacement, and its refusal for a classifier
+    "train_augment": [
+        "train", "--train", "{train}", "--dev", "{dev}", "--out", "{o_aug}", "--model", "{bert}", "--epochs", "1",
+        "--augment-mentions", "2", "--batch-size", "4", "--max-length", "16", "--stride", "4",
+    ],
+    "train_classify_augment": [
+        "train", "--train", "{cls}", "--out", "{o_cls_aug}", "--model", "{bert}", "--format", "csv",
+        "--text-columns", "sentence", "--label-column", "category", "--augment-mentions", "1",
     ],
     "train_bad_device": ["train", "--train", "{train}", "--out", "{o_bad}", "--device", "gpu"],
     "train_bad_word_features": ["train", "--train", "{train}", "--out", "{o_bad}", "--word-features", "case"],
@@ -262,7 +273,7 @@ def _write_docs(path: Path) -> Path:
 def paths(tiny_bert, tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("cli-flags")
     p = {name: str(d / name) for name in (
-        "o1", "o2", "o_nproc", "o_bad", "o_cls", "o_cls_wf", "o_auto", "o_budget", "o_ctx", "p3", "onnx", "cls_onnx", "parts", "eval.json")}
+        "o1", "o2", "o_nproc", "o_bad", "o_cls", "o_cls_wf", "o_aug", "o_cls_aug", "o_auto", "o_budget", "o_ctx", "p3", "onnx", "cls_onnx", "parts", "eval.json")}
     p.update(
         bert=str(tiny_bert), threads=str(FLAG_THREADS),
         train=str(write_bio(d / "train.bio", TINY_SENTENCES * 4)),
@@ -493,6 +504,26 @@ def test_train_context_flags_reach_the_model_and_predict_documents(paths, monkey
     assert lengths == {0: plain[0] + pieces[1], 1: plain[1] + pieces[0], 2: plain[2] + pieces[3],
                        3: plain[3] + pieces[2]}
     refused(run_cli("predict_documents_shard", paths), "shard", "documents")
+
+
+def test_train_augment_mentions(paths):
+    """Copies of the sentences with entities (every one of the training file's) join training, never
+    dev; they are counted apart in train_log.json and on the model card. A classifier refuses them
+    before reading its data."""
+    r = run_cli("train_augment", paths)
+    assert r.code == 0, r.err
+    n = 4 * len(TINY_SENTENCES)
+    log = json.loads((Path(paths["o_aug"]) / "train_log.json").read_text())
+    assert log["data"] == {"train": n, "augmented": 2 * n, "dev": 5, "test": 0}
+    assert log["config"]["augment_mentions"] == 2
+    assert f"augment: {2 * n:,} copies of training sentences" in r.out + r.err
+    assert log["train"]["stopped"]["step"] == -(-3 * n // 4)  # one epoch over originals and copies, batches of 4
+    card = (Path(paths["o_aug"]) / "README.md").read_text()
+    assert "train, augmented" in card and f"| {2 * n} |" in card
+    refused(run_cli("train_classify_augment", paths), "--augment-mentions is for NER")
+    assert not (Path(paths["o_cls_aug"]) / "model.safetensors").exists()
+    with pytest.raises(ConfigError, match="augment_mentions must be >= 0, got -1"):
+        FinetuneConfig(train=paths["train"], out=paths["o_bad"], augment_mentions=-1)
 
 
 def test_train_bad_device_is_one_line(paths):

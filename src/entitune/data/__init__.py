@@ -1,6 +1,6 @@
 """Data in and out: one reader per format (generators raising ``DataFormatError(path, line, why)``),
-format sniffing, writers, loading into IOB2 with scheme detection, seeded splits, raw text ->
-words, labelled texts for classification (``texts``) and which task a file is for (``task``).
+format sniffing, writers, loading into IOB2 with scheme detection, seeded splits, mention
+replacement (``augment``), raw text -> words, labelled texts for classification (``texts``) and which task a file is for (``task``).
 No torch here.
 
 >>> from entitune.data import split_words
@@ -8,6 +8,7 @@ No torch here.
 ['Drew', "Barrymore's", 'films']
 """
 from ._lines import iter_lines, iter_stream_lines
+from .augment import mention_pool, replace_mentions
 from .chars import read_klue, read_kmou, read_weibo
 from .columns import read_bio, read_conll
 from .gmb import read_gmb
@@ -24,7 +25,8 @@ from .write import WRITE_FORMATS, write_bio, write_conll, write_sentences
 __all__ = [
     "FORMATS", "READERS", "TASKS", "TEXT_FORMATS", "WRITE_FORMATS", "Dataset", "TextDataset", "read_texts",
     "sniff_task", "sniff_text_format", "iter_lines", "iter_stream_lines", "join_words", "load_annotated", "read_bio", "read_conll",
-    "read_gmb", "read_jsonl", "read_klue", "read_kmou", "read_sentences", "read_weibo", "sentence_entities",
+    "mention_pool", "read_gmb", "read_jsonl", "read_klue", "read_kmou", "read_sentences", "read_weibo",
+    "replace_mentions", "sentence_entities",
     "sniff_format", "split_dev", "split_three", "split_words", "spans_to_words", "write_bio", "write_conll",
     "write_jsonl", "write_sentences",
 ]

@@ -111,7 +111,11 @@ def _data(task: str, log: Mapping) -> str:
         dev = f"held out from {train} (seeded split, seed {config.get('seed', '?')})"
     else:
         dev = "none (the last epoch was kept)"
-    rows = [("train", train, _count(counts.get("train"))), ("dev", dev, _count(counts.get("dev")))]
+    rows = [("train", train, _count(counts.get("train")))]
+    if counts.get("augmented"):
+        rows.append(("train, augmented", "copies of train with entity mentions swapped (--augment-mentions)",
+                     _count(counts["augmented"])))
+    rows.append(("dev", dev, _count(counts.get("dev"))))
     rows.append(("test", _file_name(config["test"]), _count(counts.get("test"))) if config.get("test")
                 else ("test", "none", "-"))
     return "## Training data\n\n" + _table(("split", "file", unit), rows)

@@ -139,7 +139,8 @@ def _run(config: FinetuneConfig, console: Console, world, task, out: Path, liste
     log = {"config": config_dict(config), "task": task.name, "training": asdict(train_config),
            "precision": precision.to_dict(), **({"auto": task.auto} if task.auto else {}),
            "model": asdict(model.settings),
-           "data": {"train": len(train_data), "dev": len(dev_data), "test": len(test_data or [])},
+           "data": {"train": len(train_data) - task.augmented, **({"augmented": task.augmented} if task.augmented else {}),
+                    "dev": len(dev_data), "test": len(test_data or [])},
            "train": result.to_dict()}
     for line in training_notes(result, train_config, out):
         console.note(line)

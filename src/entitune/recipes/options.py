@@ -56,6 +56,7 @@ class FinetuneConfig:
     class_weights: str = "none"
     probe_epochs: int | None = None  # classify: head-alone epochs before fine-tuning; None: CLASSIFY_PROBE_EPOCHS (NER: 0)
     head: str = "linear"
+    augment_mentions: int = 0  # NER: copies of each training sentence with entities, mentions swapped (data.replace_mentions)
     features: str = "finetune"
     word_features: str = "auto"  # or one of encode.WORD_FEATURES; auto: encode.choose_word_features (NER)
     scheme: str = "IOB2"
@@ -115,6 +116,8 @@ class FinetuneConfig:
             raise ConfigError(f"dev_fraction must be at least 0 and below 1, got {self.dev_fraction}")
         if self.nproc < 1:
             raise ConfigError(f"nproc must be >= 1, got {self.nproc}")
+        if self.augment_mentions < 0:
+            raise ConfigError(f"augment_mentions must be >= 0, got {self.augment_mentions}")
         if self.probe_epochs is not None and self.probe_epochs < 0:
             raise ConfigError(f"probe_epochs must be >= 0, got {self.probe_epochs}")
         if not 0.0 <= self.context_dropout < 1.0:

@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..data import split_dev, sniff_task
+from ..data import replace_mentions, split_dev, sniff_task
 from ..encode import char_vocabulary, choose_word_features
 from ..files import check_input_file
 from ..errors import ConfigError, shorten
@@ -100,6 +100,8 @@ class TaskRun:
     name: str
     #: what each option left at ``auto`` resolved to, and why (``train_log.json``'s ``auto``)
     auto: dict
+    #: how many of the training examples ``load`` returned are augmented copies (at the end)
+    augmented: int = 0
 
     def after_fit(self, model, dev) -> None:
         pass
@@ -125,11 +127,17 @@ class NerTask(TaskRun):
         self._check_learnable(train)  # on the whole file first, before any note: the error is the one line
         train, dev = _split(train, c.dev, read, c, self.console, "sentences", needs_dev=c.selects_on_dev)
         test = read(c.test) if c.test is not None else None
+        self._check_learnable(train)  # again: the dev split may have taken every entity
+        self._train = train  # what auto options and the character vocabulary are chosen from: the data as read
+        if c.augment_mentions:  # after the split: dev is never augmented
+            copies = replace_mentions(train, c.augment_mentions, c.seed, first_doc=max(s.doc for s in train) + 1)
+            self.augmented = len(copies)
+            self.console.note(f"augment: {len(copies):,} copies of training sentences with their entity mentions "
+                              f"swapped for others of the same type ({c.augment_mentions} per sentence with entities)")
+            train = train + copies
         if c.scheme != "IOB2":  # learn in another scheme; dev and test stay IOB2 (predictions come back in IOB2)
             train = [replace(s, tags=tuple(from_iob2(s.tags, c.scheme))) for s in train]
-        self._check_learnable(train)  # again: the dev split may have taken every entity
         self.labels = label_set([t for s in train for t in s.tags], c.scheme)
-        self._train = train  # the character vocabulary of --word-features chars comes from it
         seen = {t for s in [*dev, *(test or [])] for t in from_iob2(s.tags, c.scheme)}
         if unseen := sorted(seen - set(self.labels)):
             self.console.note(f"warning: tags in dev/test but not in train (never predicted): {', '.join(unseen)}")
@@ -211,6 +219,8 @@ class ClassifyTask(TaskRun):
 
     def load(self) -> tuple[list, list, list | None]:
         c = self.config
+        if c.augment_mentions:
+            raise ConfigError("--augment-mentions is for NER (it swaps entity mentions); leave it out for --task classify")
         train = read_all(c.train_files, self._read)
         self._check_learnable(train)  # on the whole file first, before any note: the error is the one line
         train, dev = _split(train, c.dev, self._read, c, self.console, "texts", needs_dev=c.selects_on_dev or self.multi_label)
