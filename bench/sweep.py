@@ -6,7 +6,8 @@ classification recipe search (several of these run side by side on one lent GPU)
   python bench/sweep.py --recipes RECIPES.json --out RESULTS.json [--data DATA_DIR] [--set key=value ...]
 
 ``RECIPES.json`` maps a run's name to ``FinetuneConfig`` fields (``train``, ``dev``, ``test`` may
-use ``{data}`` for ``--data``; ``train`` may list several files); ``--set`` adds fields to every run (``device=cuda``,
+use ``{data}`` for ``--data``; ``train`` may list several files; ``first_sentences: N`` trains on
+the first N sentences of a one-file ``train``, a low-resource slice); ``--set`` adds fields to every run (``device=cuda``,
 ``precision=fp32``). Each run's ``out`` is ``--work/NAME``. The results file is rewritten after
 each run, so a run stopped by a time limit keeps what it finished; a run that fails is recorded
 with its error and the sweep goes on.
@@ -40,6 +41,15 @@ def _with_data(value, data: str):
     if isinstance(value, list):
         return [_with_data(v, data) for v in value]
     return value
+
+
+def _first_sentences(path: str, n: int, out: Path) -> str:
+    """The first ``n`` blank-line-separated sentences of a column file (CoNLL, MIT ``.bio``), written
+    to ``out``: the training slice of a ``first_sentences`` recipe."""
+    blocks = [b for b in Path(path).read_text(encoding="utf-8").split("\n\n") if b.strip()][:n]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n\n".join(b.strip("\n") for b in blocks) + "\n", encoding="utf-8")
+    return str(out)
 
 
 def summary(log: dict, wall: float) -> dict:
@@ -87,6 +97,8 @@ def main() -> None:
     for name in names:
         recipe = {k: _with_data(v, args.data) for k, v in recipes[name].items()}
         options = {**common, **recipe, "out": str(Path(args.work) / name)}
+        if (first := options.pop("first_sentences", None)) is not None:  # a low-resource slice of train
+            options["train"] = _first_sentences(options["train"], int(first), Path(args.work) / f"{name}.train")
         t0 = time.perf_counter()
         try:
             result = finetune(FinetuneConfig(**options), Console(quiet=True))
