@@ -120,8 +120,10 @@ def merged(file_values: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict
 
 
 def config_dict(config: Any) -> dict[str, Any]:
-    """A config dataclass as a plain dict of its options (what ``train_log.json`` records)."""
-    return dataclasses.asdict(config)
+    """A config dataclass as a plain dict of its options, as ``train_log.json`` records them and JSON
+    reads them back: a tuple (several training files) is a list, so a saved config compares equal
+    to the one it came from."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
 def differences(saved: Mapping[str, Any], ours: Mapping[str, Any], ignore: frozenset[str] = frozenset()) -> list[str]:
@@ -130,15 +132,9 @@ def differences(saved: Mapping[str, Any], ours: Mapping[str, Any], ignore: froze
 
     >>> differences({"lr": 0.1, "seed": 1, "out": "a"}, {"lr": 0.2, "seed": 1, "out": "b"}, frozenset({"out"}))
     ['lr: 0.1 there, 0.2 now']
-
-    A tuple equals the list JSON turns it into (``train_log.json`` keeps several training files as a list):
-
-    >>> differences({"train": ["a", "b"]}, {"train": ("a", "b")})
-    []
     """
-    plain = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731
     return [f"{k}: {saved[k]!r} there, {ours[k]!r} now" for k in sorted(saved.keys() & ours.keys())
-            if k not in ignore and plain(saved[k]) != plain(ours[k])]
+            if k not in ignore and saved[k] != ours[k]]
 
 
 def parse_assignments(items: list[str] | tuple[str, ...], source: str = "--set") -> dict[str, Any]:

@@ -48,7 +48,8 @@ def replace_mentions(sentences: Sequence[Sentence], copies: int, seed: int, firs
     rng = random.Random(seed)
     out: list[Sentence] = []
     for s in sentences:
-        spans = spans_from_tags(s.tags or ())
+        source_tags = s.tags or ()
+        spans = spans_from_tags(source_tags)
         if not spans:
             continue
         for _ in range(copies):
@@ -57,12 +58,12 @@ def replace_mentions(sentences: Sequence[Sentence], copies: int, seed: int, firs
             last = 0
             for span in spans:
                 words += s.words[last:span.start]
-                tags += (s.tags or ())[last:span.start]
+                tags += source_tags[last:span.start]
                 mention = rng.choice(pool[span.label])
                 words += mention
                 tags += [f"B-{span.label}"] + [f"I-{span.label}"] * (len(mention) - 1)
                 last = span.end
             words += s.words[last:]
-            tags += (s.tags or ())[last:]
+            tags += source_tags[last:]
             out.append(Sentence(tuple(words), tuple(tags), s.line, first_doc + len(out)))
     return out

@@ -248,7 +248,7 @@ def _read_json(path: Path) -> dict:
 def _file_name(path: object) -> str:
     """A data file by its name, never its path (the card travels; the path says nothing elsewhere);
     several files (``train`` may list them) as ``a.conll + b.conll``."""
-    if isinstance(path, (list, tuple)):
+    if isinstance(path, list):
         return " + ".join(_file_name(p) for p in path) if path else "none"
     return Path(str(path)).name if path else "none"
 

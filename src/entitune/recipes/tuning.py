@@ -363,7 +363,7 @@ def toml_text(values: Mapping[str, Any], comment: str = "") -> str:
     resume = false
     epochs = 2
     <BLANKLINE>
-    >>> print(toml_text({"train": ("train.conll", "dev.conll")}), end="")
+    >>> print(toml_text({"train": ["train.conll", "dev.conll"]}), end="")
     train = ["train.conll", "dev.conll"]
     """
     lines = [f"# {comment}"] if comment else []
@@ -376,13 +376,13 @@ def toml_text(values: Mapping[str, Any], comment: str = "") -> str:
             text = repr(value)
         elif isinstance(value, str):
             text = json.dumps(value, ensure_ascii=False)  # JSON's escapes are TOML's
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            text = json.dumps(list(value), ensure_ascii=False)  # several training files
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            text = json.dumps(value, ensure_ascii=False)  # several training files
         else:
             raise ValueError(f"{key}: no TOML for {value!r}")
         lines.append(f"{key} = {text}")
     text = "\n".join(lines) + "\n"
-    assert tomllib.loads(text) == {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
+    assert tomllib.loads(text) == {k: v for k, v in values.items() if v is not None}
     return text
 
 
