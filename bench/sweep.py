@@ -7,7 +7,10 @@ classification recipe search (several of these run side by side on one lent GPU)
 
 ``RECIPES.json`` maps a run's name to ``FinetuneConfig`` fields (``train``, ``dev``, ``test`` may
 use ``{data}`` for ``--data``; ``train`` may list several files; ``first_sentences: N`` trains on
-the first N sentences of a one-file ``train``, a low-resource slice); ``--set`` adds fields to every run (``device=cuda``,
+the first N sentences of a one-file ``train``, a low-resource slice; ``pretrain: {...}`` maps
+``PretrainConfig`` fields, and the run fine-tunes the encoder that ``entitune pretrain`` makes of
+them first, kept in ``--work`` under a name drawn from those fields, so recipes that share one
+pretraining run it once); ``--set`` adds fields to every run (``device=cuda``,
 ``precision=fp32``). Each run's ``out`` is ``--work/NAME``. The results file is rewritten after
 each run, so a run stopped by a time limit keeps what it finished; a run that fails is recorded
 with its error and the sweep goes on.
@@ -15,6 +18,7 @@ with its error and the sweep goes on.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -35,11 +39,14 @@ def _value(text: str):
 
 
 def _with_data(value, data: str):
-    """A recipe value with ``{data}`` filled in: a path, or each of a list of paths (several train files)."""
+    """A recipe value with ``{data}`` filled in: a path, each of a list of paths (several train
+    files), or each value of a mapping (a ``pretrain`` step's fields)."""
     if isinstance(value, str):
         return value.format(data=data)
     if isinstance(value, list):
         return [_with_data(v, data) for v in value]
+    if isinstance(value, dict):
+        return {k: _with_data(v, data) for k, v in value.items()}
     return value
 
 
@@ -50,6 +57,30 @@ def _first_sentences(path: str, n: int, out: Path) -> str:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n\n".join(b.strip("\n") for b in blocks) + "\n", encoding="utf-8")
     return str(out)
+
+
+def _pretrained(fields: dict, common: dict, work: Path) -> tuple[str, dict]:
+    """The encoder of a ``pretrain`` recipe: masked-LM pretraining with ``fields`` (and the sweep's
+    ``--set`` fields that pretraining also takes: device, precision, threads), run once into
+    ``work/pretrain-HASH`` and reused while that directory holds its ``train_log.json``.
+    Returns the encoder's directory and what the sweep keeps of the pretraining."""
+    from entitune.recipes import Console, PretrainConfig, pretrain
+
+    shared = {k: common[k] for k in ("device", "precision", "threads") if k in common}
+    fields = {**shared, **fields}
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+    out = work / f"pretrain-{key}"
+    log_path = out / "train_log.json"
+    t0 = time.perf_counter()
+    reused = log_path.exists()
+    if not reused:
+        pretrain(PretrainConfig(**fields, out=str(out)), Console(quiet=True))
+    log = json.loads(log_path.read_text())
+    train = log.get("train", {})
+    return str(out), {"fields": fields, "out": str(out), "reused": reused,
+                      "wall_s": None if reused else time.perf_counter() - t0,
+                      "train_loop_s": train.get("train_seconds"), "best_dev": train.get("best_score"),
+                      "dev_by_epoch": [e.get("score") for e in train.get("epochs", [])]}
 
 
 def summary(log: dict, wall: float) -> dict:
@@ -101,8 +132,14 @@ def main() -> None:
             options["train"] = _first_sentences(options["train"], int(first), Path(args.work) / f"{name}.train")
         t0 = time.perf_counter()
         try:
+            pretraining = None
+            if (fields := options.pop("pretrain", None)) is not None:  # domain- or task-adaptive pretraining first
+                options["model"], pretraining = _pretrained(fields, common, Path(args.work))
+                t0 = time.perf_counter()  # the fine-tuning's own wall time; pretraining's is recorded apart
             result = finetune(FinetuneConfig(**options), Console(quiet=True))
             results["runs"][name] = {"recipe": recipe, **summary(dict(result.log), time.perf_counter() - t0)}
+            if pretraining is not None:
+                results["runs"][name]["pretraining"] = pretraining
             test = results["runs"][name]["test"]
             print(name, test.get("entity", {}).get("f1", test.get("accuracy")), test.get("token_micro_f1", ""),
                   round(time.perf_counter() - t0, 1), flush=True)
