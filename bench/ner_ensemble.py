@@ -2,7 +2,8 @@
 """How far apart several trained taggers of one recipe are, and what combining them would give: each
 model alone, their logit ensemble (the mean of their per-word log-softmax scores, decoded once with
 the first model's head and constraints), and a weight soup (their weights averaged into one model),
-all scored on one annotated file with entity F1 (strict) and token micro F1.
+all scored in fp32 (as a training run scores its test file) on one annotated file with entity F1
+(strict) and token micro F1.
 
   python bench/ner_ensemble.py TEST_FILE MODEL MODEL [MODEL ...] --out RESULTS.json
 
@@ -39,7 +40,7 @@ def _scores(model: str, sentences: list, batch_size: int):
             self.captured.extend(merged)
             return super()._decode(sentences, merged)
 
-    predictor = Capturing(load_scorer(model, "torch", None, "cpu", "auto"), batch_size=batch_size)
+    predictor = Capturing(load_scorer(model, "torch", None, "cpu", "fp32"), batch_size=batch_size)
     predictor.captured = []
     tagged = predictor.tag(sentences)
     return predictor, tagged, predictor.captured
