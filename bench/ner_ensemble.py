@@ -3,7 +3,9 @@
 model alone, their logit ensemble (the mean of their per-word log-softmax scores, decoded once with
 the first model's head and constraints), and a weight soup (their weights averaged into one model),
 all scored in fp32 (as a training run scores its test file) on one annotated file with entity F1
-(strict) and token micro F1.
+(strict) and token micro F1; and each model's token micro F1 when every word takes its own
+highest-scoring label (argmax, no transition constraints: for a softmax head the decoder that
+maximises expected word accuracy).
 
   python bench/ner_ensemble.py TEST_FILE MODEL MODEL [MODEL ...] --out RESULTS.json
 
@@ -83,8 +85,14 @@ def main() -> None:
     words, gold = [s.words for s in sentences], [s.tags for s in sentences]
     results: dict = {"script": "bench/ner_ensemble.py", "test": args.test, "machine": machine(), "alone": {}}
     runs = [_scores(m, words, args.batch_size) for m in args.models]
-    for model, (_, tagged, _) in zip(args.models, runs):
+    from entitune.evaluate.metrics import token_micro_f1
+
+    for model, (predictor, tagged, scores) in zip(args.models, runs):
         results["alone"][model] = _report(gold, tagged)
+        # each word's own best label, no constraints: what maximises expected word accuracy for a softmax head
+        labels = predictor.scorer.labels
+        argmax = [[labels[i] for i in x.argmax(-1).tolist()] for x in scores]
+        results["alone"][model]["argmax_token_micro_f1"] = token_micro_f1(gold, argmax)
         print(model, results["alone"][model], flush=True)
     # shape: per sentence (words, labels); the mean of the models' log-probabilities
     mean = [sum(torch.log_softmax(r[2][i].float(), -1) for r in runs) / len(runs) for i in range(len(words))]
