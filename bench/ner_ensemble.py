@@ -34,9 +34,7 @@ def _scores(model: str, sentences: list, batch_size: int):
     from entitune.predict.predictor import Predictor
 
     class Capturing(Predictor):
-        """A Predictor that keeps the per-sentence scores it decodes."""
-
-        captured: list = []
+        """A Predictor that keeps the per-sentence scores it decodes (in ``captured``, set below)."""
 
         def _decode(self, sentences, merged):  # noqa: ANN001 - Predictor's own signature
             self.captured.extend(merged)

@@ -51,11 +51,12 @@ def _with_data(value, data: str):
 
 
 def _first_sentences(path: str, n: int, out: Path) -> str:
-    """The first ``n`` blank-line-separated sentences of a column file (CoNLL, MIT ``.bio``), written
-    to ``out``: the training slice of a ``first_sentences`` recipe."""
-    blocks = [b for b in Path(path).read_text(encoding="utf-8").split("\n\n") if b.strip()][:n]
+    """The first ``n`` sentences of an annotated file, read and written back (as CoNLL columns) by
+    entitune's own reader and writer, to ``out``: the training slice of a ``first_sentences`` recipe."""
+    from entitune.data import read_sentences, write_sentences
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n\n".join(b.strip("\n") for b in blocks) + "\n", encoding="utf-8")
+    out.write_text(write_sentences(read_sentences(path)[:n], "conll"), encoding="utf-8")
     return str(out)
 
 
@@ -130,12 +131,11 @@ def main() -> None:
         options = {**common, **recipe, "out": str(Path(args.work) / name)}
         if (first := options.pop("first_sentences", None)) is not None:  # a low-resource slice of train
             options["train"] = _first_sentences(options["train"], int(first), Path(args.work) / f"{name}.train")
-        t0 = time.perf_counter()
         try:
             pretraining = None
             if (fields := options.pop("pretrain", None)) is not None:  # domain- or task-adaptive pretraining first
                 options["model"], pretraining = _pretrained(fields, common, Path(args.work))
-                t0 = time.perf_counter()  # the fine-tuning's own wall time; pretraining's is recorded apart
+            t0 = time.perf_counter()  # the fine-tuning's own wall time; pretraining's is recorded apart
             result = finetune(FinetuneConfig(**options), Console(quiet=True))
             results["runs"][name] = {"recipe": recipe, **summary(dict(result.log), time.perf_counter() - t0)}
             if pretraining is not None:
