@@ -4,7 +4,7 @@ accuracy of one trained classifier on the test texts that need more than one win
 its windows' log-probabilities (the default), their probabilities, their highest probabilities, or
 keeping the first window only. Writes JSON.
 
-  python bench/classify_windows.py MODEL_DIR --test ag_news/test.csv --out bench/results/classify_windows.json
+  python bench/classify_windows.py MODEL_DIR --test ag_news/test.csv --out bench/results/classify_windows_m32.json   (a model trained with --max-length 32 --stride 8)
 """
 from __future__ import annotations
 

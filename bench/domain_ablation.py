@@ -3,7 +3,7 @@
 (task-adaptive; the test text is never used), each on and off, then fine-tuning with the same
 epochs as the baselines (Weibo 5, KMOU 3); test entity F1 and [UNK] share per variant.
 
-  python bench/domain_ablation.py --data DATA_DIR --out bench/results/domain_ablation.json \
+  python bench/domain_ablation.py --data DATA_DIR --out bench/results/domain_ablation_gpu.json \
       [--model BASE] [--sets weibo,kmou] [--pretrain-epochs 20,10] [--device cuda] [--precision fp32]
 
 Variants: ``neither`` (the base encoder), ``extension`` (``vocab extend --add-from train dev
