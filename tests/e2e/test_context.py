@@ -1,6 +1,7 @@
 """A tagger trained with document context (--context 16, FLERT-style): it saves the context size,
-reloads, tags the same batched and one-by-one, through ``predict --documents``, ``evaluate`` (which
-reads the file's documents by itself), and an fp32 ONNX export tags exactly like PyTorch."""
+reloads, tags the same batched and one-by-one and in chunks of any size on the streamed path,
+through ``predict --documents``, ``evaluate`` (which reads the file's documents by itself), and an
+fp32 ONNX export tags exactly like PyTorch."""
 from __future__ import annotations
 
 import json
@@ -45,7 +46,7 @@ def _tags(tagged):
     return [(t.tags, [round(s, 5) for s in t.scores]) for t in tagged]
 
 
-def test_context_is_saved_and_reloaded_and_batching_changes_nothing(context_tagger_dir):
+def test_context_is_saved_and_reloaded_and_batching_changes_nothing(context_tagger_dir, monkeypatch):
     assert model_dir.read_settings(context_tagger_dir)[0].context == 16
     tagger = Tagger.load(context_tagger_dir)
     assert tagger.word_encoder.context == 16
@@ -59,8 +60,21 @@ def test_context_is_saved_and_reloaded_and_batching_changes_nothing(context_tagg
     per_document = [t for d in range(len(DOCUMENTS)) for t in Predictor(TorchScorer(tagger)).tag(
         [s.words for s in sentences if s.doc == d], [d] * sum(s.doc == d for s in sentences))]
     assert _tags(per_document) == _tags(batched)
-    # chunks cut at document boundaries only: the same answers with tiny chunks
-    assert _tags(Predictor(TorchScorer(tagger), chunk_size=1).tag(words, docs)) == _tags(batched)
+    # the streamed path (an ONNX export's: chunks encoded apart, scored on worker threads) cuts
+    # chunks at document boundaries only: tiny chunks change no answer. (With one stream, as here
+    # above, every chunk is joined before encoding, so chunk_size could not change anything.)
+    streamed = TorchScorer(tagger)
+    streamed.streams = 2
+    encoded: list[int] = []
+    encode = tagger.word_encoder.encode
+    monkeypatch.setattr(tagger.word_encoder, "encode", lambda s, *a, **k: encoded.append(len(s)) or encode(s, *a, **k))
+    for chunk_size in (1, 2, 4):
+        encoded.clear()
+        got = Predictor(streamed, batch_size=8, chunk_size=chunk_size).tag(words, docs)
+        assert len(encoded) > 1  # really encoded chunk by chunk
+        assert [t.tags for t in got] == [t.tags for t in batched]
+        for a, b in zip(got, batched):
+            assert a.scores == pytest.approx(b.scores, abs=1e-5)
     # the context is really read: scores differ from sentence-level tagging
     alone = Predictor(TorchScorer(tagger)).tag(words)
     assert [t.scores for t in alone] != [t.scores for t in batched]
@@ -103,6 +117,7 @@ def test_predict_documents_and_evaluate_use_the_context(context_tagger_dir, tmp_
 
 def test_fp32_onnx_export_tags_like_pytorch_with_context(context_tagger_dir, tmp_path):
     pytest.importorskip("onnxruntime")
+    from entitune import OnnxScorer
     from entitune.backends import load_scorer
     from entitune.export import export_onnx
 
@@ -113,7 +128,9 @@ def test_fp32_onnx_export_tags_like_pytorch_with_context(context_tagger_dir, tmp
     sentences = _sentences()
     words, docs = [s.words for s in sentences], [s.doc for s in sentences]
     reference = Predictor(TorchScorer(tagger, fast=False)).tag(words, docs)
-    for predictor in (Predictor(exported), Predictor(exported, batch_size=1)):
+    # two streams and chunks of one sentence: each chunk encoded on its own, cut only between documents
+    for predictor in (Predictor(exported), Predictor(exported, batch_size=1),
+                      Predictor(OnnxScorer.load(tmp_path / "onnx", threads=2), batch_size=2, chunk_size=1)):
         got = predictor.tag(words, docs)
         assert [t.tags for t in got] == [t.tags for t in reference]
         for a, b in zip(got, reference):

@@ -164,8 +164,9 @@ def cached_probe(hardware: str, flags: tuple[str, ...], width: Width | None = No
         cache = {}
     if isinstance(cache.get(key), (int, float)):
         return float(cache[key])
-    speedup = probe_speedup(width=width, device=device) if purpose == "train" else probe_inference_speedup(width=width)
-    cache[key] = round(speedup, 3)
+    measured = probe_speedup(width=width, device=device) if purpose == "train" else probe_inference_speedup(width=width)
+    # rounded as stored, before it decides: the run that measured and the runs that read the cache agree
+    speedup = cache[key] = round(measured, 3)
     try:  # a read-only home only costs the probe next time
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

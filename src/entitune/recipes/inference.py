@@ -170,8 +170,9 @@ def predict_lines(model: str | Path, input: str | Path | None = None, *, output:
     lines whose 0-based index is I modulo N (``parse_shard``); each answer then starts with ``line``,
     its 1-based input line number, so the N outputs merge back into the unsharded one.
     ``documents`` (taggers): consecutive lines are one document, a blank line ends it, and JSON
-    objects with a ``doc`` field are grouped by it (consecutive lines with equal values); a model
-    trained with document context (``settings.context``) then reads each line's neighbours.
+    objects with a ``doc`` field are grouped by it (consecutive lines with equal values, until a
+    blank line); a model trained with document context (``settings.context``) then reads each
+    line's neighbours.
 
     Streams: ``PREDICT_CHUNK`` lines are read, predicted and written (and flushed) at a time, so
     memory stays flat however long the input, and output follows input as it comes. Every line
@@ -259,13 +260,14 @@ def _document_chunks(items, size: int):
 
 
 def document_ids(items: list[tuple[int | None, str, tuple | None]]) -> list:
-    """One document id per item: its ``doc`` field where it has one, else the number of blank lines
-    before it (a blank line ends a document)."""
+    """One document id per item: its ``doc`` field where it has one, else none, each with the number
+    of blank lines before it (a blank line ends a document, one with a ``doc`` field too: as
+    ``_document_chunks`` may end a chunk there, grouping across it would depend on the chunking)."""
     ids: list = []
     blanks = 0
     for _, line, record in items:
         key = _document_key(line, record)
-        ids.append(("doc", key) if key is not None else ("lines", blanks))
+        ids.append(("doc", key, blanks) if key is not None else ("lines", blanks))
         if record is None and not line.strip():
             blanks += 1
     return ids

@@ -18,6 +18,7 @@ from entitune.backends import load_scorer  # noqa: E402
 from entitune.encode import collate  # noqa: E402
 from entitune.errors import ExportError  # noqa: E402
 from entitune.export import WordVectorGraph, export_and_rescore, export_onnx  # noqa: E402
+from entitune.model import model_dir  # noqa: E402
 from entitune.tags import label_set  # noqa: E402
 from entitune.types import Sentence  # noqa: E402
 from tests.helpers.data import TINY_SENTENCES, WORDS, entity_spans, gold_entities  # noqa: E402
@@ -201,22 +202,63 @@ def test_int8_export_is_rescored_and_tags_every_word(tiny_tagger_dir, tmp_path):
     assert [len(p.tags) for p in out] == [len(p.words) for p in out]
 
 
-def test_export_refused_when_f1_drops_too_much(tiny_tagger_dir, tmp_path):
+def _export_with_bias(label: str, bias: float):
+    """``export_onnx``, then the export's head gets ``bias`` for ``label``: a real export whose
+    tagging differs from its model's by a known, deterministic change (-1e4: it never says ``label``)."""
+
+    def export(model, out, quantize="none"):
+        export_onnx(model, out, quantize)
+        state = model_dir.load_safetensors(out / model_dir.HEAD_FILE)
+        state["classifier.bias"][model.settings.labels.index(label)] = bias
+        model_dir.save_safetensors(state, out / model_dir.HEAD_FILE)
+
+    return export
+
+
+def test_export_refused_when_f1_drops_too_much(tiny_tagger_dir, tmp_path, monkeypatch):
+    """With a real drop: an export that never says B-YEAR loses the YEAR entities (the PyTorch model
+    tags every entity), its drop of D points is what evaluating the kept export independently gives,
+    it is refused under ``max_drop`` D - 1 (nothing left behind) and kept under D + 1 or with
+    ``accept_drop``. The other way round, a model that never says B-YEAR, exported with B-YEAR back,
+    scores D points higher: kept under ``max_drop`` 0. Broken: the drop measured the wrong way (the
+    loss kept, the gain refused), or in fractions instead of points."""
+    from entitune.evaluate import evaluate
+    from entitune.export import rescore
+
     sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
-    # a negative allowance cannot be met even by an exact export: the check must refuse it
-    with pytest.raises(ExportError, match="export refused"):
-        export_and_rescore(tiny_tagger_dir, tmp_path / "refused", sentences, max_drop=-1.0)
+    tagger = Tagger.load(tiny_tagger_dir)
+    assert evaluate(tagger, sentences)["entity"]["f1"] == 1.0
+    monkeypatch.setattr(rescore, "export_onnx", _export_with_bias("B-YEAR", -1e4))
+    report = export_and_rescore(tiny_tagger_dir, tmp_path / "measured", sentences, max_drop=100.0)
+    exported_f1 = evaluate(OnnxScorer.load(tmp_path / "measured"), sentences)["entity"]["f1"]
+    drop = 100 * (1.0 - exported_f1)
+    assert drop > 10  # two YEAR entities of seven lost, at least
+    assert report["drop_points"] == pytest.approx(drop, abs=1e-9) and report["onnx_score"] == exported_f1
+    refused = f"export refused: entity F1 {exported_f1:.4f} .* a drop of {drop:.2f} points"
+    with pytest.raises(ExportError, match=refused):
+        export_and_rescore(tiny_tagger_dir, tmp_path / "refused", sentences, max_drop=drop - 1)
     assert not (tmp_path / "refused").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export-")]
-    report = export_and_rescore(tiny_tagger_dir, tmp_path / "kept", sentences, max_drop=-1.0, accept_drop=True)
-    assert report["accepted"] and (tmp_path / "kept" / "model.onnx").is_file()
+    assert export_and_rescore(tiny_tagger_dir, tmp_path / "kept", sentences, max_drop=drop + 1)["accepted"]
+    report = export_and_rescore(tiny_tagger_dir, tmp_path / "accepted", sentences, max_drop=0.5, accept_drop=True)
+    assert report["accepted"] and (tmp_path / "accepted" / "model.onnx").is_file()
+    # the export scores higher than its model: never refused
+    year = tagger.labels.index("B-YEAR")
+    good = tagger.head.classifier.bias[year].item()
+    with torch.no_grad():
+        tagger.head.classifier.bias[year] = -1e4
+    tagger.save(tmp_path / "no-year")
+    monkeypatch.setattr(rescore, "export_onnx", _export_with_bias("B-YEAR", good))
+    report = export_and_rescore(tmp_path / "no-year", tmp_path / "better", sentences, max_drop=0.0)
+    assert report["accepted"] and report["onnx_score"] == 1.0
+    assert report["drop_points"] == pytest.approx(-drop, abs=1e-9)
 
 
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "entitune", *args], capture_output=True, text=True, input=stdin, timeout=300)
 
 
-def test_cli_export_predict_evaluate(tiny_tagger_dir, tiny_files, tmp_path):
+def test_cli_export_predict_evaluate(tiny_tagger_dir, tiny_files, tmp_path, monkeypatch):
     _, test = tiny_files
     out = tmp_path / "exp"
     r = _cli("export", str(tiny_tagger_dir), "--onnx", str(out), "--eval", str(test))
@@ -232,10 +274,31 @@ def test_cli_export_predict_evaluate(tiny_tagger_dir, tiny_files, tmp_path):
     r = _cli("evaluate", str(out), str(test), "--backend", "onnx", "--json", str(tmp_path / "e.json"))
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "e.json").read_text())["words_untagged"] == 0
-    # refused export: non-zero exit, one clear line, nothing written
-    r = _cli("export", str(tiny_tagger_dir), "--onnx", str(tmp_path / "no"), "--eval", str(test), "--max-drop", "-1")
-    assert r.returncode == 2 and "export refused" in r.stderr and "Traceback" not in r.stderr
-    assert not (tmp_path / "no").exists()
+    # --max-drop in points, on a real drop (an export that never says B-YEAR, run in this process):
+    # refused one point under it (exit 2, one clear line, nothing written), kept one point over it
+    from entitune.export import rescore
+    from tests.helpers.cli import run_main
+
+    monkeypatch.setattr(rescore, "export_onnx", _export_with_bias("B-YEAR", -1e4))
+    threads = torch.get_num_threads()
+    try:
+        code, _, err = run_main(["export", str(tiny_tagger_dir), "--onnx", str(tmp_path / "measured"),
+                                 "--eval", str(test), "--max-drop", "100"])
+        assert code == 0, err
+        drop = json.loads((tmp_path / "measured" / "export.json").read_text())["drop_points"]
+        assert drop > 10
+        code, printed, err = run_main(["export", str(tiny_tagger_dir), "--onnx", str(tmp_path / "no"),
+                                       "--eval", str(test), "--max-drop", str(round(drop - 1, 3))])
+        assert code == 2 and "Traceback" not in err and printed == ""
+        assert err.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'no'}: export refused: entity F1 ")
+        assert not (tmp_path / "no").exists()
+        allowance = round(drop + 1, 3)
+        code, printed, err = run_main(["export", str(tiny_tagger_dir), "--onnx", str(tmp_path / "yes"),
+                                       "--eval", str(test), "--max-drop", str(allowance)])
+        assert code == 0, err
+        assert f"drop {drop:.2f} points (max {allowance})" in printed and (tmp_path / "yes" / "model.onnx").is_file()
+    finally:
+        torch.set_num_threads(threads)
     # a torch model directory is not an ONNX export
     r = _cli("predict", str(tiny_tagger_dir), "--backend", "onnx", stdin="films\n")
     assert r.returncode == 2 and "not an ONNX export" in r.stderr
