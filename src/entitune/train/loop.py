@@ -1,14 +1,17 @@
 """The one training loop, for every task and head.
 
-Reads top to bottom: optimizer and schedule, resume, then per epoch: batches of similar length ->
-forward/loss (micro-batches, autocast; on the CPU ``dropout.fast_dropout``'s cheaper masks) ->
-backward -> clip -> step -> schedule -> log -> (every ``eval_every`` steps) evaluate -> checkpoint;
-at the epoch's end, evaluate on dev. Every evaluation competes for the weights kept; ``patience``
-evaluations without a better score, or the spent ``time_budget_s``, end training early; with
-``average_last`` the mean of the last evaluations' weights is kept if dev prefers it
-(``averaging``). A task contributes only what differs (``TrainData``: how examples become batches;
-the model's ``batch_loss`` and ``loss_weight``; the dev evaluation and the score that selects the
-best weights): NER's is ``tagging.fit``.
+Reads top to bottom (``Run.train``): resume -> per epoch: the epoch's optimizer steps, each one
+learning rate -> forward and backward over its micro-batches (autocast; on the CPU
+``dropout.fast_dropout``'s cheaper masks) -> clip -> step -> log -> (every ``eval_every`` steps)
+evaluate -> checkpoint; at the epoch's end, evaluate on dev. Every evaluation competes for the
+weights kept; ``patience`` evaluations without a better score, or the spent ``time_budget_s``, end
+training early; with ``average_last`` the mean of the last evaluations' weights is kept if dev
+prefers it (``averaging``). What a checkpoint holds beyond the weights, the optimizer and the random
+streams is ``LoopState``, saved and restored from its one list of fields.
+
+A task contributes only what differs (``TrainData``: how examples become batches; the model's
+``batch_loss`` and ``loss_weight``; the dev evaluation and the score that selects the best weights):
+NER's is ``tagging.fit``.
 """
 from __future__ import annotations
 
@@ -16,15 +19,15 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
-from typing import Protocol
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-from ..config import differences
 from ..encode import length_grouped_batches, token_budget_batches
 from ..errors import ConfigError
+from ..config import differences
 from . import checkpoint as ckpt
 from .averaging import LastEvaluations, RunningSum, planned_evaluations
 from .compact import COMPACT_SUFFIX, compact_word_embeddings
@@ -76,6 +79,45 @@ class DevEvaluation:
     metric: str = "score"
 
 
+@dataclass
+class LoopState:
+    """Where a run is and what it keeps: everything a checkpoint holds besides the weights, the
+    optimizer and scaler, the random streams and the settings. ``to_checkpoint`` and ``restore``
+    go through these fields by name, so no checkpoint key is written twice."""
+
+    step: int = 0  # optimizer steps done
+    epoch: int = 1  # the epoch the run is in (a checkpoint at an epoch's end names the next one)
+    steps_in_epoch: int = 0  # optimizer steps of that epoch done
+    partial: tuple = (0.0, 0, 0)  # that epoch's loss sum, sub-words and padded positions so far
+    best_f1: float = -math.inf  # the best dev score so far, whatever its metric (the name predates classifiers)
+    best_state: dict | None = None  # the weights of the best evaluation (None: the last weights stand)
+    since_best: int = 0  # evaluations since the best one (patience)
+    elapsed_s: float = 0.0  # seconds trained before this process (the time budget)
+    best_epoch: int = 0
+    best_step: int = 0
+    best_dev: dict | None = None  # the best evaluation's dev report
+    stopped: dict | None = None  # why training ended early: patience, time_budget (None: it has not)
+    epochs: list[EpochResult] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
+    averaging: dict | None = None  # the running sums of ``average_last`` (``LastEvaluations.to_state``)
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        """The fields as a checkpoint stores them (results as plain dicts)."""
+        saved = {f.name: getattr(self, f.name) for f in fields(self)}
+        saved.update(partial=list(self.partial), epochs=[asdict(e) for e in self.epochs],
+                     evaluations=[asdict(e) for e in self.evaluations])
+        return saved
+
+    @classmethod
+    def restore(cls, saved: dict[str, Any]) -> "LoopState":
+        """The state a checkpoint holds; a key that an older version did not write keeps its default."""
+        state = cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
+        state.partial = tuple(state.partial)
+        state.epochs = [EpochResult(**e) for e in state.epochs]
+        state.evaluations = [Evaluation(**e) for e in state.evaluations]
+        return state
+
+
 def train_loop(
     model: nn.Module,
     data: TrainData,
@@ -101,15 +143,16 @@ def train_loop(
         used_ids: token ids the data uses: only those rows of the word embedding are trained
             (exact, see ``compact``); None trains the embedding densely (or not at all).
     """
-    listener = listener or Silent()
+    if dev is None and config.patience:
+        raise ConfigError("patience stops training on dev scores: it needs a dev set (give dev data or patience 0)")
     world = current()
     seed_everything(config.seed + world.rank)  # rank 0 (and a single process) uses the seed as given
-    steps_per_epoch = len(_step_groups(data.lengths, config, 1))
     compacting = compact_word_embeddings(model.encoder, used_ids) if used_ids is not None else contextlib.nullcontext()
     with fast_dropout(model), compacting as compact:
-        result, best_state, averaging = _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoch,
-                                                checkpoints)
-    window = averaging.result() if averaging is not None else None
+        run = Run(model, data, config, head_lr, dev, listener or Silent(), checkpoints, compact)
+        run.train()
+    result, best_state = run.result(), run.state.best_state
+    window = run.averaging.result() if run.averaging is not None else None
     if window is not None:  # outside the compact swap: the averaged embedding rows are the ones read
         best_state = _keep_average(model, window, best_state, dev, result)
     if best_state is not None:
@@ -133,228 +176,249 @@ class _LossOf(nn.Module):
         return self.model.batch_loss(batch)
 
 
-def _epochs(model, data, config, head_lr, dev, listener, compact, steps_per_epoch, checkpoints):
-    """The epochs of ``train_loop``; returns the result, the best weights (full embedding layout;
-    None: the last weights, as without dev) and the running sums of checkpoint averaging (or None)."""
-    device = next(model.parameters()).device
-    world = current()
-    if dev is None and config.patience:
-        raise ConfigError("patience stops training on dev scores: it needs a dev set (give dev data or patience 0)")
-    loss_of: nn.Module = _LossOf(model)
-    if world.distributed:
-        # built here, after the compact embedding swap, so DDP sees the parameters that train
-        loss_of = nn.parallel.DistributedDataParallel(loss_of, device_ids=[device] if device.type == "cuda" else None)
-    micro_size = max(1, math.ceil(config.batch_size / world.size))
-    total_steps = steps_per_epoch * config.epochs
-    warmup_steps = int(config.warmup * total_steps)
-    optimizer = build_optimizer(model, config, head_lr)
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
-    autocast_dtype = PRECISIONS[config.precision]
-    # fp16 needs loss scaling against underflow; for fp32 and bf16 the scaler is a no-op
-    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
-    averaging = None
-    if config.average_last:
-        epoch_steps = [len(_step_groups(data.lengths, config, e)) for e in range(1, config.epochs + 1)]
-        averaging = LastEvaluations(config.average_last, config.patience,
-                                    planned_evaluations(epoch_steps, config.eval_every))
-    # evaluations between epoch ends: for dev scores, or for the weights that averaging sums
-    evaluates_mid_epoch = bool(config.eval_every) and (dev is not None or averaging is not None)
+class Run:
+    """One run of the loop: the model and what trains it (optimizer, schedule, scaler, averaging),
+    its ``LoopState``, and the phases of training as methods: ``resume``, ``train`` (the epochs),
+    ``train_epoch``, ``train_step``, ``evaluate``, ``save``."""
 
-    result = TrainResult()
-    best_score, best_state = -math.inf, None
-    since_best = 0  # evaluations since the best one (patience)
-    step = 0
-    elapsed_before = 0.0  # seconds the run trained before the checkpoint it resumed from (time budget)
-    # ---- resume: where the newest checkpoint left off
-    start_epoch, skip, partial = 1, 0, (0.0, 0, 0)
-    state = None
-    if checkpoints is not None and checkpoints.resume:
-        state = ckpt.load_latest(checkpoints.directory, checkpoints.notice if world.is_main else None)
-        if checkpoints.notice is not None and world.is_main:
-            checkpoints.notice(f"resuming from step {state['step']} in {checkpoints.directory}" if state is not None else
-                               f"--resume: no checkpoint in {checkpoints.directory}; starting from the beginning")
-    if state is not None:
-        if state["config"] != _comparable(config):
-            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written with other training settings "
-                              f"({state['config']}); resume with the same settings or start a new run")
-        # None: a checkpoint written before model settings were kept, or a model without settings
-        saved, ours = state.get("model_settings"), _model_settings(model)
-        if saved is not None and ours is not None and (differ := differences(saved, ours)):
-            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written for a model with other settings "
-                              f"({'; '.join(differ)}); resume with the same options or start a new run")
-        if len(state["rng"]) != world.size:
-            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written by {len(state['rng'])} processes; "
-                              f"resume with as many (this run has {world.size})")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
-        step, start_epoch, skip = state["step"], state["epoch"], state["steps_in_epoch"]
-        partial = tuple(state["partial"])
-        best_score, best_state = state["best_f1"], state["best_state"]
-        result.best_epoch = state["best_epoch"]
-        result.epochs = [EpochResult(**e) for e in state["epochs"]]
-        # written by versions with evaluations between epoch ends; older checkpoints had none
-        result.evaluations = [Evaluation(**e) for e in state.get("evaluations", ())]
-        result.best_step, result.best_dev = state.get("best_step", 0), state.get("best_dev")
-        result.best_score = None if best_score == -math.inf or dev is None else best_score
-        result.stopped = state.get("stopped")
-        since_best, elapsed_before = state.get("since_best", 0), state.get("elapsed_s", 0.0)
-        if averaging is not None:
-            averaging.load(state["averaging"])
-        ckpt.set_rng_state(state["rng"][world.rank])
-    listener.on_start(total_steps, steps_per_epoch, step)
-    clock_start = _clock() - elapsed_before
+    def __init__(self, model: nn.Module, data: TrainData, config: TrainConfig, head_lr: float,
+                 dev: DevEvaluation | None, listener: TrainListener, checkpoints: CheckpointOptions | None,
+                 compact) -> None:
+        self.model, self.data, self.config, self.dev, self.listener = model, data, config, dev, listener
+        self.checkpoints, self.compact = checkpoints, compact
+        self.world = world = current()
+        self.device = next(model.parameters()).device
+        self.loss_of: nn.Module = _LossOf(model)
+        if world.distributed:
+            # built here, after the compact embedding swap, so DDP sees the parameters that train
+            device_ids = [self.device] if self.device.type == "cuda" else None
+            self.loss_of = nn.parallel.DistributedDataParallel(self.loss_of, device_ids=device_ids)
+        self.micro_size = max(1, math.ceil(config.batch_size / world.size))
+        self.steps_per_epoch = len(_step_groups(data.lengths, config, 1))
+        self.total_steps = self.steps_per_epoch * config.epochs
+        self.warmup_steps = int(config.warmup * self.total_steps)
+        self.optimizer = build_optimizer(model, config, head_lr)
+        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.autocast_dtype = PRECISIONS[config.precision]
+        # fp16 needs loss scaling against underflow; for fp32 and bf16 the scaler is a no-op
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
+        self.averaging = None
+        if config.average_last:
+            epoch_steps = [len(_step_groups(data.lengths, config, e)) for e in range(1, config.epochs + 1)]
+            self.averaging = LastEvaluations(config.average_last, config.patience,
+                                             planned_evaluations(epoch_steps, config.eval_every))
+        # evaluations between epoch ends: for dev scores, or for the weights that averaging sums
+        self.evaluates_mid_epoch = bool(config.eval_every) and (dev is not None or self.averaging is not None)
+        self.state = LoopState()
+        self.clock_start = _clock()
 
-    def save(epoch: int, steps_in_epoch: int, sums: tuple) -> None:
-        rngs = gather(ckpt.rng_state(), world)  # every rank's dropout stream, for an exact resume
-        if world.is_main:  # one writer; the other ranks hold the same weights
-            ckpt.save_step({
-                "config": _comparable(config), "model_settings": _model_settings(model), "step": step, "epoch": epoch, "steps_in_epoch": steps_in_epoch,
-                "partial": list(sums), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(), "rng": rngs, "best_f1": best_score, "best_state": best_state,
-                "best_epoch": result.best_epoch, "epochs": [asdict(e) for e in result.epochs],
-                "evaluations": [asdict(e) for e in result.evaluations], "best_step": result.best_step,
-                "best_dev": result.best_dev, "since_best": since_best, "stopped": result.stopped,
-                "elapsed_s": _clock() - clock_start,
-                "averaging": averaging.to_state() if averaging is not None else None,
-            }, checkpoints.directory, step, checkpoints.keep)
-        barrier(world)
+    # ---- the run, top to bottom
+    def train(self) -> None:
+        """Resume if asked, then train epoch after epoch until the last, or an early stop."""
+        self.resume()
+        self.listener.on_start(self.total_steps, self.steps_per_epoch, self.state.step)
+        self.clock_start = _clock() - self.state.elapsed_s
+        start_epoch, skip, partial = self.state.epoch, self.state.steps_in_epoch, self.state.partial
+        for epoch in range(start_epoch, self.config.epochs + 1):
+            if self.state.stopped is not None:  # a checkpoint written when training stopped: nothing left
+                break
+            resumed = epoch == start_epoch
+            self.train_epoch(epoch, skip if resumed else 0, partial if resumed else (0.0, 0, 0))
+        if self.state.stopped is None:
+            self.state.stopped = {"reason": "completed", "step": self.state.step, "epoch": self.config.epochs}
 
-    def evaluate(epoch: int, epoch_end: bool) -> Evaluation:
+    def train_epoch(self, epoch: int, skip: int, sums: tuple) -> None:
+        """One epoch's optimizer steps (the first ``skip`` done before a resume), the evaluation at
+        its end, its result, and the checkpoint after it."""
+        state, config = self.state, self.config
+        self.model.train()
+        # one optimizer step per group of accumulate * batch_size examples, cut into micro-batches
+        groups = _step_groups(self.data.lengths, config, epoch)
+        if hasattr(self.data, "set_epoch"):
+            self.data.set_epoch(epoch)
+        loss_sum, subwords, positions = sums
+        done, stop = skip, None  # optimizer steps of this epoch done; why it stopped early
+        t0, eval_seconds = time.perf_counter(), 0.0  # evaluations inside the epoch are left out of its time
+        for g in range(skip, len(groups)):
+            if self.out_of_time():
+                stop = {"reason": "time_budget", "step": state.step, "epoch": epoch if done else epoch - 1,
+                        "budget_s": config.time_budget_s}
+                break
+            step_loss, step_subwords, step_positions = self.train_step(groups[g])
+            loss_sum, subwords, positions, done = loss_sum + step_loss, subwords + step_subwords, positions + step_positions, g + 1
+            self.listener.on_step(state.step, step_loss, subwords / max(time.perf_counter() - t0 - eval_seconds, 1e-9),
+                                  self.optimizer.param_groups[0]["lr"])
+            # ---- evaluate every eval_every steps (the epoch's last step is evaluated at its end);
+            # stop after patience evaluations without a better score
+            if self.evaluates_mid_epoch and state.step % config.eval_every == 0 and g + 1 < len(groups):
+                eval_seconds += self.evaluate(epoch, epoch_end=False).seconds
+                if self.patience_spent():
+                    stop = {"reason": "patience", "step": state.step, "epoch": epoch, "patience": config.patience}
+                    break  # no step checkpoint: the one below, at the stop, records it
+            # ---- checkpoint every save_every steps
+            if self.checkpoints is not None and self.checkpoints.save_every and state.step % self.checkpoints.save_every == 0:
+                self.save(epoch, g + 1, (loss_sum, subwords, positions))
+        seconds = time.perf_counter() - t0 - eval_seconds
+        # ---- evaluate on dev at the epoch's end (or where training stopped), keep the best
+        if state.step and (not state.evaluations or state.evaluations[-1].step != state.step):
+            self.evaluate(epoch, epoch_end=True)
+        if stop is None and self.patience_spent():
+            stop = {"reason": "patience", "step": state.step, "epoch": epoch, "patience": config.patience}
+        if done:  # not an epoch that the time budget ended before its first step
+            last = state.evaluations[-1]
+            result = EpochResult(epoch, loss_sum / max(1, done), seconds, subwords, positions,
+                                 subwords / max(seconds, 1e-9), last.dev, last.is_best, last.seconds, last.metric,
+                                 last.score)
+            state.epochs.append(result)
+            self.listener.on_epoch(result)
+        state.stopped = stop
+        if self.checkpoints is not None:
+            self.save(epoch + 1, 0, (0.0, 0, 0))
+
+    def train_step(self, group: list[int]) -> tuple[float, int, int]:
+        """One optimizer step on the examples ``group``: its learning rate, forward and backward over
+        this rank's micro-batches (each weighted by its share of the global batch's loss, so
+        accumulation and sharding give the one-batch update), clip, step. Returns the step's loss,
+        sub-words and padded positions."""
+        config, world, model = self.config, self.world, self.model
+        # ---- learning rate for this step
+        factor = lr_factor(self.state.step, self.warmup_steps, self.total_steps)
+        for param_group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            param_group["lr"] = base * factor
+        # ---- forward and backward
+        mine = shard(group, world)
+        size = self.micro_size if config.batch_tokens is None else max(1, math.ceil(len(mine) / config.accumulate))
+        micro = [self.data.collate(mine[k : k + size]) for k in range(0, len(mine), size)]
+        weights = [model.loss_weight(b) for b in micro]
+        total_weight = all_sum([float(sum(weights))], world)[0] or 1.0
+        step_loss, subwords, positions = 0.0, 0, 0
+        autocast = torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
+                                  enabled=self.autocast_dtype is not None)
+        for k, batch in enumerate(micro or [None]):
+            if batch is not None:
+                batch = {key: v.to(self.device) for key, v in batch.items()}
+            last = k == max(len(micro), 1) - 1
+            with self.loss_of.no_sync() if world.distributed and not last else contextlib.nullcontext():
+                with autocast:
+                    loss = self.loss_of(batch)
+                if len(micro) > 1 or world.distributed:
+                    share = weights[k] / total_weight if batch is not None else 0.0
+                    loss = loss * (share * world.size)  # DDP averages gradients over ranks
+                self.scaler.scale(loss).backward()
+            step_loss += loss.item() / world.size
+            if batch is not None:
+                subwords += int(batch["attention_mask"].sum())
+                positions += batch["attention_mask"].numel()
+        if world.distributed:
+            step_loss, subwords, positions = all_sum([step_loss, subwords, positions], world)
+        # ---- clip, step
+        self.scaler.unscale_(self.optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+        return step_loss, int(subwords), int(positions)
+
+    def evaluate(self, epoch: int, epoch_end: bool) -> Evaluation:
         """Score the weights of this step on dev (a task's ``dev.run()``), keep them if best, count
         them for patience and averaging, and tell the listener."""
-        nonlocal best_score, best_state, since_best
-        if compact is not None:
-            compact.write_back()
+        state, dev, model = self.state, self.dev, self.model
+        if self.compact is not None:
+            self.compact.write_back()
         t1 = time.perf_counter()
         report, score = None, None
         if dev is not None:
-            with _rng_kept(device):  # so that evaluating does not change the training that follows
+            with _rng_kept(self.device):  # so that evaluating does not change the training that follows
                 report = dev.run()
             score = dev.score(report)
             model.train()
-        is_best = dev is None or score > best_score
+        is_best = dev is None or score > state.best_f1
         if is_best:
-            since_best = 0
-            result.best_epoch, result.best_step, result.best_dev = epoch, step, report
+            state.since_best = 0
+            state.best_epoch, state.best_step, state.best_dev = epoch, state.step, report
         else:
-            since_best += 1
+            state.since_best += 1
         if is_best and dev is not None:  # without dev the last weights are kept: no copy needed
-            best_score = result.best_score = score
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if not k.endswith(COMPACT_SUFFIX)}
-        if averaging is not None:
-            averaging.observe(lambda: _weights(model), step, since_best)
-        evaluation = Evaluation(step, epoch, epoch_end, dev.metric if dev is not None else "", score, is_best,
+            state.best_f1 = score
+            state.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()
+                                if not k.endswith(COMPACT_SUFFIX)}
+        if self.averaging is not None:
+            self.averaging.observe(lambda: _weights(model), state.step, state.since_best)
+        evaluation = Evaluation(state.step, epoch, epoch_end, dev.metric if dev is not None else "", score, is_best,
                                 time.perf_counter() - t1, report)
-        result.evaluations.append(evaluation)
-        tell_evaluation(listener, evaluation)
+        state.evaluations.append(evaluation)
+        tell_evaluation(self.listener, evaluation)
         return evaluation
 
-    def out_of_time() -> bool:
+    def patience_spent(self) -> bool:
+        return bool(self.config.patience) and self.state.since_best >= self.config.patience
+
+    def out_of_time(self) -> bool:
         """The time budget is spent (checked before each optimizer step, after the first); every
         process stops at the same step."""
-        if config.time_budget_s is None or step == 0:
+        if self.config.time_budget_s is None or self.state.step == 0:
             return False
-        over = _clock() - clock_start >= config.time_budget_s
-        if world.distributed:
-            over = all_sum([float(over)], world)[0] > 0
+        over = _clock() - self.clock_start >= self.config.time_budget_s
+        if self.world.distributed:
+            over = all_sum([float(over)], self.world)[0] > 0
         return over
 
-    stop = result.stopped  # a checkpoint written when training stopped early: nothing left to train
-    for epoch in range(start_epoch, config.epochs + 1):
-        if stop is not None:
-            break
-        model.train()
-        # one optimizer step per group of accumulate * batch_size examples, cut into micro-batches
-        batches = _step_groups(data.lengths, config, epoch)
-        if hasattr(data, "set_epoch"):
-            data.set_epoch(epoch)
-        loss_sum, subwords, positions = partial if epoch == start_epoch else (0.0, 0, 0)
-        done = skip if epoch == start_epoch else 0  # optimizer steps of this epoch done
-        t0 = time.perf_counter()
-        eval_seconds = 0.0  # of the evaluations inside the epoch, left out of its training time
-        for g, group in enumerate(batches):
-            if epoch == start_epoch and g < skip:
-                continue  # done before the checkpoint we resumed from
-            if out_of_time():
-                stop = {"reason": "time_budget", "step": step, "epoch": epoch if done else epoch - 1,
-                        "budget_s": config.time_budget_s}
-                break
-            # ---- learning rate for this step
-            factor = lr_factor(step, warmup_steps, total_steps)
-            for param_group, base in zip(optimizer.param_groups, base_lrs):
-                param_group["lr"] = base * factor
-            # ---- forward and backward over this rank's micro-batches, each weighted by its share of
-            # the global batch's loss (so accumulation and sharding give the one-batch update)
-            mine = shard(group, world)
-            size = micro_size if config.batch_tokens is None else max(1, math.ceil(len(mine) / config.accumulate))
-            micro = [data.collate(mine[k : k + size]) for k in range(0, len(mine), size)]
-            weights = [model.loss_weight(b) for b in micro]
-            total_weight = all_sum([float(sum(weights))], world)[0] or 1.0
-            step_loss, step_subwords, step_positions = 0.0, 0, 0
-            for k, batch in enumerate(micro or [None]):
-                if batch is not None:
-                    batch = {key: v.to(device) for key, v in batch.items()}
-                last = k == max(len(micro), 1) - 1
-                sync = loss_of.no_sync() if world.distributed and not last else contextlib.nullcontext()
-                with sync:
-                    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-                        loss = loss_of(batch)
-                    if len(micro) > 1 or world.distributed:
-                        share = weights[k] / total_weight if batch is not None else 0.0
-                        loss = loss * (share * world.size)  # DDP averages gradients over ranks
-                    scaler.scale(loss).backward()
-                step_loss += loss.item() / world.size
-                if batch is not None:
-                    step_subwords += int(batch["attention_mask"].sum())
-                    step_positions += batch["attention_mask"].numel()
-            if world.distributed:
-                step_loss, step_subwords, step_positions = all_sum([step_loss, step_subwords, step_positions], world)
-            subwords += int(step_subwords)
-            positions += int(step_positions)
-            # ---- clip, step
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            # ---- log
-            step += 1
-            done = g + 1
-            loss_sum += step_loss
-            listener.on_step(step, step_loss, subwords / max(time.perf_counter() - t0 - eval_seconds, 1e-9),
-                             optimizer.param_groups[0]["lr"])
-            # ---- evaluate every eval_every steps (the epoch's last step is evaluated at its end);
-            # stop after patience evaluations without a better score
-            if evaluates_mid_epoch and step % config.eval_every == 0 and g + 1 < len(batches):
-                eval_seconds += evaluate(epoch, epoch_end=False).seconds
-                if config.patience and since_best >= config.patience:
-                    stop = {"reason": "patience", "step": step, "epoch": epoch, "patience": config.patience}
-                    break  # no step checkpoint: the one below, at the stop, records it
-            # ---- checkpoint every save_every steps
-            if checkpoints is not None and checkpoints.save_every and step % checkpoints.save_every == 0:
-                save(epoch, g + 1, (loss_sum, subwords, positions))
-        seconds = time.perf_counter() - t0 - eval_seconds
-        # ---- evaluate on dev at the epoch's end (or where training stopped), keep the best
-        if step and (not result.evaluations or result.evaluations[-1].step != step):
-            evaluate(epoch, epoch_end=True)
-        if stop is None and config.patience and since_best >= config.patience:
-            stop = {"reason": "patience", "step": step, "epoch": epoch, "patience": config.patience}
-        if done:  # not an epoch that the time budget ended before its first step
-            last = result.evaluations[-1]
-            epoch_result = EpochResult(
-                epoch, loss_sum / max(1, done), seconds, subwords, positions,
-                subwords / max(seconds, 1e-9), last.dev, last.is_best, last.seconds,
-                last.metric, last.score,
-            )
-            result.epochs.append(epoch_result)
-            listener.on_epoch(epoch_result)
-        result.stopped = stop
-        if checkpoints is not None:
-            save(epoch + 1, 0, (0.0, 0, 0))
-    if result.stopped is None:
-        result.stopped = {"reason": "completed", "step": step, "epoch": config.epochs}
-    return result, best_state, averaging
+    # ---- checkpoints
+    def save(self, epoch: int, steps_in_epoch: int, sums: tuple) -> None:
+        """A resumable checkpoint: the settings, the weights, optimizer and scaler, every rank's
+        random streams (for an exact resume) and the ``LoopState`` at this point."""
+        state = self.state
+        state.epoch, state.steps_in_epoch, state.partial = epoch, steps_in_epoch, tuple(sums)
+        state.elapsed_s = _clock() - self.clock_start
+        state.averaging = self.averaging.to_state() if self.averaging is not None else None
+        rngs = gather(ckpt.rng_state(), self.world)
+        if self.world.is_main:  # one writer; the other ranks hold the same weights
+            ckpt.save_step({
+                "config": _comparable(self.config), "model_settings": _model_settings(self.model),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict(), "rng": rngs, **state.to_checkpoint(),
+            }, self.checkpoints.directory, state.step, self.checkpoints.keep)
+        barrier(self.world)
+
+    def resume(self) -> None:
+        """With ``resume``: the newest checkpoint's weights, optimizer, scaler, random streams and
+        state, once its settings are checked against this run's."""
+        checkpoints, world = self.checkpoints, self.world
+        if checkpoints is None or not checkpoints.resume:
+            return
+        saved = ckpt.load_latest(checkpoints.directory, checkpoints.notice if world.is_main else None)
+        if checkpoints.notice is not None and world.is_main:
+            checkpoints.notice(f"resuming from step {saved['step']} in {checkpoints.directory}" if saved is not None else
+                               f"--resume: no checkpoint in {checkpoints.directory}; starting from the beginning")
+        if saved is None:
+            return
+        if saved["config"] != _comparable(self.config):
+            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written with other training settings "
+                              f"({saved['config']}); resume with the same settings or start a new run")
+        # None: a checkpoint written before model settings were kept, or a model without settings
+        theirs, ours = saved.get("model_settings"), _model_settings(self.model)
+        if theirs is not None and ours is not None and (differ := differences(theirs, ours)):
+            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written for a model with other settings "
+                              f"({'; '.join(differ)}); resume with the same options or start a new run")
+        if len(saved["rng"]) != world.size:
+            raise ConfigError(f"{checkpoints.directory}: the checkpoint was written by {len(saved['rng'])} processes; "
+                              f"resume with as many (this run has {world.size})")
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scaler.load_state_dict(saved["scaler"])
+        self.state = LoopState.restore(saved)
+        if self.averaging is not None:
+            self.averaging.load(self.state.averaging)
+        ckpt.set_rng_state(saved["rng"][world.rank])
+
+    def result(self) -> TrainResult:
+        """What the run did, for the caller and ``train_log.json``."""
+        state = self.state
+        best_score = None if state.best_f1 == -math.inf or self.dev is None else state.best_f1
+        return TrainResult(epochs=state.epochs, best_epoch=state.best_epoch, evaluations=state.evaluations,
+                           best_step=state.best_step, best_score=best_score, best_dev=state.best_dev,
+                           stopped=state.stopped)
 
 
 def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
