@@ -19,6 +19,9 @@ from entitune.model.wordpiece import (UNK_COST, WordPiece, _toy_state, analyse, 
 from tests.helpers.families import build_checkpoint
 from tests.helpers.vocab import UNUSED, build_mlm_checkpoint
 
+#: ids of the tiny vocabulary's [unusedN] placeholders
+UNUSED_SLOTS = list(range(5, 5 + UNUSED))
+
 EMB = "embeddings.word_embeddings.weight"
 
 
@@ -246,14 +249,96 @@ def test_append_resizes_an_mlm_decoder_and_its_bias(mlm_untied, tmp_path):
     assert model.get_output_embeddings().weight.shape[0] == base.size + 2
 
 
-def test_a_tied_decoder_stays_tied(mlm_tied, tmp_path):
+MLM_EMB, MLM_BIAS = "bert.embeddings.word_embeddings.weight", "cls.predictions.bias"
+MLM_DEC, MLM_DEC_BIAS = "cls.predictions.decoder.weight", "cls.predictions.decoder.bias"
+
+
+@pytest.fixture(scope="module")
+def mlm_tied_stored(mlm_tied, tmp_path_factory):
+    """The tied checkpoint as BERT's own checkpoints store it (bert-base-uncased and the
+    checkpoints converted from ``pytorch_model.bin``): the tied decoder written out as a copy of the
+    word embeddings, and ``decoder.bias`` as a copy of ``predictions.bias``. transformers' own
+    ``save_pretrained`` leaves both out (the ``mlm_tied`` fixture), which extend_checkpoint handles
+    without its tied branch, so that fixture alone never exercises it."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    directory = tmp_path_factory.mktemp("mlm-tied-stored") / "m"
+    shutil.copytree(mlm_tied, directory)
+    state = _weights(directory)
+    assert MLM_DEC not in state and MLM_DEC_BIAS not in state  # how transformers saves a tied decoder
+    state[MLM_DEC] = state[MLM_EMB].clone()
+    state[MLM_DEC_BIAS] = state[MLM_BIAS].clone()
+    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    return directory
+
+
+@pytest.mark.parametrize("init", ["mean", "random"])
+@pytest.mark.parametrize("use_unused", [False, True])
+def test_a_stored_tied_decoder_is_written_equal_to_the_extended_embeddings(mlm_tied_stored, tmp_path, init, use_unused):
+    """A decoder stored as a copy of the word embeddings is written as a copy of the extended
+    embeddings, every row (the fallback's perturbation and random rows included, which a decoder
+    initialised on its own would draw differently), and its bias as a copy of the extended bias.
+    Checked in the saved file, since transformers re-ties the decoder on load whatever the file
+    holds; then the loaded model reads the same rows."""
+    from transformers import AutoModelForMaskedLM
+
+    base = WordPiece.read(mlm_tied_stored)
+    before = _weights(mlm_tied_stored)
+    assert vocab_tensors(before, base.size) == [MLM_EMB, MLM_BIAS, MLM_DEC_BIAS, MLM_DEC]
+    out = tmp_path / "t"
+    tokens = ["spielbergesque", "北", "##zq"]
+    record = extend_checkpoint(base, tokens, out, init=init, use_unused=use_unused, seed=5)
+    after = _weights(out)
+    ids = [t["id"] for t in record["tokens"]]
+    rows = base.size if use_unused else base.size + len(tokens)
+    assert ids == (UNUSED_SLOTS[:3] if use_unused else list(range(base.size, rows)))
+    assert after[MLM_EMB].shape == after[MLM_DEC].shape == (rows, 32)
+    assert torch.equal(after[MLM_DEC], after[MLM_EMB])
+    assert torch.equal(after[MLM_DEC_BIAS], after[MLM_BIAS]) and after[MLM_BIAS].shape == (rows,)
+    old = [i for i in range(base.size) if i not in ids]
+    assert torch.equal(after[MLM_EMB][old], before[MLM_EMB][old])
+    assert torch.equal(after[MLM_BIAS][old], before[MLM_BIAS][old])
+    emb, bias = before[MLM_EMB], before[MLM_BIAS]
+    if init == "mean":
+        pieces = [base.vocab[p] for p in ["spielberg", "##e", "##s", "##q", "##u", "##e"]]
+        torch.testing.assert_close(after[MLM_EMB][ids[0]], emb[pieces].mean(0), rtol=0, atol=1e-6)
+        torch.testing.assert_close(after[MLM_BIAS][ids[0]], bias[pieces].mean(0), rtol=0, atol=1e-6)
+        zq = [base.vocab["##z"], base.vocab["##q"]]
+        torch.testing.assert_close(after[MLM_EMB][ids[2]], emb[zq].mean(0), rtol=0, atol=1e-6)
+        kept = [i for i in range(base.size) if i not in ids]
+        gap = (after[MLM_EMB][ids[1]] - emb[kept].mean(0)).abs()
+        assert 0 < gap.max() and (gap < 8 * FALLBACK_COVARIANCE ** 0.5 * emb[kept].std(0)).all()
+        torch.testing.assert_close(after[MLM_BIAS][ids[1]], bias[kept].mean(), rtol=0, atol=1e-6)
+    else:
+        assert torch.equal(after[MLM_BIAS][ids], torch.zeros(3))
+        assert 0.005 < after[MLM_EMB][ids].std().item() < 0.05
+    model = AutoModelForMaskedLM.from_pretrained(str(out), local_files_only=True)
+    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    assert torch.equal(model.get_input_embeddings().weight.detach(), after[MLM_EMB])
+    assert torch.equal(model.cls.predictions.bias.detach(), after[MLM_BIAS])
+
+
+def test_a_decoder_left_out_as_tied_stays_out_and_ties_to_the_new_rows(mlm_tied, tmp_path):
+    """transformers' own save leaves the tied decoder out of the file: the extended file leaves it
+    out too (no stale or invented copy), and the loaded model's decoder reads the extended
+    embeddings, new rows included; the bias that is stored grows with its new row the mean of the
+    pieces' biases."""
     from transformers import AutoModelForMaskedLM
 
     base = WordPiece.read(mlm_tied)
-    extend_checkpoint(base, ["spielbergesque"], tmp_path / "t")
+    before = _weights(mlm_tied)
+    record = extend_checkpoint(base, ["spielbergesque", "北"], tmp_path / "t")
+    after = _weights(tmp_path / "t")
+    assert MLM_DEC not in after and MLM_DEC_BIAS not in after and set(after) == set(before)
+    assert record["resized"] == [MLM_EMB, MLM_BIAS]
+    pieces = init_pieces(base, "spielbergesque")
+    torch.testing.assert_close(after[MLM_BIAS][base.size], before[MLM_BIAS][pieces].mean(), rtol=0, atol=1e-6)
     model = AutoModelForMaskedLM.from_pretrained(str(tmp_path / "t"), local_files_only=True)
-    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
-    assert model.cls.predictions.bias.shape[0] == base.size + 1
+    decoder = model.get_output_embeddings().weight.detach()
+    assert decoder.shape == (base.size + 2, 32) and torch.equal(decoder, after[MLM_EMB])
+    assert torch.equal(model.cls.predictions.bias.detach(), after[MLM_BIAS])
 
 
 # ---------------------------------------------------------------------------------- unused route

@@ -32,26 +32,46 @@ def _rule(model: MaskedLM, probability: float = 0.15, whole_word: bool = False) 
     return MaskingRule.for_tokenizer(model.tokenizer, model.vocab_size, probability, whole_word)
 
 
-def _many_texts(n: int) -> list[tuple[str, ...]]:
-    """``n`` texts of 4-8 words from the tiny vocabulary and some words it splits."""
+#: words that reach the model as special ids in the middle of a window: [UNK] (a CJK character
+#: the tiny vocabulary lacks, a zero-width word, "[UNK]" itself) and the other specials written as words
+SPECIAL_WORDS = ("北", "\u200b", "[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]")
+
+
+def _many_texts(n: int, specials: bool = False) -> list[tuple[str, ...]]:
+    """``n`` texts of 4-8 words from the tiny vocabulary and some words it splits (and with
+    ``specials``, words that become special ids)."""
     g = torch.Generator().manual_seed(0)
-    pool = [*WORDS, *LONG_WORDS]
+    pool = [*WORDS, *LONG_WORDS, *(SPECIAL_WORDS if specials else ())]
     return [tuple(pool[int(i)] for i in torch.randint(len(pool), (4 + k % 5,), generator=g)) for k in range(n)]
 
 
 def test_masking_follows_bert_rule_on_a_large_batch(mlm):
     """15% of the maskable sub-tokens are chosen; of those 80% read [MASK], 10% a random non-special
-    token, 10% themselves; [CLS], [SEP] and padding never. Broken: a rule that masks specials or
-    padding, or swaps the shares, fails here."""
+    token, 10% themselves; special ids never: [CLS] and [SEP] around each window, padding, and the
+    [UNK], [SEP], [PAD], [CLS] and [MASK] that the texts put in the middle of windows, at every one
+    of 3 epochs (so 3 draws per window). Broken: a rule that masks specials or padding, or swaps the
+    shares, fails here."""
     rule = _rule(mlm)
-    data = masked_windows(mlm, _many_texts(3000), rule, seed=1)
-    batch = data.collate(list(range(len(data.windows))))
+    data = masked_windows(mlm, _many_texts(3000, specials=True), rule, seed=1)
+    rows = list(range(len(data.windows)))
+    batch = data.collate(rows)
     original = torch.full_like(batch["input_ids"], mlm.pad_id)
     for row, window in enumerate(data.windows):
         original[row, : len(window.input_ids)] = torch.tensor(window.input_ids)
     special = torch.isin(original, torch.tensor(sorted(rule.special_ids)))
+    inner = special.clone()
+    inner[:, 0] = False
+    inner &= batch["attention_mask"].bool() & (torch.arange(original.shape[1]) < _window_lengths(data)[:, None] - 1)
+    for name in ("[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"):  # each is inside windows, many times
+        assert ((original == mlm.tokenizer.convert_tokens_to_ids(name)) & inner).sum() > 300, name
     chosen = batch["labels"] != IGNORE
     assert not (chosen & special).any(), "a special token or padding was chosen"
+    for epoch in (2, 3):
+        data.set_epoch(epoch)
+        again = data.collate(rows)
+        assert not ((again["labels"] != IGNORE) & special).any()
+        assert torch.equal(again["input_ids"][special], original[special])
+    data.set_epoch(1)
     assert not (chosen & (batch["attention_mask"] == 0)).any()
     assert torch.equal(batch["labels"][chosen], original[chosen])
     maskable = (~special).sum().item()
@@ -66,6 +86,10 @@ def test_masking_follows_bert_rule_on_a_large_batch(mlm):
     assert not torch.isin(batch["input_ids"][randomised], torch.tensor(sorted(rule.special_ids))).any()
     # nothing outside the chosen positions changes
     assert torch.equal(batch["input_ids"][~chosen], original[~chosen])
+
+
+def _window_lengths(data) -> torch.Tensor:
+    return torch.tensor([len(w.input_ids) for w in data.windows])
 
 
 def test_probability_is_configurable(mlm):
