@@ -54,7 +54,7 @@ def main() -> None:
     from entitune.recipes import Console, FinetuneConfig, finetune
     from entitune.recipes.data_tools import doctor
     from entitune.recipes.pretrain import pretrain
-    from entitune.recipes.pretrain_options import PretrainConfig
+    from entitune.options import PretrainConfig
     from entitune.recipes.vocab import vocab_extend
 
     quiet = Console(quiet=True)

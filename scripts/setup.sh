@@ -29,7 +29,7 @@ trap 'rm -f "$constraint"' EXIT
 "${PIP[@]}" -c "$constraint" -e ".[test]"
 "$VENV/bin/python" - <<'PYEOF'
 import torch
-from entitune.model.model_dir import default_encoder_dir
+from entitune.artifact.model_dir import default_encoder_dir
 assert not torch.version.cuda, f"a CUDA build of torch slipped in ({torch.version.cuda})"
 default_encoder_dir()
 PYEOF

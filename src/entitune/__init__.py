@@ -9,9 +9,10 @@ The public API, loaded on first use (so ``import entitune.tags`` or ``entitune.d
     from entitune.recipes import FinetuneConfig, finetune       # what 'entitune train' runs
     finetune(FinetuneConfig(train="engtrain.bio", out="runs/movie"))  # doctest: +SKIP
 
-The package reads top to bottom: ``types``/``errors`` -> ``tags`` -> ``data`` -> ``encode`` ->
-``model`` -> ``predict`` -> ``backends`` -> ``evaluate`` -> ``train`` -> ``export`` / ``serve`` ->
-``recipes`` -> ``cli``; each layer imports only from the layers before it (checked in CI).
+The package reads bottom to top: ``types``/``errors`` -> ``files``/``terminal``/``report`` -> ``tags``
+-> ``data`` -> ``options`` -> ``artifact``/``encode``/``serve`` -> ``vocab``/``curate`` -> ``model`` ->
+``predict`` -> ``backends`` -> ``evaluate`` -> ``train`` -> ``export`` -> ``recipes`` -> ``cli``; each
+layer imports only from the layers below it (``lint-imports`` checks the contract in pyproject.toml).
 """
 from __future__ import annotations
 
@@ -27,13 +28,14 @@ _EXPORTS = {
     "Entity": "types", "Prediction": "types", "Sentence": "types", "Span": "types", "Tagged": "types",
     "label_set": "tags",
     "Dataset": "data", "load_annotated": "data", "split_dev": "data",
-    "Tagger": "model.tagger", "TaggerSettings": "model.settings", "default_encoder_dir": "model.model_dir",
-    "Classifier": "model.classifier", "ClassifierSettings": "model.settings",
+    "Tagger": "model.tagger", "TaggerSettings": "artifact.settings", "default_encoder_dir": "artifact.model_dir",
+    "Classifier": "model.classifier", "ClassifierSettings": "artifact.settings",
     "Predictor": "predict", "Scorer": "predict", "ClassPredictor": "predict", "Classification": "types",
     "TextExample": "types", "read_texts": "data",
     "OnnxScorer": "backends", "TorchScorer": "backends", "load_scorer": "backends",
     "TrainConfig": "train", "TrainResult": "train", "fit": "train",
-    "FinetuneConfig": "recipes", "FinetuneResult": "recipes", "finetune": "recipes",
+    "FinetuneConfig": "options", "PretrainConfig": "options", "FinetuneResult": "recipes", "finetune": "recipes",
+    "pretrain": "recipes",
 }
 
 __all__ = ["__version__", "load", *sorted(_EXPORTS)]

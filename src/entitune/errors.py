@@ -97,7 +97,7 @@ def unreadable_file(path: str | Path, exc: OSError) -> DataFormatError:
 
 
 #: errno values that mean "the environment cannot take the output", not "the user asked wrongly"
-ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
 
 
 def output_error(path: str | Path, exc: OSError) -> OutputError:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from entitune.recipes import Console, FinetuneConfig, finetune
-from entitune.recipes.options import AUTO_CONTEXT
+from entitune.options import AUTO_CONTEXT
 from tests.helpers.data import TINY_SENTENCES, write_bio
 
 

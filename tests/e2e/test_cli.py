@@ -129,7 +129,7 @@ def test_convert_and_split(tmp_path):
     counts = [len(run_read(tmp_path / "parts" / f"{n}.conll")) for n in ("train", "dev", "test")]
     assert sum(counts) == 5 * len(TINY_SENTENCES) and counts[1] == counts[2] == round(0.2 * sum(counts))
     r = run("split", src, "--out", tmp_path / "p2", "--ratios", "a,b")
-    assert r.returncode == 2 and "ratios must be three numbers" in r.stderr
+    assert r.returncode == 2 and "ratios must be three non-negative shares" in r.stderr
 
 
 def run_read(path):

@@ -116,6 +116,12 @@ CALLS: dict[str, list[str]] = {
         "--device", "cpu", "--precision", "fp32",
     ],
     "pretrain_nproc": ["pretrain", "--text", "{pt_a}", "--out", "{p_nproc}", "--model", "{bert}", "--nproc", "2"],
+    # ---- pretrain: the loop options it shares with train (declared once, in LoopOptions)
+    "pretrain_shared_loop": [
+        "pretrain", "--text", "{pt_a}", "--out", "{p4}", "--model", "{bert}", "--format", "text", "--epochs", "auto",
+        "--max-epochs", "2", "--average-last", "2", "--layer-decay", "0.8", "--time-budget-minutes", "30",
+        "--batch-size", "4", "--max-length", "16", "--dev-fraction", "0.25", "--device", "cpu", "--precision", "fp32",
+    ],
     # ---- evaluate
     "evaluate_ner": [
         "evaluate", "{o1}", "{test}", "--json", "{eval_json}", "--errors", "{errors_jsonl}", "--batch-size", "2",
@@ -295,6 +301,7 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     Path(p["doc_lines"]).write_text("show me films with drew barrymore\nmovies from the 1980s\n\n"
                                     "films directed by steven spielberg\nwhat movies star bruce willis\n")
     p.update(p1=str(d / "p1"), p2=str(d / "p2"), p_nproc=str(d / "p_nproc"), pt_toml=str(d / "pretrain.toml"))
+    p.update(p4=str(d / "p4"))
     p["pt_a"] = str(d / "pretrain-a.txt")  # 12 texts
     Path(p["pt_a"]).write_text("".join(" ".join(w) + "\n" for w, _ in TINY_SENTENCES * 2))
     p["pt_b"] = str(d / "pretrain-b.txt")  # 4 texts
@@ -376,7 +383,7 @@ def batches(monkeypatch) -> list[dict]:
 
 
 def _settings(model_dir) -> dict:
-    from entitune.model import model_dir as md
+    from entitune.artifact import model_dir as md
 
     return read_json(Path(model_dir) / md.SETTINGS_FILE)
 
@@ -457,7 +464,7 @@ def test_train_resume_of_a_finished_run_leaves_it(ner_run, paths):
 
 
 def test_train_nproc_launches_torchrun(paths, monkeypatch):
-    finetune = importlib.import_module("entitune.recipes.finetune")  # the module; the package's name is the function
+    finetune = importlib.import_module("entitune.recipes.training")
     launched = []
 
     def call(cmd):
@@ -522,7 +529,7 @@ def test_train_augment_mentions(paths):
     assert "train, augmented" in card and f"| {2 * n} |" in card
     refused(run_cli("train_classify_augment", paths), "--augment-mentions is for NER")
     assert not (Path(paths["o_cls_aug"]) / "model.safetensors").exists()
-    with pytest.raises(ConfigError, match="augment_mentions must be >= 0, got -1"):
+    with pytest.raises(ConfigError, match=r"augment_mentions must be in \[0, 100\], got -1"):
         FinetuneConfig(train=paths["train"], out=paths["o_bad"], augment_mentions=-1)
 
 
@@ -532,7 +539,7 @@ def test_train_bad_device_is_one_line(paths):
 
 
 def test_train_word_features_refusals(paths):
-    refused(run_cli("train_bad_word_features", paths), "word_features must be one of", "shape+chars")
+    refused(run_cli("train_bad_word_features", paths), "--word-features must be one of", "shape+chars")
     assert not Path(paths["o_bad"]).exists()
     refused(run_cli("train_classify_word_features", paths), "--word-features shape is for NER")
     assert not (Path(paths["o_cls_wf"]) / "model.safetensors").exists()
@@ -695,8 +702,21 @@ def test_pretrain_config_file_with_flag_overrides(paths):
     assert log["config"]["nproc"] == 1 and "launching" not in r.err  # --nproc 1
 
 
+def test_pretrain_takes_the_loop_options_train_takes(paths):
+    """The loop options are declared once for both verbs: --epochs auto with --max-epochs, averaging,
+    layer decay and a time budget reach pretraining's loop as they reach fine-tuning's."""
+    ok(run_cli("pretrain_shared_loop", paths))
+    log = read_json(Path(paths["p4"]) / "train_log.json")
+    training = log["training"]
+    assert training["epochs"] == 2 and training["patience"] == 3  # epochs auto: max_epochs, patience 3
+    assert training["average_last"] == 2 and training["layer_decay"] == 0.8
+    assert training["time_budget_s"] == 1800.0 and training["compact_embeddings"] is False
+    average = log["train"]["average"]
+    assert average["evaluations"] == 2 and average["metric"] == "neg_masked_loss"
+
+
 def test_pretrain_nproc_launches_torchrun(paths, monkeypatch):
-    finetune = importlib.import_module("entitune.recipes.finetune")
+    finetune = importlib.import_module("entitune.recipes.training")
     launched = []
 
     def call(cmd):

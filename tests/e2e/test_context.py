@@ -11,7 +11,7 @@ import torch
 
 from entitune import Predictor, Tagger, TorchScorer, TrainConfig, fit, label_set
 from entitune.evaluate import evaluate
-from entitune.model import model_dir
+from entitune.artifact import model_dir
 from entitune.predict.engine import WindowScoring
 from entitune.recipes import predict_lines
 from entitune.types import Sentence

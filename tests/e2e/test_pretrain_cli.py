@@ -41,6 +41,11 @@ CALLS: dict[str, list[str]] = {
         "--epochs", "2", "--batch-size", "4", "--lr", "1e-3", "--eval-every", "2", "--patience", "1", "--device", "cpu",
         "--precision", "fp32",
     ],
+    "shared_loop": [
+        "pretrain", "--text", "{plain}", "--out", "{o5}", "--model", "{bert}", "--dev-text", "{dev}", "--max-length", "16",
+        "--epochs", "auto", "--max-epochs", "2", "--average-last", "2", "--layer-decay", "0.8",
+        "--time-budget-minutes", "30", "--batch-size", "4", "--device", "cpu", "--precision", "fp32",
+    ],
     "finetune_it": ["train", "--train", "{train_bio}", "--out", "{o3}", "--model", "{o1}", "--epochs", "1",
                     "--batch-size", "4", "--max-length", "16", "--stride", "4", "--lr", "1e-3"],
     "empty": ["pretrain", "--text", "{empty}", "--out", "{o_bad}", "--model", "{bert}"],
@@ -109,7 +114,7 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     return {"plain": d / "plain.txt", "conll": d / "words.conll", "jsonl": d / "lines.jsonl", "dev": d / "dev.txt",
             "empty": d / "empty.txt", "binary": d / "binary.bin", "train_bio": d / "train.bio", "bert": tiny_bert,
             "nomask": nomask, "untied": untied, "toml": d / "run.toml", "o1": d / "o1", "o2": d / "o2", "o3": d / "o3",
-            "o4": d / "o4", "o_bad": d / "bad"}
+            "o4": d / "o4", "o5": d / "o5", "o_bad": d / "bad"}
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +173,20 @@ def test_resume_of_a_finished_run_leaves_it(full_run, paths):
     assert (paths["o1"] / "model.safetensors").read_bytes() == before
 
 
+def test_the_loop_options_shared_with_train_reach_pretraining(paths):
+    """The loop's options are declared once for train and pretrain: --epochs auto (up to
+    --max-epochs, patience 3), --average-last, --layer-decay and --time-budget-minutes reach the
+    masked-LM run as they reach fine-tuning, and the loop acts on them."""
+    result = run_cli("shared_loop", paths)
+    assert result.code == 0, result.err[-3000:]
+    log = json.loads((paths["o5"] / "train_log.json").read_text())
+    training, train = log["training"], log["train"]
+    assert (training["epochs"], training["patience"]) == (2, 3)
+    assert (training["average_last"], training["layer_decay"], training["time_budget_s"]) == (2, 0.8, 1800.0)
+    assert train["average"]["evaluations"] == 2 and train["average"]["metric"] == "neg_masked_loss"
+    assert "average of the weights at the last 2 evaluations" in result.err
+
+
 def test_eval_every_and_patience_choose_on_the_dev_loss(paths):
     """--eval-every 2: the dev masked-token loss is scored after every second step as well as at the
     epoch ends (18 texts, batch 4: 5 steps an epoch); --patience 1: training stops at the first
@@ -201,7 +220,7 @@ def test_the_pretrained_encoder_is_fine_tuned_by_train(full_run, paths):
     ("untied_headless", ["tie_word_embeddings"]),
     ("dev_twice", ["not both"]),
     ("no_text", ["--text is required"]),
-    ("bad_probability", ["mlm_probability"]),
+    ("bad_probability", ["--mlm-probability"]),
     ("missing_file", ["nothing.txt", "no such file"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(paths, name, words):

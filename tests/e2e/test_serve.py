@@ -566,7 +566,7 @@ def test_cli_serve_refuses_a_non_model_dir(tmp_path):
 def test_cli_serve_refuses_bad_limits(tiny_tagger_dir):
     proc = _entitune("serve", tiny_tagger_dir, "--max-texts", 0)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "max_texts" in err
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and "--max-texts" in err
 
 
 # -------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 import typer.main
 
 from entitune.cli import app
-from entitune.model.wordpiece import WordPiece
+from entitune.vocab.wordpiece import WordPiece
 from tests.helpers.cli import run_main
 from tests.helpers.data import TINY_SENTENCES, write_bio
 from tests.helpers.families import build_checkpoint
@@ -195,9 +195,9 @@ def test_train_on_the_extended_model(files, extended):
     ("plan_bpe_model", "the tokenizer is BPE, not WordPiece"),
     ("extend_no_tokenizer_json", "no_tokenizer: no tokenizer.json"),
     ("extend_out_not_empty", "bio_dir: exists and is not an empty directory"),
-    ("extend_bad_init", "init must be one of mean, random, got 'zeros'"),
-    ("plan_bad_unit", "unit must be one of auto, word, char, got 'syllable'"),
-    ("plan_bad_max_new", "max_new must be at least 1, got 0"),
+    ("extend_bad_init", "--init must be one of mean, random, got 'zeros'"),
+    ("plan_bad_unit", "--unit must be one of auto, word, char, got 'syllable'"),
+    ("plan_bad_max_new", "--max-new must be in [1, 10000000], got 0"),
     ("extend_nothing_to_add", "nothing to add"),
 ])
 def test_bad_input_is_one_line_and_exit_2(files, name, message):

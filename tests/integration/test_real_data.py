@@ -2,7 +2,7 @@
 those in each SOURCE.md, and spans JSONL -> BIO -> spans is exact. In CI missing data fails."""
 import pytest
 
-from entitune.evaluate import diagnose
+from entitune.curate import diagnose
 from entitune.data import read_jsonl, read_sentences, sentence_entities, write_sentences
 
 from tests.helpers.data import require_data

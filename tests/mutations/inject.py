@@ -62,9 +62,9 @@ MUTATIONS = [
     ("max-chars-no-spaces", "--max-chars for pre-split words", "serve/limits.py",
      "chars = sum(len(w) for w in item) + max(len(item) - 1, 0)", "chars = sum(len(w) for w in item)",
      f"{T_SERVE}::test_max_chars_of_pre_split_words_counts_the_joining_spaces"),
-    ("unk-share-zero", "doctor's [UNK] share", "evaluate/doctor.py",
+    ("unk-share-zero", "doctor's [UNK] share", "curate/doctor.py",
      '"share": round(unk / max(1, words), 4),', '"share": 0.0,',
-     "tests/unit/evaluate/test_doctor_contracts.py::test_doctor_reports_the_unk_share"),
+     "tests/unit/curate/test_doctor_contracts.py::test_doctor_reports_the_unk_share"),
 ]
 
 

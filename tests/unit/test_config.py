@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from entitune.config import build_config, merged, read_config_file
+from entitune.options import build_config, merged, read_config_file
 from entitune.errors import ConfigError
 from entitune.recipes import FinetuneConfig
 
@@ -37,9 +37,9 @@ def test_flags_override_the_file_and_none_means_not_given():
 @pytest.mark.parametrize("values, message", [
     ({"train": "t", "out": "o", "epoch": 3}, "unknown option 'epoch' (did you mean 'epochs'?)"),
     ({"train": "t", "out": "o", "epochs": "three"}, "epochs must be a whole number or 'auto', got 'three'"),
-    ({"train": "t", "out": "o", "epochs": 2.5}, "option 'epochs' takes a int or str, got 2.5"),
-    ({"train": "t", "out": "o", "lr": "fast"}, "option 'lr' takes a float, got 'fast'"),
-    ({"train": "t", "out": "o", "resume": "yes"}, "option 'resume' takes a bool, got 'yes'"),
+    ({"train": "t", "out": "o", "epochs": 2.5}, "epochs must be a whole number or 'auto', got 2.5"),
+    ({"train": "t", "out": "o", "lr": "fast"}, "lr takes a float, got 'fast'"),
+    ({"train": "t", "out": "o", "resume": "yes"}, "resume takes a bool, got 'yes'"),
     ({"train": "t", "out": "o", "head": "softmax"}, "head must be one of linear, crf, bilstm-crf"),
     ({"train": "t", "out": "o", "precision": "fp8"}, "precision must be one of auto, fp32, bf16, fp16"),
 ])

@@ -22,7 +22,8 @@ def test_import_contracts_hold():
 
 
 def test_pure_layers_do_not_import_torch():
-    code = ("import sys, entitune.tags, entitune.data, entitune.config, entitune.types, entitune.errors, entitune.files; "
+    code = ("import sys, entitune.tags, entitune.data, entitune.options, entitune.types, entitune.errors, entitune.files, "
+            "entitune.terminal; "
             "heavy = sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules); "
             "print(','.join(heavy))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -30,18 +31,26 @@ def test_pure_layers_do_not_import_torch():
     assert r.stdout.strip() == ""
 
 
-def test_cli_imports_only_recipes_config_and_errors():
-    tree = ast.parse((REPO / "src" / "entitune" / "cli.py").read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            imported.add("." * node.level + (node.module or ""))
-            if node.level and not node.module:
-                imported.update("." + alias.name for alias in node.names)
-    imported.discard(".")
-    assert imported <= {"typer", "rich", ".recipes", ".config", ".errors"}, imported
+def test_each_verb_of_the_command_line_is_a_thin_call_into_a_recipe():
+    """The command line's modules import, at their top, only typer, the option declarations, the
+    terminal helpers, errors and each other; a verb imports its recipe inside its function (so
+    ``--help`` and a refusal load no torch), and nothing else. Broken: a verb that reads files or
+    builds models itself, or a CLI module that pulls in the recipes (and torch) when it loads."""
+    allowed_top = {"__future__", "dataclasses", "functools", "inspect", "types", "typing", "collections.abc", "typer",
+                   "..errors", "..files", "..options", "..options.declare", "..terminal", "."}
+    for path in sorted((REPO / "src" / "entitune" / "cli").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                assert module in allowed_top or module.startswith(".") and node.level == 1, (path.name, module)
+            elif isinstance(node, ast.Import):
+                assert {a.name for a in node.names} <= allowed_top, (path.name, ast.dump(node))
+        for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    assert isinstance(node, ast.ImportFrom) and (node.module or "").startswith("recipes"), \
+                        (path.name, function.name, ast.dump(node))
 
 
 def test_the_command_line_starts_without_torch():

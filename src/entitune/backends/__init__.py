@@ -10,8 +10,8 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, check_choice
-from ..model import model_dir
-from ..model.archive import model_directory
+from ..artifact import model_dir
+from ..artifact.archive import model_directory
 from ..model.classifier import Classifier
 from ..model.encoder_model import EncoderModel
 from ..model.tagger import Tagger

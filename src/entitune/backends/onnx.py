@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, not_a_model
-from ..model import model_dir
-from ..model.settings import ClassifierSettings, TaggerSettings, build_head_for, build_word_encoder
+from ..artifact import model_dir
+from ..artifact.settings import ClassifierSettings, TaggerSettings
+from ..model.build import build_head_for, build_word_encoder
 from ..predict.scorer import HeadScorer
 
 #: onnxruntime graph fusions that make CPU inference slower: SkipLayerNormalization's CPU kernel

@@ -20,12 +20,14 @@ bounds.
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from ..errors import DataFormatError, unreadable_file
+from .text import unencodable
 from ..files import (MiB, check_input_file, check_regular, line_too_long, max_input_bytes,  # noqa: F401
                      max_line_bytes, size_text, too_large)
 
@@ -215,6 +217,26 @@ def iter_stream_lines(stream: BinaryIO | TextIO, name: str = "<stdin>") -> Itera
         if "\x00" in text:
             raise DataFormatError(name, number, "contains NUL bytes; expected UTF-8 text")
         yield number, text.rstrip("\n").rstrip("\r")
+
+
+def json_line(line: str, path: str | Path, number: int | None):
+    """The JSON value of one input line (``json.JSONDecodeError`` for one that is not JSON), refused
+    as a ``DataFormatError`` naming the line when any string in it holds a lone surrogate (a
+    ``\\ud800`` escape without its pair: not a character, and no tokenizer takes it)."""
+    value = json.loads(line)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if (why := unencodable(item)) is not None:
+                raise DataFormatError(path, number, f"a JSON string {why}: not a Unicode character (a \\uD800-\\uDFFF "
+                                      "escape without its pair)")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
 
 
 def split_fields(text: str) -> list[str]:

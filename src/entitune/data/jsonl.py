@@ -19,7 +19,7 @@ from ..errors import DataFormatError, shorten
 from ..tags import spans_from_tags
 from .text import join_words, split_words
 from ..types import Sentence
-from ._lines import iter_lines
+from ._lines import iter_lines, json_line
 from .columns import check_tag
 
 
@@ -86,7 +86,7 @@ def read_jsonl(path: str | Path) -> Iterator[Sentence]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json_line(line, path, number)
         except (json.JSONDecodeError, RecursionError) as exc:
             raise DataFormatError(path, number, f"not valid JSON ({getattr(exc, 'msg', 'nested too deeply')})") from None
         if not isinstance(obj, dict):

@@ -29,3 +29,17 @@ def join_words(words: list[str]) -> tuple[str, list[tuple[int, int]]]:
         offsets.append((pos, pos + len(w)))
         pos += len(w) + 1
     return " ".join(words), offsets
+
+
+def unencodable(text: str) -> str | None:
+    """Why no tokenizer can take ``text`` (a lone surrogate, as a JSON ``\\ud800`` escape without its
+    pair makes, and where), or None when it is a string of Unicode characters.
+
+    >>> unencodable("ab\\ud800cd"), unencodable("abcd")
+    ('contains a lone surrogate (U+D800) at character 2', None)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains a lone surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start}"
+    return None

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import DataFormatError, check_choice
 from ..types import TextExample
-from ._lines import iter_lines, not_utf8, read_bytes
+from ._lines import iter_lines, json_line, not_utf8, read_bytes
 from .sniff import head_lines
 
 TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl")
@@ -160,7 +160,7 @@ def _read_jsonl(path: str) -> tuple[list[TextExample], bool]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json_line(line, path, number)
         except json.JSONDecodeError as exc:
             raise DataFormatError(path, number, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(obj, dict):

@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..options.choices import AUTO, WORD_FEATURES
+
 #: ``--word-features`` values a model is built with (``auto`` resolves to one: ``choose_word_features``)
-WORD_FEATURES = ("none", "shape", "chars", "shape+chars")
-AUTO = "auto"
 #: what ``auto`` turns on where case carries information the encoder cannot see
 AUTO_WORD_FEATURES = "shape+chars"
 #: shares of training words with an uppercase letter between which capitalisation is taken to carry

@@ -42,7 +42,7 @@ from torch import nn
 from ..backends.onnx import require_onnx
 from ..encode import collate
 from ..errors import check_choice
-from ..model import model_dir
+from ..artifact import model_dir
 from ..model.bert import bert_layers, last_layer_at
 from ..model.encoder_model import EncoderModel
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..backends import OnnxScorer, load_model
 from ..errors import ConfigError, ExportError
 from ..evaluate import evaluate, evaluate_classifier
-from ..model import model_dir
+from ..artifact import model_dir
 from ..types import Sentence, TextExample
 from .onnx import export_onnx
 

@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from . import model_dir
+from ..artifact import model_dir
 from .encoder_model import EncoderModel
-from .settings import ClassifierSettings, build_classification_head
+from ..artifact.settings import ClassifierSettings
+from .build import build_classification_head
 
 #: model types whose ``*ForSequenceClassification`` is pooler (dense + tanh) -> dropout -> classifier
 _POOLER_ARCHITECTURES = {"bert": "BertForSequenceClassification"}

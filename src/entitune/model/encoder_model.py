@@ -14,9 +14,9 @@ import torch
 from torch import nn
 
 from ..errors import not_a_model
-from . import model_dir
+from ..artifact import model_dir
 from .bert import bert_layers, last_layer_at
-from .settings import build_word_encoder
+from .build import build_word_encoder
 
 #: where a model's word feature weights (``word_features.WordFeatureNet``) are saved, beside the head's
 WORD_FEATURES_PREFIX = "word_features."

@@ -35,7 +35,7 @@ from torch import nn
 from .._version import __version__
 from ..encode import IGNORE, WordEncoder
 from ..errors import ConfigError, not_a_model, one_line
-from . import model_dir
+from ..artifact import model_dir
 from .classifier import pretrained_pooler
 
 #: the head of a model: the checkpoint's own, or new

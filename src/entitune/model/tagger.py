@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from . import model_dir
+from ..artifact import model_dir
 from .encoder_model import EncoderModel, gather_words
-from .settings import TaggerSettings, build_tagging_head
+from ..artifact.settings import TaggerSettings
+from .build import build_tagging_head
 from .word_features import build_word_feature_net
 
 __all__ = ["Tagger", "gather_words"]

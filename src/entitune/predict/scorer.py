@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from ..encode import WordEncoder
-from ..model.settings import TaggerSettings
+from ..artifact.settings import TaggerSettings
 
 
 @runtime_checkable

@@ -4,19 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data import Dataset, TextDataset, load_annotated, read_texts
-from ..files import check_input_file
-from .console import Console
-
-
-def input_path(value: str | list[str] | None) -> str | list[str] | None:
-    """A command-line input file (or list of them) checked before anything heavy loads: a regular
-    file within the size limit (``files.check_input_file``); None and ``-`` (stdin) pass as they are.
-    Used as the CLI's option callback, so a FIFO or a missing file is refused while the arguments
-    are parsed."""
-    for path in value if isinstance(value, list) else [value]:
-        if path is not None and path != "-":
-            check_input_file(path)
-    return value
+from ..terminal import Console
 
 
 def set_threads(threads: int | None) -> None:

@@ -3,33 +3,30 @@ and ``split`` (seeded train/dev/test of one file)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from ..data import WRITE_FORMATS, sniff_task, split_three, write_sentences
+from ..data import sniff_task, split_three, write_sentences
 from ..files import check_input_file
-from ..errors import ConfigError, check_choice
-from ..evaluate import diagnose, diagnose_texts, format_doctor, format_text_doctor, word_encoder_for
-from ..tags import SCHEMES, from_iob2
+from ..curate import diagnose, diagnose_texts, format_doctor, format_text_doctor, word_encoder_for
+from ..tags import from_iob2
 from .common import load_data, text_options
-from .console import Console
+from ..options import ConvertConfig, DoctorConfig, SplitConfig
+from ..terminal import Console
 
 SUFFIXES = {"conll": "conll", "bio": "bio", "jsonl": "jsonl", "jsonl-spans": "jsonl"}
 
 
-def doctor(data: Sequence[str | Path], *, model: str | Path | None = None, max_length: int = 128,
-           json_out: str | Path | None = None, format: str = "auto", task: str = "auto",
-           text_columns: str | None = None, label_column: str | None = None, compare: str | Path | None = None,
-           console: Console | None = None) -> dict:
+def doctor(config: DoctorConfig, console: Console | None = None) -> dict:
     """Check annotated files (the first taken as train) of either task against a tokenizer; print
     and return the report. ``compare``: a second checkpoint whose ``[UNK]`` share and sub-words per
     sentence are reported beside ``model``'s (the base of a ``vocab extend`` against the result)."""
     console = console or Console()
-    data = list(data)
+    data, model, max_length, format, compare = list(config.data), config.model, config.max_length, config.format, config.compare
+    text_columns, label_column, task = config.text_columns, config.label_column, config.task
     for path in data:  # every file before the tokenizer loads: a FIFO or a device fails at once
         check_input_file(path)
-    task = sniff_task(data[0]) if task == "auto" else check_choice("task", task, ("ner", "classify"))
+    task = sniff_task(data[0]) if task == "auto" else task
     encoder, path = word_encoder_for(model, max_length)
 
     def run(encoder):
@@ -45,8 +42,8 @@ def doctor(data: Sequence[str | Path], *, model: str | Path | None = None, max_l
     report["task"] = task
     report["model"] = str(path)
     console.result(text)
-    if json_out is not None:
-        Path(json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if config.json_out is not None:
+        Path(config.json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return report
 
 
@@ -63,32 +60,23 @@ def _compare_tokenizers(report: dict, other: dict, other_path: Path, path: Path)
     return "\n".join(lines)
 
 
-def convert(data: str | Path, out: str | Path, *, to: str = "conll", scheme: str = "IOB2", format: str = "auto",
-            console: Console | None = None) -> int:
+def convert(config: ConvertConfig, console: Console | None = None) -> int:
     """Rewrite an annotated file in another format and tag scheme; returns the sentences written."""
     console = console or Console()
-    scheme = check_choice("scheme", scheme.upper(), SCHEMES)
-    check_choice("to", to, WRITE_FORMATS)
-    if to == "jsonl-spans" and scheme != "IOB2":
-        raise ConfigError("jsonl-spans holds character spans, not tags; leave scheme at IOB2")
-    sentences = [replace(s, tags=tuple(from_iob2(s.tags, scheme))) for s in load_data(data, format, console).sentences]
+    data, out, to, scheme = config.data, config.out, config.to, config.scheme
+    sentences = [replace(s, tags=tuple(from_iob2(s.tags, scheme)))
+                 for s in load_data(data, config.format, console).sentences]
     Path(out).write_text(write_sentences(sentences, to), encoding="utf-8")
     console.note(f"wrote {len(sentences)} sentences to {out} ({to}, {scheme})")
     return len(sentences)
 
 
-def split(data: str | Path, out: str | Path, *, ratios: str | Sequence[float] = "0.8,0.1,0.1", by: str = "sentence",
-          seed: int = 42, to: str = "conll", format: str = "auto", console: Console | None = None) -> list[int]:
-    """Seeded train/dev/test split of one annotated file into ``out``; returns the three sizes."""
+def split(config: SplitConfig, console: Console | None = None) -> list[int]:
+    """Seeded train/dev/test split of one annotated file into ``config.out``; returns the three sizes."""
     console = console or Console()
-    check_choice("to", to, WRITE_FORMATS)
-    if isinstance(ratios, str):
-        try:
-            ratios = [float(x) for x in ratios.split(",")]
-        except ValueError:
-            raise ConfigError(f"ratios must be three numbers like 0.8,0.1,0.1, got {ratios!r}") from None
-    parts = split_three(load_data(data, format, console).sentences, ratios, seed, by)
-    out = Path(out)
+    to, ratios = config.to, [float(x) for x in config.ratios.split(",")]
+    parts = split_three(load_data(config.data, config.format, console).sentences, ratios, config.seed, config.by)
+    out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     for name, part in zip(("train", "dev", "test"), parts):
         target = out / f"{name}.{SUFFIXES[to]}"

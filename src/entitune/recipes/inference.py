@@ -1,5 +1,7 @@
-"""Recipes over a trained model (a tagger or a classifier): ``evaluate_file``, ``predict_lines``,
-``export_model`` and ``serve``, one per CLI verb, each callable from Python with the same result."""
+"""Recipes over a trained model (a tagger or a classifier): ``evaluate``, ``predict``, ``export`` and
+``serve``, one per CLI verb, each taking its config object (``entitune.options``) and callable from
+Python with the same result; ``evaluate_file``, ``predict_lines`` and ``export_model`` take the same
+options as keywords."""
 from __future__ import annotations
 
 import json
@@ -11,50 +13,55 @@ from typing import TextIO
 
 from ..backends import backend_name, load_scorer, predictor_for
 from ..data import write_conll
-from ..data._lines import iter_lines, iter_stream_lines
-from ..errors import ConfigError, DataFormatError, check_choice
-from ..evaluate import evaluate, evaluate_classifier, format_classification_report, format_errors, format_report
+from ..data._lines import iter_lines, iter_stream_lines, json_line
+from ..errors import ConfigError, DataFormatError
+from ..evaluate import evaluate as evaluate_tagger
+from ..evaluate import evaluate_classifier, format_classification_report, format_errors, format_report
 from ..export import export_and_rescore
 from ..files import atomic_write_text, check_input_file
-from ..model import model_dir
-from ..model.archive import model_directory
+from ..artifact import model_dir
+from ..artifact.archive import model_directory
+from ..options import EvaluateConfig, ExportConfig, PredictConfig, ServeConfig, parse_shard
+from ..terminal import Console
 from .common import load_data, read_labelled_texts, set_threads
-from .console import Console
-
-OUTPUTS = ("jsonl", "conll")
 
 
-def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | None = None, *, batch_size: int = 64,
-                  format: str = "auto", threads: int | None = None, backend: str = "auto",
-                  text_columns: str | None = None, label_column: str | None = None,
-                  errors_out: str | Path | None = None, device: str = "auto", precision: str = "auto",
-                  console: Console | None = None) -> dict:
-    """Score a model (or an export) on an annotated file of its task; print the report, write ``json_out``.
-    ``device``: auto, cpu or cuda (``backends.resolve_device``); ``precision``: auto, fp32 or bf16 for
-    a PyTorch model (``backends.choose_precision``).
+def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | None = None, *,
+                  console: Console | None = None, **options) -> dict:
+    """``evaluate`` with the options as keywords (``EvaluateConfig``'s fields)."""
+    json_out = None if json_out is None else str(json_out)
+    return evaluate(EvaluateConfig(model=str(model), data=str(data), json_out=json_out, **options), console)
+
+
+def evaluate(config: EvaluateConfig, console: Console | None = None) -> dict:
+    """Score a model (or an export) on an annotated file of its task; print the report, write
+    ``config.json_out``. ``device``: auto, cpu or cuda (``backends.resolve_device``); ``precision``:
+    auto, fp32 or bf16 for a PyTorch model (``backends.choose_precision``).
 
     ``errors_out`` (taggers): analyse the errors (``evaluate.errors``), print their counts, write one
     JSON line per sentence with an error there, and the whole analysis under ``errors`` in the report."""
+    model, data, errors_out = config.model, config.data, config.errors_out
     console = console or Console()
     check_input_file(data)  # before the model loads: a FIFO or a device fails at once
     if errors_out is not None and model_dir.read_settings(model_directory(model))[0].task == "classify":
         raise ConfigError("--errors is for taggers; a classifier's confusion matrix is in its report (--json)")
-    set_threads(threads)
-    scorer = load_scorer(model, backend, threads, device, precision)
-    _say_precision(scorer, precision, console)
+    set_threads(config.threads)
+    scorer = load_scorer(model, config.backend, config.threads, config.device, config.precision)
+    _say_precision(scorer, config.precision, console)
     if scorer.settings.task == "classify":
-        examples = read_labelled_texts(data, format, text_columns, label_column).examples
-        report = evaluate_classifier(scorer, examples, batch_size, str(data))
+        examples = read_labelled_texts(data, config.format, config.text_columns, config.label_column).examples
+        report = evaluate_classifier(scorer, examples, config.batch_size, str(data))
         console.result(format_classification_report(report))
     else:
-        report = evaluate(scorer, load_data(data, format, console).sentences, batch_size, errors=errors_out is not None)
+        sentences = load_data(data, config.format, console).sentences
+        report = evaluate_tagger(scorer, sentences, config.batch_size, errors=errors_out is not None)
         console.result(format_report(report))
         if errors_out is not None:
             console.result(format_errors(report["errors"]))
             atomic_write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in report["errors"]["sentences"]),
                               errors_out)
-    if json_out is not None:
-        Path(json_out).write_text(json.dumps(report, indent=2) + "\n")
+    if config.json_out is not None:
+        Path(config.json_out).write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -66,8 +73,9 @@ def _say_precision(scorer, requested: str, console: Console) -> None:
         console.note(f"precision {choice.precision}: {choice.reason}")
 
 
-def parse_input_line(line: str) -> str | list[str]:
-    """A JSON list of strings is pre-split words; anything else is raw text.
+def parse_input_line(line: str, where: str = "<input>", number: int | None = None) -> str | list[str]:
+    """A JSON list of strings is pre-split words; anything else is raw text. A word with a lone
+    surrogate (a JSON ``\\ud800`` escape) is a ``DataFormatError`` at ``where:number``.
 
     >>> parse_input_line('["drew", "barrymore"]'), parse_input_line("drew barrymore")
     (['drew', 'barrymore'], 'drew barrymore')
@@ -75,7 +83,7 @@ def parse_input_line(line: str) -> str | list[str]:
     stripped = line.strip()
     if stripped.startswith("["):
         try:
-            value = json.loads(stripped)
+            value = json_line(stripped, where, number)
         except json.JSONDecodeError:
             return line
         if isinstance(value, list) and all(isinstance(w, str) for w in value):
@@ -102,7 +110,7 @@ def parse_input_record(line: str, where: str = "<input>",
     if not stripped.startswith("{"):
         return None
     try:
-        record = json.loads(stripped)
+        record = json_line(stripped, where, number)
     except json.JSONDecodeError:
         return None
     if not isinstance(record, dict):
@@ -131,35 +139,19 @@ def _json_type(value: object) -> str:
     return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "a number")
 
 
-def parse_shard(shard: str | None) -> tuple[int, int] | None:
-    """``"I/N"`` as ``(I, N)``: shard ``I`` (0-based) of ``N`` answers the lines whose 0-based index
-    is ``I`` modulo ``N`` (round robin: it works on a stream of unknown length, and spreads runs of
-    long or short lines over the shards). None stays None.
-
-    >>> parse_shard("1/4"), parse_shard(None)
-    ((1, 4), None)
-    """
-    if shard is None:
-        return None
-    index, slash, count = str(shard).partition("/")
-    try:
-        i, n = int(index), int(count)
-    except ValueError:
-        i = n = -1
-    if not slash or n < 1 or not 0 <= i < n:
-        raise ConfigError(f"shard must be I/N with 0 <= I < N (shard I of N: 0/4 to 3/4), got {shard!r}")
-    return i, n
-
-
 #: inputs read, predicted and written at a time by ``predict_lines``: memory stays flat on any input
 PREDICT_CHUNK = 1024
 
 
-def predict_lines(model: str | Path, input: str | Path | None = None, *, output: str = "jsonl", batch_size: int = 32,
-                  threads: int | None = None, backend: str = "auto", all_scores: bool = False,
-                  device: str = "auto", shard: str | None = None, precision: str = "auto",
-                  stdin: TextIO | None = None, stdout: TextIO | None = None, documents: bool = False) -> int:
-    """Tag (or classify) one input per line of ``input`` (default, or ``-``: stdin), writing JSONL (or
+def predict_lines(model: str | Path, input: str | Path | None = None, *, stdin: TextIO | None = None,
+                  stdout: TextIO | None = None, **options) -> int:
+    """``predict`` with the options as keywords (``PredictConfig``'s fields)."""
+    config = PredictConfig(model=str(model), input=None if input is None else str(input), **options)
+    return predict(config, stdin=stdin, stdout=stdout)
+
+
+def predict(config: PredictConfig, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """Tag (or classify) one input per line of ``config.input`` (default, or ``-``: stdin), writing JSONL (or
     CoNLL, for a tagger) to ``stdout``; ``all_scores`` adds a classifier's whole distribution. Returns
     how many lines were answered.
 
@@ -181,14 +173,9 @@ def predict_lines(model: str | Path, input: str | Path | None = None, *, output:
     bounded in size and line length: ``data._lines``); its first chunk is read before the model
     loads, so a bad file fails at once. An input with no line at all: one note on stderr, no output.
     On a terminal, a bar on stderr counts lines and lines/s."""
-    check_choice("output", output, OUTPUTS)
-    part = parse_shard(shard)
-    if part is not None and documents:
-        raise ConfigError("shard and documents do not mix: a shard takes every N-th line, which cuts documents apart")
-    if part is not None and output == "conll":
-        raise ConfigError("shard needs output jsonl, where each answer carries its input line number; "
-                          "CoNLL has no place for it")
-    set_threads(threads)
+    model, input, output, documents = config.model, config.input, config.output, config.documents
+    part = parse_shard(config.shard)
+    set_threads(config.threads)
     if input is not None and str(input) != "-":
         name, where, numbered = str(input), str(input), iter_lines(input)
     else:
@@ -198,27 +185,28 @@ def predict_lines(model: str | Path, input: str | Path | None = None, *, output:
     items = ((n, line, parse_input_record(line, where, n)) for n, line in numbered)
     chunks = _document_chunks(items, PREDICT_CHUNK) if documents else iter(lambda: list(islice(items, PREDICT_CHUNK)), [])
     first = next(chunks, [])
-    predictor = predictor_for(load_scorer(model, backend, threads, device, precision), batch_size)
+    scorer = load_scorer(model, config.backend, config.threads, config.device, config.precision)
+    predictor = predictor_for(scorer, config.batch_size)
     classify = predictor.scorer.settings.task == "classify"
     if classify and output == "conll":
         raise ConfigError("output conll is for taggers; a classifier writes jsonl")
     if classify and documents:
         raise ConfigError("documents is for taggers; a classifier reads each line alone")
     if not first:  # nothing to answer is not an error (an empty batch in a pipeline); say so, write nothing
-        Console().note(f"no input lines in {name}" + (f" for shard {shard}" if part is not None else ""))
+        Console().note(f"no input lines in {name}" + (f" for shard {config.shard}" if part is not None else ""))
         return 0
     out = stdout or sys.stdout
     answered = 0
     with Console().line_progress() as progress:
         for chunk in chain([first], chunks):
             if output == "conll":
-                _, by_index = _predict_items(predictor, chunk, documents)
+                _, by_index = _predict_items(predictor, chunk, documents, where)
                 out.write(write_conll((r.words, r.tags) if (r := by_index.get(i)) else ((), ())
                                       for i in range(len(chunk))))
             else:
                 out.write("".join(json.dumps(answer, ensure_ascii=False) + "\n"
-                                  for answer in _answers(predictor, chunk, all_scores, with_line=part is not None,
-                                                         documents=documents)))
+                                  for answer in _answers(predictor, chunk, config.all_scores, with_line=part is not None,
+                                                         documents=documents, where=where)))
             out.flush()
             progress.advance(len(chunk))
             answered += len(chunk)
@@ -232,7 +220,7 @@ def answer_lines(predictor, lines: Sequence[str], *, all_scores: bool = False, w
     engine call on their batches (``examples/ray_predict.py``). ``where`` and ``numbers`` (the lines'
     numbers) name a bad JSON object's place in its ``DataFormatError``."""
     items = [(n, line, parse_input_record(line, where, n)) for n, line in zip(numbers or repeat(None), lines)]
-    return _answers(predictor, items, all_scores, with_line=False)
+    return _answers(predictor, items, all_scores, with_line=False, where=where)
 
 
 def _document_key(line: str, record: tuple | None) -> str | None:
@@ -274,13 +262,13 @@ def document_ids(items: list[tuple[int | None, str, tuple | None]]) -> list:
 
 
 def _predict_items(predictor, items: list[tuple[int | None, str, tuple | None]],
-                   documents: bool = False) -> tuple[list, dict]:
+                   documents: bool = False, where: str = "<input>") -> tuple[list, dict]:
     """What each item of ``(line number, line, parse_input_record(line))`` asks to predict, and the
     predictions of those not blank, by index (blank texts are answered without the model); with
     ``documents``, each read in its document (``document_ids``)."""
     classify = predictor.scorer.settings.task == "classify"
-    values = [(line if classify else parse_input_line(line)) if record is None else record[0]
-              for _, line, record in items]
+    values = [(line if classify else parse_input_line(line, where, number)) if record is None else record[0]
+              for number, line, record in items]
     filled = [i for i, value in enumerate(values) if not isinstance(value, str) or value.strip()]
     if documents:
         ids = document_ids(items)
@@ -289,11 +277,11 @@ def _predict_items(predictor, items: list[tuple[int | None, str, tuple | None]],
 
 
 def _answers(predictor, items: list[tuple[int | None, str, tuple | None]], all_scores: bool,
-             with_line: bool, documents: bool = False) -> list[dict]:
+             with_line: bool, documents: bool = False, where: str = "<input>") -> list[dict]:
     """One JSON answer per item (see ``_predict_items``): the prediction, or an empty one for a blank
     text, after ``line`` (``with_line``) and an input object's other fields (``_with_fields``)."""
     classify = predictor.scorer.settings.task == "classify"
-    values, by_index = _predict_items(predictor, items, documents)
+    values, by_index = _predict_items(predictor, items, documents, where)
     answers = []
     for i, (number, _, record) in enumerate(items):
         r = by_index.get(i)
@@ -322,26 +310,31 @@ def _with_fields(answer: dict, fields: dict, line: int | None) -> dict:
     return row
 
 
-def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none", eval_file: str | Path | None = None,
-                 max_drop: float = 0.5, accept_drop: bool = False, format: str = "auto", threads: int | None = None,
-                 text_columns: str | None = None, label_column: str | None = None,
-                 console: Console | None = None) -> dict:
-    """Export ``model`` to ONNX (``quantize`` int8 or none), re-scored on ``eval_file`` and refused
-    if its score (entity F1, or accuracy for a classifier) drops more than ``max_drop`` points;
-    returns the report (``export.json``)."""
+def export_model(model: str | Path, onnx: str | Path, *, console: Console | None = None, **options) -> dict:
+    """``export`` with the options as keywords (``ExportConfig``'s fields)."""
+    if options.get("eval_file") is not None:
+        options["eval_file"] = str(options["eval_file"])
+    return export(ExportConfig(model=str(model), onnx=str(onnx), **options), console)
+
+
+def export(config: ExportConfig, console: Console | None = None) -> dict:
+    """Export ``config.model`` to ONNX (``quantize`` int8 or none), re-scored on ``eval_file`` and
+    refused if its score (entity F1, or accuracy for a classifier) drops more than ``max_drop``
+    points; returns the report (``export.json``)."""
+    onnx, eval_file, quantize, max_drop = config.onnx, config.eval_file, config.quantize, config.max_drop
     console = console or Console()
     if eval_file is not None:
         check_input_file(eval_file)  # before the model loads
-    set_threads(threads)
-    model = model_directory(model)  # an 'entitune package' archive: its unpacked folder
+    set_threads(config.threads)
+    model = model_directory(config.model)  # an 'entitune package' archive: its unpacked folder
     task = model_dir.read_settings(model)[0].task
     examples = None
     if eval_file is not None:
-        examples = (read_labelled_texts(eval_file, format, text_columns, label_column).examples if task == "classify"
-                    else load_data(eval_file, format, console).sentences)
+        examples = (read_labelled_texts(eval_file, config.format, config.text_columns, config.label_column).examples
+                    if task == "classify" else load_data(eval_file, config.format, console).sentences)
     else:
         console.note("notice: no --eval file: the export is not re-scored")
-    report = export_and_rescore(model, onnx, examples, quantize, max_drop, accept_drop)
+    report = export_and_rescore(model, onnx, examples, quantize, max_drop, config.accept_drop)
     if examples is not None:
         metric = report["metric"]
         console.result(f"{metric}: PyTorch {report['torch_score']:.4f} | ONNX ({quantize}) "
@@ -350,20 +343,18 @@ def export_model(model: str | Path, onnx: str | Path, *, quantize: str = "none",
     return report
 
 
-def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, batch_size: int = 32,
-          threads: int | None = None, backend: str = "auto", device: str = "auto", precision: str = "auto",
-          console: Console | None = None, **limit_values) -> None:
-    """Serve ``model`` over HTTP until interrupted (see ``serve.create_app``); ``limit_values`` are
-    ``serve.ServeLimits`` fields (``max_texts``, ``max_batch_wait_ms``, ``workers``...). ``device``:
-    auto, cpu or cuda (``backends.resolve_device``)."""
-    from ..serve import ServeLimits, model_info, run  # FastAPI loads only for this verb
+def serve(config: ServeConfig, console: Console | None = None) -> None:
+    """Serve ``config.model`` over HTTP until interrupted (see ``serve.create_app``), within
+    ``config``'s request limits (``ServeLimits``). ``device``: auto, cpu or cuda
+    (``backends.resolve_device``)."""
+    from ..serve import model_info, run  # FastAPI loads only for this verb
 
     console = console or Console()
-    server_limits = ServeLimits(**limit_values)
-    set_threads(threads)
-    scorer = load_scorer(model, backend, threads, device, precision)
-    _say_precision(scorer, precision, console)
-    info = model_info(scorer, str(model), backend_name(scorer))
-    console.note(f"serving {model} on http://{host}:{port} (page at /, API docs at /docs; "
+    set_threads(config.threads)
+    scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
+    _say_precision(scorer, config.precision, console)
+    info = model_info(scorer, str(config.model), backend_name(scorer))
+    console.note(f"serving {config.model} on http://{config.host}:{config.port} (page at /, API docs at /docs; "
                  f"{backend_name(scorer)} on {getattr(scorer, 'device', 'cpu')})")
-    run(predictor_for(scorer, batch_size), info=info, limits=server_limits, host=host, port=port, threads=threads)
+    run(predictor_for(scorer, config.batch_size), info=info, limits=config.limits(), host=config.host,
+        port=config.port, threads=config.threads)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..model.archive import pack_model
-from .console import Console
+from ..artifact.archive import pack_model
+from ..options import PackageConfig
+from ..terminal import Console
 
 
-def package(model: str | Path, out: str | Path, *, with_logs: bool = False, console: Console | None = None) -> dict:
-    """Write the model in ``model`` to the archive ``out`` without its checkpoints (and without its
-    logs unless ``with_logs``), with a ``SHA256SUMS`` manifest; returns what was written (see
-    ``model.archive.pack_model``)."""
+def package(config: PackageConfig, console: Console | None = None) -> dict:
+    """Write the model in ``config.model`` to the archive ``config.out`` without its checkpoints (and
+    without its logs unless ``with_logs``), with a ``SHA256SUMS`` manifest; returns what was written
+    (see ``model.archive.pack_model``)."""
     console = console or Console()
+    model, out, with_logs = config.model, config.out, config.with_logs
     if not Path(model).is_dir():
         raise ConfigError(f"{model}: not a directory; give a model directory written by 'entitune train'")
     written = pack_model(model, out, with_logs=with_logs)

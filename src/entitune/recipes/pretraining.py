@@ -20,9 +20,9 @@ from ..errors import ConfigError
 from ..files import atomic_write_text, check_input_file, display_name
 from ..model.masked_lm import MaskedLM
 from ..train import fit_masked_lm
-from .console import Console
-from .finetune import FinetuneResult, run_task
-from .pretrain_options import PretrainConfig
+from ..terminal import Console
+from .training import FinetuneResult, run_task
+from ..options import PretrainConfig
 from .tasks import TaskRun
 
 #: how each format a text file was read as is named in notes

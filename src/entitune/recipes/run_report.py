@@ -7,7 +7,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..files import atomic_write_text, check_input_file
 from ..report import build_report, read_run_log, report_task, require_matplotlib
-from .console import Console
+from ..options import ReportConfig
+from ..terminal import Console
 
 
 def _read_json(path: Path, what: str) -> dict:
@@ -24,18 +25,18 @@ def _read_json(path: Path, what: str) -> dict:
 def _settings_task(run: Path) -> str | None:
     """The task in the model's settings, None when ``run`` holds no model; model_dir (and torch,
     which its settings import) loads only when the run's own files do not say."""
-    from ..model import model_dir
+    from ..artifact import model_dir
 
     return model_dir.read_settings(run)[0].task if model_dir.is_tagger_dir(run) else None
 
 
-def report(run_dir: str | Path, *, eval_file: str | Path | None = None, out: str | Path | None = None,
-           console: Console | None = None) -> Path:
-    """Write the report of the run in ``run_dir`` (its ``log.jsonl``, ``train_log.json`` and
+def report(config: ReportConfig, console: Console | None = None) -> Path:
+    """Write the report of the run in ``config.run_dir`` (its ``log.jsonl``, ``train_log.json`` and
     ``entitune.json``, whichever are there) and of ``eval_file`` (the JSON of ``entitune evaluate
     --json``, with ``--errors`` for the error view) to ``out`` (default ``run_dir/report.html``);
     returns the path written."""
     console = console or Console()
+    run_dir, eval_file, out = config.run_dir, config.eval_file, config.out
     run = Path(run_dir)
     if not run.is_dir():
         raise ConfigError(f"{run}: not a directory; expected a training run's output directory")

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from ..data import replace_mentions, split_dev, sniff_task
 from ..encode import char_vocabulary, choose_word_features
 from ..files import check_input_file
 from ..errors import ConfigError, shorten
 from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
-from ..model.card import write_model_card
-from ..model import model_dir
+from ..artifact.card import write_model_card
+from ..artifact import model_dir
 from ..model.classifier import Classifier
 from ..model.tagger import Tagger
+from ..options import AUTO_CONTEXT, FinetuneConfig
 from ..tags import from_iob2, label_set
-from ..train import balanced_class_weights, choose_threshold, fit, fit_classifier, probe_head
+from ..train import TrainConfig, balanced_class_weights, choose_threshold, fit, fit_classifier, probe_head
 from ..train.classifying import PROBE_HEAD_LR
 from .common import load_data, read_labelled_texts
-from .console import Console
-
-if TYPE_CHECKING:
-    from .options import FinetuneConfig
+from ..terminal import Console
 
 
 def resolve_task(config: "FinetuneConfig") -> str:
@@ -161,7 +158,6 @@ class NerTask(TaskRun):
             self.auto["word_features"] = {"chosen": word_features, "reason": reason}
             self.console.note(f"word features {word_features}: {reason}")
         if context == "auto":
-            from .options import AUTO_CONTEXT
 
             documents = len({s.doc for s in self._train})
             context = AUTO_CONTEXT if documents > 1 else 0
@@ -180,7 +176,7 @@ class NerTask(TaskRun):
         word_features, context = self.resolve_auto()
         chars = char_vocabulary(s.words for s in self._train) if "chars" in word_features else None
         tagger = Tagger.from_encoder(c.model, self.labels, head=c.head, features=c.features, max_length=c.max_length,
-                                     stride=c.stride, constrained=not c.unconstrained, seed=c.seed, scheme=c.scheme,
+                                     stride=c.resolved_stride, constrained=not c.unconstrained, seed=c.seed, scheme=c.scheme,
                                      dropout=c.dropout, word_features=word_features, char_vocab=chars,
                                      context=context)
         extra = f" with word features {word_features}" if word_features != "none" else ""
@@ -195,7 +191,7 @@ class NerTask(TaskRun):
         return fit(model, train, dev or None, train_config, listener, checkpoints, self.config.context_dropout)
 
     def evaluate(self, model, test) -> dict:
-        return evaluate(model, test, self.config.train_config().eval_batch_size)
+        return evaluate(model, test, TrainConfig.eval_batch_size)
 
     def format(self, report: dict) -> str:
         return format_report(report)
@@ -251,7 +247,7 @@ class ClassifyTask(TaskRun):
                               "none: leave it out for --task classify")
         weights = balanced_class_weights(self._train, self.labels) if c.class_weights == "balanced" else None
         model = Classifier.from_encoder(c.model, self.labels, pooling=c.pooling, multi_label=self.multi_label,
-                                        max_length=c.max_length, stride=c.stride, dropout=c.dropout, seed=c.seed,
+                                        max_length=c.max_length, stride=c.resolved_stride, dropout=c.dropout, seed=c.seed,
                                         class_weights=weights)
         kind = "multi-label" if self.multi_label else "single-label"
         pooled = f"{c.pooling} pooling" + (" through the pretrained pooler" if model.settings.pooler else "")
@@ -274,12 +270,12 @@ class ClassifyTask(TaskRun):
 
     def after_fit(self, model: Classifier, dev) -> None:
         if self.multi_label and dev:
-            threshold = choose_threshold(model, dev, self.config.train_config().eval_batch_size)
+            threshold = choose_threshold(model, dev, TrainConfig.eval_batch_size)
             model.with_threshold(threshold)
             self.console.note(f"multi-label threshold chosen on dev: {threshold}")
 
     def evaluate(self, model, test) -> dict:
-        return evaluate_classifier(model, test, self.config.train_config().eval_batch_size, str(self.config.test))
+        return evaluate_classifier(model, test, TrainConfig.eval_batch_size, str(self.config.test))
 
     def format(self, report: dict) -> str:
         return format_classification_report(report)

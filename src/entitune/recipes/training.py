@@ -20,15 +20,15 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..config import config_dict, differences
 from ..errors import ConfigError, output_error
 from ..files import RunLock, atomic_write_text
+from ..artifact import model_dir
 from ..model.encoder_model import EncoderModel
-from ..train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, tensorboard_available
+from ..train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, TrainConfig, tensorboard_available
 from ..train.distributed import all_sum, barrier, gather, init_from_env, shutdown
 from .common import set_threads
-from .console import Console
-from .options import DEVICES, FinetuneConfig
+from ..terminal import Console
+from ..options import DEVICES, FinetuneConfig, config_dict, differences
 from .tasks import TASK_RUNS, resolve_task
 
 LOG_FILE = "train_log.json"
@@ -70,6 +70,8 @@ def run_task(config, console: Console, verb: str, make_task, listeners: tuple = 
     with ``config.nproc`` > 1 the run is relaunched under torchrun as ``entitune VERB --config``."""
     if config.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(config, console, verb)
+    model_dir.check_max_length(model_dir.check_checkpoint(config.model or model_dir.default_encoder_dir()),
+                               config.max_length)  # before any data loads
     set_threads(config.threads)
     world = init_from_env(config.device)
     if not world.is_main:  # one voice: only rank 0 prints, logs and saves
@@ -105,7 +107,7 @@ def _run(config: FinetuneConfig, console: Console, world, task, out: Path, liste
                        world)[0]
     if config.precision == "auto":
         console.note(f"precision {precision.precision}: {precision.reason}")
-    train_config = config.train_config(precision.precision)
+    train_config = TrainConfig.of(config, precision.precision)
 
     # ---- logs and checkpoints
     checkpoints = CheckpointOptions(out / CHECKPOINT_DIR, config.save_every, config.keep_checkpoints, config.resume,

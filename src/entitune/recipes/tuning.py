@@ -31,12 +31,11 @@ try:
 except ImportError:  # an optional extra: one line, not a traceback
     raise ConfigError("tune needs Optuna: pip install 'entitune[tune]'") from None
 
-from ..config import build_config, config_dict, read_config_file
 from ..files import RunLock, atomic_write_text
 from ..train.progress import Silent
-from .console import Console
-from .finetune import CHECKPOINT_DIR, finetune
-from .options import FinetuneConfig
+from ..terminal import Console
+from .training import CHECKPOINT_DIR, finetune
+from ..options import FinetuneConfig, TuneConfig, build_config, config_dict, declared, read_config_file
 from .tasks import resolve_task
 
 STUDY_NAME = "entitune-tune"
@@ -58,48 +57,14 @@ DEFAULT_SPACE: dict[str, dict] = {
 }
 #: options for taggers only: a classification search leaves them out of the default space
 NER_ONLY = ("head", "word_features")
-#: options a space may not sample: the data, where and how a run goes
-NOT_SEARCHABLE = frozenset({"train", "dev", "test", "out", "model", "task", "format", "text_columns", "label_column",
-                            "resume", "nproc", "device", "threads", "save_every", "keep_checkpoints",
-                            "keep_checkpoints_after", "time_budget_minutes"})
+#: options a space may not sample: the data, where and how a run goes (their declarations say so)
+NOT_SEARCHABLE = frozenset(f.name for f, spec in declared(FinetuneConfig) if not spec.is_searchable())
 #: where an evaluation is reported to the pruner: thousandths of an epoch (optimizer steps differ
 #: between trials of different batch sizes; a share of the data seen does not)
 POSITION_PER_EPOCH = 1000
 _FIELDS = {f.name for f in fields(FinetuneConfig)}
 _SPEC_KEYS = {"float": {"type", "low", "high", "log"}, "int": {"type", "low", "high", "log"},
               "categorical": {"type", "choices"}}
-
-
-@dataclass(frozen=True)
-class TuneConfig:
-    """A search: ``base`` holds the options every trial shares (``FinetuneConfig`` fields, ``train``
-    among them; ``test`` is scored once, with the best model); ``trials`` is the total wanted in
-    ``out``'s study (finished trials of an earlier run count); ``budget_minutes``: no trial starts
-    after it, and the running one gets what is left as its time budget; ``seed`` seeds the sampler
-    (and every trial's training unless ``base`` gives a seed); the median pruner stops nothing before
-    ``startup_trials`` trials have completed, nor before ``warmup_epochs`` of a trial's training."""
-
-    base: Mapping[str, Any]
-    out: str
-    trials: int = 20
-    budget_minutes: float | None = None
-    space: str | None = None
-    seed: int = 42
-    startup_trials: int = 2
-    warmup_epochs: float = 0.5
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "out", str(self.out))
-        if self.trials < 1:
-            raise ConfigError(f"trials must be >= 1, got {self.trials}")
-        if self.budget_minutes is not None and self.budget_minutes <= 0:
-            raise ConfigError(f"budget_minutes must be > 0, got {self.budget_minutes}")
-        if self.base.get("train") is None:
-            raise ConfigError("tune needs a training file (--train, or train in --config)")
-        if self.base.get("dev") is None and self.base.get("dev_fraction") == 0:
-            raise ConfigError("tune scores each trial on dev: give --dev or a dev_fraction above 0 (default 0.1)")
-        if self.base.get("nproc", 1) != 1:
-            raise ConfigError("tune runs each trial in its own process: nproc must be 1")
 
 
 @dataclass

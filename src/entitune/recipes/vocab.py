@@ -22,11 +22,12 @@ from pathlib import Path
 
 from ..data.corpus import CORPUS_FORMATS, read_corpus
 from ..data.sniff import head_lines
-from ..errors import ConfigError, DataFormatError, check_choice, shorten
+from ..errors import ConfigError, DataFormatError, shorten
 from ..files import check_input_file
-from ..model import model_dir
-from ..model.wordpiece import UNITS, UNK_COST, VocabPlan, WordPiece, plan_vocabulary
-from .console import Console
+from ..artifact import model_dir
+from ..vocab.wordpiece import UNK_COST, VocabPlan, WordPiece, plan_vocabulary
+from ..options import VocabExtendConfig, VocabPlanConfig
+from ..terminal import Console
 
 #: ``--format``: auto, plain text (one text per line), the annotated formats, labelled CSV / TSV.
 VOCAB_FORMATS = CORPUS_FORMATS
@@ -63,13 +64,6 @@ def _read_all(data: Sequence[str | Path], format: str) -> Counter:
     return words
 
 
-def _check_numbers(max_new: int, min_count: int) -> None:
-    if max_new < 1:
-        raise ConfigError(f"max_new must be at least 1, got {max_new}")
-    if min_count < 1:
-        raise ConfigError(f"min_count must be at least 1, got {min_count}")
-
-
 def format_plan(plan: VocabPlan, wp: WordPiece, files: Sequence[str | Path], shown: int = SHOWN) -> str:
     """The plan as ``vocab plan`` prints it."""
     b, a = plan.before, plan.after
@@ -94,16 +88,13 @@ def format_plan(plan: VocabPlan, wp: WordPiece, files: Sequence[str | Path], sho
     return "\n".join(lines)
 
 
-def vocab_plan(data: Sequence[str | Path], *, model: str | Path | None = None, json_out: str | Path | None = None,
-               max_new: int = 3000, min_count: int = 2, unit: str = "auto", format: str = "auto",
-               console: Console | None = None) -> dict:
-    """Measure ``data`` under the tokenizer of ``model`` (default: the bundled MiniLM) and rank the
-    tokens that would cut its ``[UNK]`` words and sub-words per word; print the plan and return it
-    (also written to ``json_out``)."""
+def vocab_plan(config: VocabPlanConfig, console: Console | None = None) -> dict:
+    """Measure ``config.data`` under the tokenizer of ``model`` (default: the bundled MiniLM) and rank
+    the tokens that would cut its ``[UNK]`` words and sub-words per word; print the plan and return
+    it (also written to ``json_out``)."""
     console = console or Console()
-    _check_numbers(max_new, min_count)
-    check_choice("unit", unit, UNITS)
-    check_choice("format", format, VOCAB_FORMATS)
+    data, model, json_out, format = config.data, config.model, config.json_out, config.format
+    max_new, min_count, unit = config.max_new, config.min_count, config.unit
     _check_files(data)
     wp = _wordpiece(model)
     words = _read_all(data, format)
@@ -116,20 +107,16 @@ def vocab_plan(data: Sequence[str | Path], *, model: str | Path | None = None, j
     return report
 
 
-def vocab_extend(add_from: Sequence[str | Path], *, out: str | Path, model: str | Path | None = None,
-                 max_new: int = 3000, min_count: int = 2, use_unused: bool = False, init: str = "mean",
-                 unit: str = "auto", format: str = "auto", console: Console | None = None) -> dict:
+def vocab_extend(config: VocabExtendConfig, console: Console | None = None) -> dict:
     """Add the best ``max_new`` tokens of ``add_from`` (as ``vocab_plan`` ranks them) to the WordPiece
     vocabulary of ``model`` and write the checkpoint to ``out``: appended with the embeddings resized,
     or over the ``[unusedN]`` slots (``use_unused``); new rows from the mean of their pieces (``init``
     mean) or random. Returns the record saved as ``OUT/vocab_extension.json``."""
-    from ..model.vocab import INITS, extend_checkpoint
+    from ..vocab.extend import extend_checkpoint
 
     console = console or Console()
-    _check_numbers(max_new, min_count)
-    check_choice("init", init, INITS)
-    check_choice("unit", unit, UNITS)
-    check_choice("format", format, VOCAB_FORMATS)
+    add_from, out, model, format, use_unused = config.add_from, config.out, config.model, config.format, config.use_unused
+    max_new, min_count, unit, init = config.max_new, config.min_count, config.unit, config.init
     _check_files(add_from)
     wp = _wordpiece(model)
     model_dir.check_checkpoint(wp.directory)

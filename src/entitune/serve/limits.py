@@ -27,52 +27,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ..errors import ConfigError
+from ..options import ServeLimits  # declared with the other options: the flags of serve
 
 _log = logging.getLogger("entitune.serve")
-
-
-@dataclass(frozen=True)
-class ServeLimits:
-    """Per-request limits and micro-batching settings of the server.
-
-    Args:
-        max_texts: inputs (texts or word lists) in one request.
-        max_chars: characters in one text (for word lists: the words joined by spaces).
-        max_words: words in one pre-split input.
-        max_body_bytes: bytes of one request body, checked before parsing.
-        max_batch_texts: inputs the worker combines into one ``predict`` call.
-        max_batch_wait_ms: how long the worker waits for more requests before predicting.
-        workers: micro-batches predicted at once, each on its own thread.
-        idle_timeout_s: seconds a connection may stay open without a complete request head, after
-            it opens or after the previous response; then it is closed.
-        body_timeout_s: seconds a request body may take to arrive after its head; then 408 and the
-            connection is closed (a body shorter than its Content-Length ends so).
-    """
-
-    max_texts: int = 256
-    max_chars: int = 20_000
-    max_words: int = 5_000
-    max_body_bytes: int = 1 << 20
-    max_batch_texts: int = 128
-    max_batch_wait_ms: float = 5.0
-    workers: int = 2
-    idle_timeout_s: float = 15.0
-    body_timeout_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if name.endswith("_timeout_s"):
-                if not value > 0:
-                    raise ConfigError(f"{name} must be positive, got {value}")
-            elif value < (0 if name == "max_batch_wait_ms" else 1):
-                raise ConfigError(f"{name} must be {'at least 0' if name == 'max_batch_wait_ms' else 'positive'}, got {value}")
 
 
 class RequestLimitError(Exception):

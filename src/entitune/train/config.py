@@ -3,60 +3,73 @@ Both are frozen and validated when made; every error is a one-line ``ConfigError
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
 
 from ..errors import ConfigError, check_choice
+from ..options import AUTO_EPOCHS, LoopOptions
+from ..options.declare import check_value
+from ..options.training import check_averaging
+
+
+def _default(name: str):
+    """The declared default of loop option ``name`` (``options.LoopOptions``)."""
+    return LoopOptions.__dataclass_fields__[name].default
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings. Defaults were chosen by measurement on MIT Movie eng (see README)."""
+    """The training loop's settings: the loop options (``options.LoopOptions``, whose declarations
+    give the defaults and the allowed values) with ``epochs``, ``patience``, ``precision`` and the
+    time budget resolved (``LoopOptions.loop_settings``), and a few settings of the loop's own."""
 
-    epochs: int = 3
-    lr: float = 1e-4
+    epochs: int = _default("epochs")  # resolved: a number of epochs (``auto``: max_epochs)
+    lr: float = _default("lr")
     head_lr: float | None = None  # None: the head's measured default (optim.DEFAULT_HEAD_LR)
-    batch_size: int = 32
-    warmup: float = 0.1
-    weight_decay: float = 0.01
+    batch_size: int = _default("batch_size")
+    warmup: float = _default("warmup")
+    weight_decay: float = _default("weight_decay")
     max_grad_norm: float = 1.0
-    seed: int = 42
+    seed: int = _default("seed")
     eval_batch_size: int = 64
     compact_embeddings: bool = True  # train only the embedding rows the data uses (exact; see compact.py)
-    accumulate: int = 1  # micro-batches of batch_size per optimizer step; equals one batch of accumulate * batch_size
+    accumulate: int = _default("accumulate")  # micro-batches of batch_size per optimizer step
     batch_tokens: int | None = None  # instead of batch_size: padded sub-words per micro-batch (x accumulate per step)
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
-    eval_every: int = 0  # also evaluate on dev every N optimizer steps (0: at epoch ends only)
-    patience: int = 0  # stop after this many evaluations in a row without a better dev score (0: never)
-    average_last: int = 0  # keep the mean of the weights at the last K evaluations if dev scores it higher (0: off)
-    layer_decay: float = 1.0  # encoder layer l of L trains at lr * layer_decay ** (L - l), see optim (1.0: off)
+    precision: str = "fp32"  # resolved: fp32 | bf16 | fp16 (autocast; fp16 with a gradient scaler)
+    eval_every: int = _default("eval_every")
+    patience: int = 0  # resolved: evaluations without a better dev score before stopping (0: never)
+    average_last: int = _default("average_last")
+    layer_decay: float = _default("layer_decay")
     time_budget_s: float | None = None  # stop cleanly once training has run this long (None: no limit)
 
+    @classmethod
+    def of(cls, options: LoopOptions, precision: str | None = None) -> "TrainConfig":
+        """The loop's settings from a run's options (``FinetuneConfig``, ``PretrainConfig``): every loop
+        option of the same name, with ``epochs`` auto (``max_epochs``), ``patience`` and the time
+        budget resolved; ``precision``: the one ``auto`` resolved to (``backends.choose_precision``),
+        else the one asked for (fp32 stands in for ``auto``)."""
+        shared = {f.name: getattr(options, f.name) for f in fields(cls) if hasattr(options, f.name)}
+        shared.update(
+            epochs=options.max_epochs if options.epochs == AUTO_EPOCHS else options.epochs,
+            patience=options.resolved_patience,
+            precision=precision or (options.precision if options.precision != "auto" else "fp32"),
+            time_budget_s=None if options.time_budget_minutes is None else options.time_budget_minutes * 60.0,
+            compact_embeddings=options.COMPACT_EMBEDDINGS,
+        )
+        return cls(**shared)
+
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.lr <= 0 or (self.head_lr is not None and self.head_lr <= 0):
-            raise ConfigError("learning rates must be > 0")
-        if not 0.0 <= self.warmup < 1.0:
-            raise ConfigError(f"warmup is a fraction of all steps in [0, 1), got {self.warmup}")
-        if self.accumulate < 1:
-            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
-        if self.batch_tokens is not None and self.batch_tokens < 1:
-            raise ConfigError(f"batch_tokens must be >= 1, got {self.batch_tokens}")
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ConfigError(f"epochs must be a whole number >= 1, got {self.epochs!r}")
+        declared = LoopOptions.__dataclass_fields__
+        for name in ("lr", "head_lr", "batch_size", "warmup", "weight_decay", "seed", "accumulate", "batch_tokens",
+                     "eval_every", "patience", "average_last", "layer_decay"):
+            check_value(name, getattr(self, name), declared[name].metadata["entitune"])
         check_choice("precision", self.precision, PRECISIONS)
-        for name in ("eval_every", "patience", "average_last"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.patience and self.average_last > self.patience:
-            raise ConfigError(f"average_last ({self.average_last}) must be at most patience ({self.patience}): "
-                              "the evaluations averaged before an early stop are those without improvement")
-        if not 0.0 < self.layer_decay <= 1.0:
-            raise ConfigError(f"layer_decay must be in (0, 1] (1.0: off), got {self.layer_decay}")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
+        check_averaging(self.average_last, self.patience)
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ConfigError(f"time budget must be > 0, got {self.time_budget_s} s")
 
 

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from ..encode import length_grouped_batches, token_budget_batches
-from ..errors import ConfigError
-from ..config import differences
+from ..errors import ConfigError, EntituneError
+from ..options import differences
 from . import checkpoint as ckpt
 from .averaging import LastEvaluations, RunningSum, planned_evaluations
 from .compact import COMPACT_SUFFIX, compact_word_embeddings
@@ -36,6 +36,11 @@ from .distributed import all_sum, barrier, current, gather, shard
 from .dropout import fast_dropout
 from .optim import build_optimizer, lr_factor, seed_everything
 from .progress import EpochResult, Evaluation, Silent, TrainListener, TrainResult, tell_evaluation
+
+
+class TrainingDiverged(EntituneError):
+    """The loss became NaN or infinite: the settings (a learning rate too high) made training diverge.
+    One line, exit 2, and no model is saved (a diverged model tags everything the same)."""
 
 
 class TrainData(Protocol):
@@ -311,6 +316,9 @@ class Run:
                 positions += batch["attention_mask"].numel()
         if world.distributed:
             step_loss, subwords, positions = all_sum([step_loss, subwords, positions], world)
+        if not math.isfinite(step_loss) and not self.scaler.is_enabled():  # fp16's scaler skips such a step itself
+            raise TrainingDiverged(f"training diverged at step {self.state.step + 1}: the loss is not finite "
+                                   f"({step_loss}); lower --lr or --head-lr, or train in fp32")
         # ---- clip, step
         self.scaler.unscale_(self.optimizer)
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)

@@ -18,7 +18,7 @@ from entitune.backends import load_scorer  # noqa: E402
 from entitune.encode import collate  # noqa: E402
 from entitune.errors import ExportError  # noqa: E402
 from entitune.export import WordVectorGraph, export_and_rescore, export_onnx  # noqa: E402
-from entitune.model import model_dir  # noqa: E402
+from entitune.artifact import model_dir  # noqa: E402
 from entitune.tags import label_set  # noqa: E402
 from entitune.types import Sentence  # noqa: E402
 from tests.helpers.data import TINY_SENTENCES, WORDS, entity_spans, gold_entities  # noqa: E402

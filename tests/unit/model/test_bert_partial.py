@@ -55,8 +55,11 @@ def test_partial_last_layer_trains_like_the_full_layer(tiny_bert, which):
         _vectors(model, batch)[batch["word_mask"]].pow(2).sum().backward()
         grads.append({n: p.grad.clone() for n, p in model.encoder.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys()
+    # float32 rounding in the backward pass scales with the largest gradients (a LayerNorm's, about 60
+    # here), so gradients near zero (the token-type embedding's, about 1e-5) differ by that much too
+    scale = max(g.abs().max().item() for g in grads[1].values())
     for name in grads[0]:
-        torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-4, msg=name)
+        torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-6 * scale, rtol=1e-4, msg=name)
 
 
 def test_the_full_layer_list_is_restored(tiny_bert):

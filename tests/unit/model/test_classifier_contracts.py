@@ -224,7 +224,7 @@ def test_single_label_checkpoints_say_single_label(tiny_bert):
 
 
 def test_with_threshold_changes_only_the_threshold():
-    from entitune.model.settings import ClassifierSettings
+    from entitune.artifact.settings import ClassifierSettings
 
     class Bare:  # with_threshold reads and writes nothing but settings
         settings = ClassifierSettings(labels=("a", "b"), multi_label=True, pooling="mean", stride=7)

@@ -15,7 +15,7 @@ import torch
 import entitune
 from entitune import Classifier, ConfigError, Tagger, TorchScorer, TrainConfig, fit
 from entitune.encode import WordEncoder
-from entitune.model import model_dir
+from entitune.artifact import model_dir
 from entitune.model.bert import BERT_LAYOUTS, bert_layers, last_layer_at
 from entitune.predict import ClassPredictor, Predictor
 from entitune.tags import label_set

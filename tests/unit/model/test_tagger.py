@@ -157,7 +157,7 @@ def test_transformers_refuses_what_it_cannot_compute(tiny_bert, tmp_path, head, 
     entitune still loads it, and a fresh encoder can start from its weights."""
     from transformers import AutoModelForTokenClassification, pipeline
 
-    from entitune.model import model_dir
+    from entitune.artifact import model_dir
 
     sentences = [Sentence(tuple(w), tuple(t)) for w, t in TINY_SENTENCES]
     tagger = Tagger.from_encoder(tiny_bert, label_set([t for s in sentences for t in s.tags]), head=head,
@@ -183,7 +183,7 @@ def test_the_encoder_is_recorded_by_name_and_hash(tiny_tagger_dir, tiny_bert, tm
     import hashlib
     import shutil
 
-    from entitune.model.model_dir import encoder_identity
+    from entitune.artifact.model_dir import encoder_identity
 
     settings = json.loads((tiny_tagger_dir / "entitune.json").read_text())
     assert settings["encoder"] == tiny_bert.name

@@ -33,7 +33,7 @@ from entitune.encode.word_features import (
     tokenizer_lowercases,
 )
 from entitune.errors import ConfigError
-from entitune.evaluate.doctor import diagnose, format_doctor
+from entitune.curate.doctor import diagnose, format_doctor
 from entitune.model.word_features import WordFeatureNet
 from entitune.tags import label_set
 from entitune.types import Sentence
@@ -239,7 +239,7 @@ def test_chars_need_a_vocabulary_and_modes_are_checked(tiny_bert):
 
 
 def test_a_model_whose_weights_lack_its_features_is_refused(tiny_bert, tmp_path):
-    from entitune.model import model_dir
+    from entitune.artifact import model_dir
 
     tagger = Tagger.from_encoder(tiny_bert, _labels(), max_length=16, stride=4, word_features="shape")
     tagger.save(tmp_path / "m")

@@ -18,7 +18,7 @@ from torch import nn
 
 from entitune import Sentence, Tagger, TrainConfig, fit
 from entitune.errors import ConfigError
-from entitune.recipes.options import FinetuneConfig
+from entitune.options import FinetuneConfig
 from entitune.tags import label_set
 from entitune.train import CheckpointOptions, JsonlLog, build_optimizer
 from entitune.train.averaging import planned_evaluations
@@ -309,19 +309,19 @@ def test_epochs_auto_maps_to_a_capped_schedule_with_patience():
 
     Broken (auto left to the training settings, or the default patience lost), auto trains the
     fixed default or never stops."""
-    auto = FinetuneConfig(train="t.bio", out="o", epochs="auto", max_epochs=4).train_config()
+    auto = TrainConfig.of(FinetuneConfig(train="t.bio", out="o", epochs="auto", max_epochs=4))
     assert (auto.epochs, auto.patience) == (4, 3)
-    assert FinetuneConfig(train="t.bio", out="o", epochs="auto", patience=5).train_config().patience == 5
+    assert TrainConfig.of(FinetuneConfig(train="t.bio", out="o", epochs="auto", patience=5)).patience == 5
     fixed = FinetuneConfig(train="t.bio", out="o", epochs="7")
-    assert fixed.epochs == 7 and fixed.train_config().patience == 0 and fixed.selects_on_dev
+    assert fixed.epochs == 7 and TrainConfig.of(fixed).patience == 0 and fixed.selects_on_dev
     assert not FinetuneConfig(train="t.bio", out="o", epochs=1).selects_on_dev
     assert FinetuneConfig(train="t.bio", out="o", epochs=1, eval_every=5).selects_on_dev
-    assert FinetuneConfig(train="t.bio", out="o", time_budget_minutes=1.5).train_config().time_budget_s == 90.0
+    assert TrainConfig.of(FinetuneConfig(train="t.bio", out="o", time_budget_minutes=1.5)).time_budget_s == 90.0
     with pytest.raises(ConfigError, match="whole number or 'auto'"):
         FinetuneConfig(train="t.bio", out="o", epochs="many")
     with pytest.raises(ConfigError, match="dev"):
         FinetuneConfig(train="t.bio", out="o", epochs="auto", dev_fraction=0.0)
-    from entitune.config import build_config
+    from entitune.options import build_config
 
     assert build_config(FinetuneConfig, {"train": "t.bio", "out": "o", "epochs": "auto"}).epochs == "auto"
     assert build_config(FinetuneConfig, {"train": "t.bio", "out": "o", "epochs": 2}).epochs == 2
@@ -335,8 +335,8 @@ def test_epochs_auto_stops_when_dev_stops_improving(tiny_bert, monkeypatch):
     tagger = _tagger(tiny_bert)
     _rig(monkeypatch, tagger, [0.5, 0.4, 0.9, 0.9])
     heard = Heard()
-    config = FinetuneConfig(train="t.bio", out="o", epochs="auto", max_epochs=4, patience=1, batch_size=4, lr=1e-3,
-                            head_lr=1e-2, warmup=0.0, seed=1).train_config()
+    config = TrainConfig.of(FinetuneConfig(train="t.bio", out="o", epochs="auto", max_epochs=4, patience=1, batch_size=4, lr=1e-3,
+                            head_lr=1e-2, warmup=0.0, seed=1))
     result = fit(tagger, TRAIN, SENTENCES, config, heard)
     assert heard.total_steps == 12 and heard.steps[-1] == 6
     assert result.stopped == {"reason": "patience", "step": 6, "epoch": 2, "patience": 1} and result.best_epoch == 1
@@ -362,8 +362,8 @@ def test_time_budget_stops_cleanly_and_scores_the_last_weights(tiny_bert, monkey
     tagger = _tagger(tiny_bert)
     rigged = _rig(monkeypatch, tagger, [0.3, 0.9])
     heard = Ticking()
-    config = FinetuneConfig(train="t.bio", out="o", epochs="auto", max_epochs=4, time_budget_minutes=10 / 60,
-                            batch_size=4, lr=1e-3, head_lr=1e-2, warmup=0.0, seed=1).train_config()
+    config = TrainConfig.of(FinetuneConfig(train="t.bio", out="o", epochs="auto", max_epochs=4, time_budget_minutes=10 / 60,
+                            batch_size=4, lr=1e-3, head_lr=1e-2, warmup=0.0, seed=1))
     result = fit(tagger, TRAIN, SENTENCES, config, heard)
     assert heard.steps == [1, 2]
     assert result.stopped["reason"] == "time_budget" and (result.stopped["step"], result.stopped["epoch"]) == (2, 1)

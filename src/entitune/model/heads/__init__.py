@@ -6,12 +6,11 @@ from __future__ import annotations
 import torch
 
 from ...errors import check_choice
+from ...options.choices import HEADS
 from .classify import ClassificationHead
 from .crf import CRFHead
 from .linear import LinearHead
 from .viterbi import FORBIDDEN, constraint_tensors, viterbi
-
-HEADS = ("linear", "crf", "bilstm-crf")
 
 
 def build_head(

@@ -20,14 +20,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from entitune.errors import ConfigError
-from entitune.model.vocab import (
+from entitune.vocab.extend import (
     FALLBACK_COVARIANCE,
     RECORD_FILE,
     extend_checkpoint,
     init_rows,
     vocab_tensors,
 )
-from entitune.model.wordpiece import (
+from entitune.vocab.wordpiece import (
     CJK_SHARE_FOR_CHARS,
     UNK_COST,
     WordPiece,

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from entitune.model.card import model_card, write_model_card
+from entitune.artifact.card import model_card, write_model_card
 
 
 def _log(task: str, tmp_path, test: dict | None) -> dict:

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..data import read_sentences, read_texts, sniff_format, split_words
 from ..encode import CASE_VARIES, WordEncoder, tokenizer_lowercases, uppercase_share
 from ..errors import shorten
-from ..model import model_dir
+from ..artifact import model_dir
 from ..tags import detect_scheme, first_invalid, invalid_starts, spans_from_tags, to_iob2
 from ..types import Sentence, TextExample
 

@@ -1,27 +1,15 @@
 """Settings: everything besides weights that a saved model needs to be used exactly as trained,
-validated in one place (``TaggerSettings`` for NER, ``ClassifierSettings`` for classification),
-and the head those settings describe (``build_head_for``)."""
+validated in one place (``TaggerSettings`` for NER, ``ClassifierSettings`` for classification) and
+saved as ``entitune.json`` (``model_dir``). Plain data: the networks they describe are built by
+``model.build``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from torch import nn
-
 from .._version import __version__
-from ..encode import WordEncoder
-from ..encode.word_features import WORD_FEATURES, WordFeaturizer
 from ..errors import ConfigError, check_choice
-from ..tags import TRAIN_SCHEMES, allowed_transitions
-from .heads import HEADS, ClassificationHead, build_head, constraint_tensors
+from ..options.choices import FEATURES, HEADS, POOLINGS, TASKS, TRAIN_SCHEMES, WORD_FEATURES
 
-#: How the head reads the encoder: fine-tune it, or freeze it and take the sum or the
-#: concatenation of its last four layers.
-FEATURES = ("finetune", "frozen-sum4", "frozen-concat4")
-#: Tasks a saved model can be for (the ``task`` key of ``entitune.json``; absent means ``ner``).
-TASKS = ("ner", "classify")
-#: How a classifier pools a window: the [CLS] vector (through the pretrained pooler where the
-#: checkpoint has one) or the mean of every token's vector.
-POOLINGS = ("cls", "mean")
 #: Which windows of a long text a classifier reads: all (combined) or only the first.
 WINDOWS = ("all", "first")
 
@@ -104,41 +92,7 @@ class ClassifierSettings:
 SETTINGS = {"ner": TaggerSettings, "classify": ClassifierSettings}
 
 
-def build_tagging_head(settings: TaggerSettings, hidden_size: int, num_hidden_layers: int) -> tuple[nn.Module, int]:
-    """The head ``settings`` describe, for an encoder of ``hidden_size`` and ``num_hidden_layers``,
-    and how many hidden layers the features use: the last four, or all hidden states (embeddings
-    included) of a smaller encoder."""
-    constraints = constraint_tensors(*allowed_transitions(settings.labels)) if settings.constrained else None
-    n_layers = min(4, num_hidden_layers + 1)
-    hidden = hidden_size * (n_layers if settings.features == "frozen-concat4" else 1) + word_feature_size(settings)
-    head = build_head(settings.head, hidden, len(settings.labels), settings.dropout, constraints, settings.lstm_hidden)
-    return head, n_layers
-
-
 def word_feature_size(settings: TaggerSettings | ClassifierSettings) -> int:
     """How many numbers the word features (``model.word_features``) add to each word's vector."""
     mode = getattr(settings, "word_features", "none")
     return (settings.shape_dim if "shape" in mode else 0) + (settings.char_filters if "chars" in mode else 0)
-
-
-def build_word_encoder(settings: TaggerSettings | ClassifierSettings, tokenizer) -> WordEncoder:
-    """The ``WordEncoder`` a saved model's inputs are made with: its tokenizer and window lengths, and
-    the word features its settings name (shape and character ids of each word as written)."""
-    mode = getattr(settings, "word_features", "none")
-    features = WordFeaturizer(mode, settings.char_vocab) if mode != "none" else None
-    return WordEncoder(tokenizer, settings.max_length, settings.stride, features=features,
-                       context=getattr(settings, "context", 0))
-
-
-def build_classification_head(settings: ClassifierSettings, hidden_size: int,
-                              class_weights: tuple[float, ...] | None = None) -> ClassificationHead:
-    """The pooling head ``settings`` describe for an encoder of ``hidden_size``."""
-    return ClassificationHead(hidden_size, len(settings.labels), settings.pooling, settings.dropout,
-                              pooler=settings.pooler, multi_label=settings.multi_label, class_weights=class_weights)
-
-
-def build_head_for(settings: TaggerSettings | ClassifierSettings, hidden_size: int, num_hidden_layers: int) -> nn.Module:
-    """The head of a saved model of either task (what an export's scorer needs)."""
-    if isinstance(settings, ClassifierSettings):
-        return build_classification_head(settings, hidden_size)
-    return build_tagging_head(settings, hidden_size, num_hidden_layers)[0]

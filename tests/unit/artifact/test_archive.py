@@ -10,7 +10,7 @@ import pytest
 
 import entitune
 from entitune import ConfigError
-from entitune.model.archive import MANIFEST, model_directory, pack_model, unpack_model
+from entitune.artifact.archive import MANIFEST, model_directory, pack_model, unpack_model
 from tests.helpers.data import TINY_SENTENCES
 
 WORDS = [w for w, _ in TINY_SENTENCES]
@@ -43,9 +43,9 @@ def _names(path):
 
 
 def test_package_moves_and_predicts_the_same(run_dir, tmp_path):
-    from entitune.recipes import package
+    from entitune.recipes import PackageConfig, package
 
-    written = package(run_dir, tmp_path / "movie.tar.gz")  # what 'entitune package' runs
+    written = package(PackageConfig(model=str(run_dir), out=str(tmp_path / "movie.tar.gz")))  # what 'entitune package' runs
     names = _names(tmp_path / "movie.tar.gz")
     assert all(n.startswith("movie/") for n in names) and f"movie/{MANIFEST}" in names
     assert "movie/model.safetensors" in names and "movie/entitune.json" in names

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from entitune.errors import ConfigError
-from entitune.model.vocab import FALLBACK_COVARIANCE, RECORD_FILE, extend_checkpoint, vocab_tensors
-from entitune.model.wordpiece import (UNK_COST, WordPiece, _toy_state, analyse, choose_unit, corpus_stats, init_pieces,
+from entitune.vocab.extend import FALLBACK_COVARIANCE, RECORD_FILE, extend_checkpoint, vocab_tensors
+from entitune.vocab.wordpiece import (UNK_COST, WordPiece, _toy_state, analyse, choose_unit, corpus_stats, init_pieces,
                                       plan_vocabulary)
 from tests.helpers.families import build_checkpoint
 from tests.helpers.vocab import UNUSED, build_mlm_checkpoint

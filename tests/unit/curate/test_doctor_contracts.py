@@ -5,7 +5,7 @@ from __future__ import annotations
 from transformers import BertTokenizerFast
 
 from entitune.encode import WordEncoder
-from entitune.evaluate.doctor import diagnose
+from entitune.curate.doctor import diagnose
 from tests.helpers.data import write_bio
 
 
@@ -29,7 +29,7 @@ def test_doctor_reports_the_unk_share(tiny_bert, tmp_path):
 def test_doctor_counts_documents_and_advises_context(tmp_path):
     """A CoNLL file with ``-DOCSTART-`` blocks: the report counts its documents, the text shows the
     count, and the advice names ``--context auto``; a file of one document gets neither."""
-    from entitune.evaluate.doctor import format_doctor
+    from entitune.curate.doctor import format_doctor
 
     docs = tmp_path / "train.txt"
     docs.write_text("-DOCSTART- -X- -X- O\n\nParis NNP B-NP B-LOC\nis VBZ B-VP O\n\n"

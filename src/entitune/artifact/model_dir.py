@@ -138,6 +138,35 @@ def check_checkpoint(directory: str | Path) -> Path:
     return path
 
 
+#: model types whose position ids start after the padding index (RoBERTa's scheme): of their
+#: ``max_position_embeddings``, two are never a token's position
+_OFFSET_POSITIONS = {"roberta", "xlm-roberta", "camembert", "longformer", "xlm-roberta-xl", "data2vec-text"}
+
+
+def encoder_positions(directory: str | Path) -> int | None:
+    """How many sub-tokens one window of the encoder in ``directory`` can hold: ``config.json``'s
+    ``max_position_embeddings`` (less RoBERTa's two reserved positions); None when it does not say
+    (relative-position encoders). Read as JSON: nothing heavy loads."""
+    try:
+        config = json.loads((Path(directory) / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    positions = config.get("max_position_embeddings") if isinstance(config, dict) else None
+    if not isinstance(positions, int) or positions < 1:
+        return None
+    return positions - 2 if config.get("model_type") in _OFFSET_POSITIONS else positions
+
+
+def check_max_length(directory: str | Path, max_length: int) -> None:
+    """Refuse, in one line, windows longer than the encoder has positions for (before any data loads:
+    such a window would crash the model on the first long input)."""
+    positions = encoder_positions(directory)
+    if positions is not None and max_length > positions:
+        raise ConfigError(f"max_length {max_length} is more than the {positions} positions of the encoder in "
+                          f"{display_name(directory)}; use --max-length {positions} or less (longer inputs become "
+                          "several windows)")
+
+
 def load_hf_config(directory: str | Path):
     """The transformers config in ``directory`` (local files only, no remote code)."""
     from transformers import AutoConfig

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError, check_choice, output_error
-from . import model_dir
+from ..artifact import model_dir
 from .wordpiece import WordPiece, init_pieces
 
 INITS = ("mean", "random")

@@ -1,0 +1,13 @@
+"""``entitune doctor``: flags -> ``DoctorConfig`` -> ``recipes.doctor``."""
+from __future__ import annotations
+
+from ..options import DoctorConfig
+
+
+def doctor(config: DoctorConfig) -> None:
+    """Check data before training: counts (entities per type, or texts per class and imbalance),
+    invalid tag sequences, sub-word lengths against --max-length, [UNK] share, labels missing from
+    train, train/test duplicates."""
+    from ..recipes.data_tools import doctor as run
+
+    run(config)
