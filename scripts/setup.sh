@@ -11,7 +11,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 
 stamp="$VENV/.entitune-setup-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
-if [ -f "$stamp" ] && "$VENV/bin/python" -c "import entitune, torch, transformers, pytest, seqeval" 2>/dev/null; then
+if [ -f "$stamp" ] && "$VENV/bin/python" -c "import entitune, torch, transformers, pytest, seqeval, mkdocs" 2>/dev/null; then
     exit 0
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
@@ -26,7 +26,7 @@ fi
 constraint="$(mktemp)"
 trap 'rm -f "$constraint"' EXIT
 "$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__)" > "$constraint"
-"${PIP[@]}" -c "$constraint" -e ".[test]"
+"${PIP[@]}" -c "$constraint" -e ".[test,docs]"
 "$VENV/bin/python" - <<'PYEOF'
 import torch
 from entitune.artifact.model_dir import default_encoder_dir
