@@ -34,6 +34,8 @@ FLAG_THREADS = 1
 #: Every command line this module runs, by name (``run_cli(name, ...)``). Placeholders are filled
 #: from the paths of the test's fixtures. Add a row (and a test that uses it) for every new flag.
 CALLS: dict[str, list[str]] = {
+    # ---- the command itself
+    "version": ["--version"],
     # ---- train: a tagger with most of the training flags
     "train_ner": [
         "train", "--train", "{train}", "--test", "{test}", "--out", "{o1}", "--model", "{bert}", "--task", "ner",
@@ -989,6 +991,17 @@ def test_vocab_extend_use_unused_flags(paths, vbert):
 
 
 # -------------------------------------------------------------------------------------------
+def test_version_names_entitune_and_its_engines():
+    """``entitune --version`` prints the package's version and the engines beside it, and exits 0."""
+    from importlib.metadata import version
+
+    from entitune import __version__
+
+    r = ok(run_cli("version", {}))
+    assert r.out.strip() == f"entitune {__version__} (torch {version('torch')}, transformers {version('transformers')}, " \
+                            f"onnxruntime {version('onnxruntime')})"
+
+
 # the meta-tests: every flag is run above, every row of CALLS is used
 
 

@@ -4,8 +4,11 @@ call; the flags come from the option declarations (``generate.command``). User e
 environment: a full disk, a read-only file system); no traceback."""
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import typer
 
+from .._version import __version__
 from ..errors import ENVIRONMENT_ERRNOS, EntituneError, output_error
 from ..options import (ConvertConfig, DoctorConfig, EvaluateConfig, ExportConfig, FinetuneConfig, PackageConfig,
                        PredictConfig, PretrainConfig, ReportConfig, ServeConfig, SplitConfig, TuneConfig,
@@ -21,6 +24,31 @@ app = typer.Typer(
 vocab_app = typer.Typer(no_args_is_help=True, help="Fit a WordPiece vocabulary to your data before fine-tuning: "
                         "measure [UNK] words and sub-words per word (plan), add the words or characters that cut them (extend).")
 app.add_typer(vocab_app, name="vocab")
+
+
+def version_text() -> str:
+    """``entitune X (torch Y, transformers Z, onnxruntime W)``: this package and the engines installed
+    beside it, read from their metadata (nothing heavy is imported)."""
+    engines = []
+    for name in ("torch", "transformers", "onnxruntime"):
+        try:
+            engines.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            pass
+    return f"entitune {__version__}" + (f" ({', '.join(engines)})" if engines else "")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _entitune(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                           help="Print the version (and those of torch, transformers, onnxruntime) "
+                                                "and exit.")) -> None:
+    """Fine-tune BERT-family encoders for named entity recognition and text classification, evaluate them, and predict."""
 
 #: every verb: its name, its config class, the function its config goes to, and how ``command``
 #: builds its flags (what the option reference in the docs lists, in this order)

@@ -35,7 +35,7 @@ from .config import PRECISIONS, CheckpointOptions, TrainConfig
 from .distributed import all_sum, barrier, current, gather, shard
 from .dropout import fast_dropout
 from .optim import build_optimizer, lr_factor, seed_everything
-from .progress import EpochResult, Evaluation, Silent, TrainListener, TrainResult, tell_evaluation
+from .progress import EpochResult, Evaluation, ProgressBar, TrainListener, TrainResult, default_listener, tell_evaluation
 
 
 class TrainingDiverged(EntituneError):
@@ -153,9 +153,14 @@ def train_loop(
     world = current()
     seed_everything(config.seed + world.rank)  # rank 0 (and a single process) uses the seed as given
     compacting = compact_word_embeddings(model.encoder, used_ids) if used_ids is not None else contextlib.nullcontext()
+    listener = listener if listener is not None else default_listener()
     with fast_dropout(model), compacting as compact:
-        run = Run(model, data, config, head_lr, dev, listener or Silent(), checkpoints, compact)
-        run.train()
+        run = Run(model, data, config, head_lr, dev, listener, checkpoints, compact)
+        try:
+            run.train()
+        finally:
+            if isinstance(listener, ProgressBar):  # made here, so closed here
+                listener.close()
     result, best_state = run.result(), run.state.best_state
     window = run.averaging.result() if run.averaging is not None else None
     if window is not None:  # outside the compact swap: the averaged embedding rows are the ones read

@@ -3,6 +3,7 @@ protocol, and the two logs every run can write (JSON Lines, TensorBoard)."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -129,6 +130,54 @@ class Silent:
 
     def on_evaluation(self, result: Evaluation) -> None:
         pass
+
+
+class ProgressBar:
+    """A tqdm bar over a run's optimizer steps, with the loss and the last dev score, and one line per
+    epoch: what a run started from Python shows when someone watches (``default_listener``).
+    ``tqdm.auto`` draws a widget in a notebook and a text bar on a terminal."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream
+        self.bar = None
+        self.dev = ""
+
+    def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None:
+        from tqdm.auto import tqdm  # a dependency of transformers and huggingface_hub
+
+        self.close()
+        self.bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", file=self.stream,
+                        dynamic_ncols=True, leave=True)
+
+    def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix_str(f"loss {loss:.4f}{self.dev}", refresh=False)
+
+    def on_epoch(self, result: EpochResult) -> None:
+        if self.bar is not None:
+            score = f", dev {result.metric} {result.score:.4f}" if result.score is not None else ""
+            self.bar.write(f"epoch {result.epoch}: loss {result.train_loss:.4f}{score}", file=self.stream or sys.stderr)
+
+    def on_evaluation(self, result: Evaluation) -> None:
+        if result.score is not None:
+            self.dev = f", dev {result.score:.4f}"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def watched() -> bool:
+    """Whether someone watches this process: stderr is a terminal, or it runs in a notebook kernel."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+def default_listener() -> TrainListener:
+    """The listener of a run started from Python without one: a ``ProgressBar`` when someone watches
+    (``watched``), else ``Silent`` (a script's log stays clean)."""
+    return ProgressBar() if watched() else Silent()
 
 
 class Listeners:
