@@ -165,3 +165,32 @@ def test_probe_epochs_run_before_fine_tuning_and_only_for_classification(tmp_pat
     r = run("train", "--train", bio, "--out", tmp_path / "ner", "--model", tiny_bert, "--probe-epochs", 1, "--epochs", 1)
     assert r.returncode == 2 and "--probe-epochs is for text classification" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_label_names_name_the_classes_everywhere(tiny_bert, tmp_path):
+    """--label-names: the model learns and predicts the names, id2label holds them, and a labelled
+    file written with the data's own labels is read through the names (evaluate, the test score),
+    so the test score and evaluate's agree. Broken, AG News-style data predicts '1'..'4'."""
+    raw = [(text, {"actor": "1", "director": "2", "year": "3"}[label]) for text, label in TINY_TEXTS]
+    train = write_texts_csv(tmp_path / "train.csv", raw * 4)
+    test = write_texts_csv(tmp_path / "test.csv", raw, header=True)
+    names = tmp_path / "names.txt"
+    names.write_text("1\tActor\n2\tDirector\n\n3\tYear\n")
+    out = tmp_path / "run"
+    r = run("train", "--train", train, "--dev", test, "--test", test, "--out", out, "--model", tiny_bert,
+            "--label-names", names, *ARGS)
+    assert r.returncode == 0, r.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert [config["id2label"][str(i)] for i in range(3)] == ["Actor", "Director", "Year"]
+    log = json.loads((out / "train_log.json").read_text())
+    r = run("evaluate", out, test, "--json", tmp_path / "eval.json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "eval.json").read_text())["accuracy"] == log["test"]["accuracy"]
+    r = run("predict", out, stdin=raw[0][0] + "\n")
+    assert json.loads(r.stdout)["label"] in {"Actor", "Director", "Year"}
+    # a label the names do not cover is one line at its place; pairs on the command line work too
+    write_texts_csv(tmp_path / "odd.csv", [*raw, ("a text of a fourth class", "4")], header=True)
+    r = run("evaluate", out, tmp_path / "odd.csv")
+    assert r.returncode == 2 and "label '4' has no name in --label-names" in r.stderr and "odd.csv:" in r.stderr
+    r = run("train", "--train", train, "--out", tmp_path / "bad", "--label-names", "1=Actor,2=Actor")
+    assert r.returncode == 2 and r.stderr.strip() == "error: --label-names: 'Actor' names two labels ('1', '2')"

@@ -81,6 +81,11 @@ CALLS: dict[str, list[str]] = {
         "--text-columns", "sentence", "--label-column", "category", "--pooling", "mean", "--class-weights",
         "balanced", "--probe-epochs", "1", "--epochs", "1", "--batch-size", "8", "--lr", "1e-3", "--max-length", "16", "--stride", "4",
     ],
+    "train_classify_label_names": [
+        "train", "--train", "{cls}", "--out", "{o_cls_names}", "--model", "{bert}", "--format", "csv",
+        "--text-columns", "sentence", "--label-column", "category", "--label-names", "actor=Actor,director=Director,year=Year",
+        "--probe-epochs", "0", "--epochs", "1", "--max-length", "16", "--stride", "4",
+    ],
     # ---- train: training that finds its best point: epochs auto (patience), evaluations every 2 steps,
     # the average of the last evaluation, layer-wise learning-rate decay; a time budget that stops at once
     "train_auto": [
@@ -281,7 +286,7 @@ def _write_docs(path: Path) -> Path:
 def paths(tiny_bert, tmp_path_factory) -> dict:
     d = tmp_path_factory.mktemp("cli-flags")
     p = {name: str(d / name) for name in (
-        "o1", "o2", "o_nproc", "o_bad", "o_cls", "o_cls_wf", "o_aug", "o_cls_aug", "o_auto", "o_budget", "o_ctx", "p3", "onnx", "cls_onnx", "parts", "eval.json")}
+        "o1", "o2", "o_nproc", "o_bad", "o_cls", "o_cls_wf", "o_cls_names", "o_aug", "o_cls_aug", "o_auto", "o_budget", "o_ctx", "p3", "onnx", "cls_onnx", "parts", "eval.json")}
     p.update(
         bert=str(tiny_bert), threads=str(FLAG_THREADS),
         train=str(write_bio(d / "train.bio", TINY_SENTENCES * 4)),
@@ -991,6 +996,13 @@ def test_vocab_extend_use_unused_flags(paths, vbert):
 
 
 # -------------------------------------------------------------------------------------------
+def test_train_label_names(paths):
+    """--label-names: the classifier learns, keeps in id2label and predicts the names."""
+    ok(run_cli("train_classify_label_names", paths))
+    config = read_json(Path(paths["o_cls_names"]) / "config.json")
+    assert [config["id2label"][str(i)] for i in range(3)] == ["Actor", "Director", "Year"]
+
+
 def test_version_names_entitune_and_its_engines():
     """``entitune --version`` prints the package's version and the engines beside it, and exits 0."""
     from importlib.metadata import version
@@ -1006,10 +1018,12 @@ def test_version_names_entitune_and_its_engines():
 
 
 def _commands(command=None, path=()) -> list[tuple[tuple[str, ...], object]]:
-    """Every leaf command under ``command`` (default: the app) with its path of names."""
+    """Every command under ``command`` (default: the app), groups (``entitune``, ``entitune vocab``)
+    and leaves, with its path of names."""
     command = command or typer.main.get_command(app)
-    if hasattr(command, "commands"):  # a group (typer's click is its own copy: no isinstance)
-        return [leaf for name, sub in sorted(command.commands.items()) for leaf in _commands(sub, (*path, name))]
+    if hasattr(command, "commands"):  # a group (typer's click is its own copy: no isinstance): its own flags too
+        return [(path, command)] + [leaf for name, sub in sorted(command.commands.items())
+                                    for leaf in _commands(sub, (*path, name))]
     return [(path, command)]
 
 

@@ -70,6 +70,8 @@ class ClassifierSettings:
     multi_label: bool = False
     threshold: float = 0.5
     windows: str = "all"
+    #: the data's labels -> the names the model learned (``--label-names``; empty: the labels as written)
+    label_names: dict[str, str] = field(default_factory=dict)
     dropout: float = 0.1
     max_length: int = 128
     stride: int = 32

@@ -120,16 +120,19 @@ class Classifier(EncoderModel):
         dropout: float = 0.1,
         seed: int = 42,
         class_weights: Sequence[float] | None = None,
+        label_names: dict[str, str] | None = None,
     ) -> "Classifier":
         """A new classifier on a pretrained local checkpoint (default: the bundled MiniLM). [CLS]
         pooling goes through the checkpoint's pretrained pooler where it has one; ``seed`` drives
-        the classifier layer's initialisation."""
+        the classifier layer's initialisation; ``label_names`` (the data's labels -> ``labels``' names)
+        is kept in the settings, so a labelled file written with the data's labels is read alike."""
         path = model_dir.check_checkpoint(encoder_dir or model_dir.default_encoder_dir())
         pooler = pretrained_pooler(path) if pooling == "cls" else None
         name, sha256 = model_dir.encoder_identity(path)
         settings = ClassifierSettings(labels=tuple(labels), pooling=pooling, pooler=pooler is not None,
                                       multi_label=multi_label, max_length=max_length, stride=stride,
-                                      dropout=dropout, encoder=name, encoder_sha256=sha256)
+                                      dropout=dropout, encoder=name, encoder_sha256=sha256,
+                                      label_names=dict(label_names or {}))
         config = model_dir.load_hf_config(path)
         model = cls(model_dir.build_encoder(config, path), model_dir.load_tokenizer(path, config.model_type), settings,
                     class_weights)

@@ -42,8 +42,13 @@ class OptionError(ConfigError):
     """A value the declaration of option ``name`` refuses: ``why`` completes "NAME ..."."""
 
     def __init__(self, name: str, why: str) -> None:
-        super().__init__(f"{name} {why}")
+        super().__init__(self.naming(name, why))
         self.name, self.why = name, why
+
+    @staticmethod
+    def naming(subject: str, why: str) -> str:
+        """``why`` about ``subject`` (an option's name or its flag): "lr must be ...", "label_names: ..."."""
+        return subject + (why if why.startswith(":") else " " + why)
 
 
 @dataclass(frozen=True)
@@ -144,9 +149,21 @@ def gate(config: Any) -> None:
     for f, spec in declared(type(config)):
         value = getattr(config, f.name)
         if spec.parse is not None and value is not None:
-            value = spec.parse(value)
+            value = _parsed(f.name, value, spec.parse)
         value = check_value(f.name, coerce(f.name, value, hints[f.name]), spec)
         object.__setattr__(config, f.name, value)
+
+
+def _parsed(name: str, value: Any, parse: Callable[[Any], Any]) -> Any:
+    """``parse(value)``; its one-line error, which names the option, as an ``OptionError`` (so the
+    command line can name the flag instead)."""
+    try:
+        return parse(value)
+    except OptionError:
+        raise
+    except ConfigError as exc:
+        text = str(exc)
+        raise OptionError(name, text[len(name):].lstrip(" ") if text.startswith(name) else text) from None
 
 
 def build_config(cls: type[C], values: Mapping[str, Any], source: str | None = "config",
@@ -188,7 +205,7 @@ def build_config(cls: type[C], values: Mapping[str, Any], source: str | None = "
     except OptionError as exc:
         origin = origins.get(exc.name, source)
         if origin is not None and origin.startswith("--"):
-            raise ConfigError(f"{origin} {exc.why}") from None
+            raise ConfigError(OptionError.naming(origin, exc.why)) from None
         raise (exc if origin is None else ConfigError(f"{origin}: {exc}")) from None
     except ConfigError as exc:
         raise (exc if source is None else ConfigError(f"{source}: {exc}")) from None

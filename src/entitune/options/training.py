@@ -59,6 +59,52 @@ def parse_texts(value: Any) -> tuple[str, ...]:
     return tuple(str(t) for t in texts)
 
 
+def label_map(text: str) -> dict[str, str]:
+    """``label_names`` as a mapping, from a file (one ``LABEL=NAME`` or ``LABEL<TAB>NAME`` a line) or
+    from comma-separated ``LABEL=NAME`` pairs; a label or a name given twice, or an empty one, is a
+    one-line ``ConfigError``.
+
+    >>> label_map("1=World, 2=Sports")
+    {'1': 'World', '2': 'Sports'}
+    >>> label_map("1=World,2=World")
+    Traceback (most recent call last):
+    ...
+    entitune.errors.ConfigError: label_names: 'World' names two labels ('1', '2')
+    """
+    path = Path(text)
+    if "=" not in text and path.is_file():
+        from ..files import check_input_file
+
+        check_input_file(path)
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        pairs = [line.split("\t", 1) if "\t" in line else line.split("=", 1) for line in lines]
+        where = f"{path}: "
+    else:
+        pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+        where = ""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        if len(pair) != 2 or not pair[0].strip() or not pair[1].strip():
+            raise ConfigError(f"label_names: {where}expected LABEL=NAME pairs (1=World,2=Sports) or a file of them, "
+                              f"got {'='.join(pair)!r}")
+        label, name = pair[0].strip(), pair[1].strip()
+        if label in mapping:
+            raise ConfigError(f"label_names: {where}label {label!r} is named twice")
+        if name in mapping.values():
+            other = next(k for k, v in mapping.items() if v == name)
+            raise ConfigError(f"label_names: {where}{name!r} names two labels ({other!r}, {label!r})")
+        mapping[label] = name
+    if not mapping:
+        raise ConfigError("label_names: no LABEL=NAME pair given")
+    return mapping
+
+
+def parse_label_names(value: Any) -> str:
+    """``label_names`` as written, once ``label_map`` reads it."""
+    label_map(str(value))
+    return str(value)
+
+
 def parse_context(value: Any) -> int | str:
     """``context`` as given in a config file or on the command line: sub-words per side (0: off), or
     ``auto`` (``AUTO_CONTEXT`` where the training data has several documents).
@@ -236,6 +282,11 @@ class FinetuneConfig(LoopOptions, ReadOptions):
         0, "add N copies of each training sentence that has entities, each mention swapped for another of the same "
         "type from the training data (seeded; dev is never augmented); pays on small training sets (1,000 MIT Movie "
         "sentences: +6.7 entity F1), not on large ones", group="data", low=0, high=100, tasks=frozenset({"ner"}))
+    label_names: str | None = option(
+        None, "names for the labels as the data writes them: LABEL=NAME pairs, comma-separated (1=World,2=Sports), "
+        "or a file with one LABEL=NAME (or LABEL<TAB>NAME) a line; the model learns and predicts the names, keeps "
+        "them in id2label, and maps the data's labels to them wherever it reads a labelled file", group="data",
+        tasks=frozenset({"classify"}), parse=parse_label_names, metavar="PAIRS|FILE", searchable=False)
     pooling: str = option("cls", "cls (the [CLS] vector, through the pretrained pooler where there is one) | mean",
                           group="model", choices=POOLINGS, tasks=frozenset({"classify"}))
     class_weights: str = option("none", "none | balanced (weight classes by n / (classes x count))", group="training",

@@ -49,7 +49,8 @@ def evaluate(config: EvaluateConfig, console: Console | None = None) -> dict:
     scorer = load_scorer(model, config.backend, config.threads, config.device, config.precision)
     _say_precision(scorer, config.precision, console)
     if scorer.settings.task == "classify":
-        examples = read_labelled_texts(data, config.format, config.text_columns, config.label_column).examples
+        examples = read_labelled_texts(data, config.format, config.text_columns, config.label_column,
+                                       scorer.settings.label_names).examples
         report = evaluate_classifier(scorer, examples, config.batch_size, str(data))
         console.result(format_classification_report(report))
     else:
@@ -327,10 +328,12 @@ def export(config: ExportConfig, console: Console | None = None) -> dict:
         check_input_file(eval_file)  # before the model loads
     set_threads(config.threads)
     model = model_directory(config.model)  # an 'entitune package' archive: its unpacked folder
-    task = model_dir.read_settings(model)[0].task
+    settings = model_dir.read_settings(model)[0]
+    task = settings.task
     examples = None
     if eval_file is not None:
-        examples = (read_labelled_texts(eval_file, config.format, config.text_columns, config.label_column).examples
+        examples = (read_labelled_texts(eval_file, config.format, config.text_columns, config.label_column,
+                                        settings.label_names).examples
                     if task == "classify" else load_data(eval_file, config.format, console).sentences)
     else:
         console.note("notice: no --eval file: the export is not re-scored")

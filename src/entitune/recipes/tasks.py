@@ -15,6 +15,7 @@ from ..artifact import model_dir
 from ..model.classifier import Classifier
 from ..model.tagger import Tagger
 from ..options import AUTO_CONTEXT, FinetuneConfig
+from ..options.training import label_map
 from ..tags import from_iob2, label_set
 from ..train import TrainConfig, balanced_class_weights, choose_threshold, fit, fit_classifier, probe_head
 from ..train.classifying import PROBE_HEAD_LR
@@ -209,7 +210,8 @@ class ClassifyTask(TaskRun):
 
     def _read(self, path):
         c = self.config
-        data = read_labelled_texts(path, c.format, c.text_columns, c.label_column)
+        names = label_map(c.label_names) if c.label_names else None
+        data = read_labelled_texts(path, c.format, c.text_columns, c.label_column, names)
         self.multi_label = self.multi_label or data.multi_label
         return data.examples
 
@@ -245,10 +247,14 @@ class ClassifyTask(TaskRun):
         if c.word_features not in ("none", "auto"):
             raise ConfigError(f"--word-features {c.word_features} is for NER (word tagging); a classifier reads "
                               "none: leave it out for --task classify")
+        if c.class_weights == "balanced" and self.multi_label:
+            raise ConfigError("--class-weights balanced weighs each text by its one class; multi-label texts have "
+                              "several (or none): leave it at none")
         weights = balanced_class_weights(self._train, self.labels) if c.class_weights == "balanced" else None
+        names = label_map(c.label_names) if c.label_names else None
         model = Classifier.from_encoder(c.model, self.labels, pooling=c.pooling, multi_label=self.multi_label,
                                         max_length=c.max_length, stride=c.resolved_stride, dropout=c.dropout, seed=c.seed,
-                                        class_weights=weights)
+                                        class_weights=weights, label_names=names)
         kind = "multi-label" if self.multi_label else "single-label"
         pooled = f"{c.pooling} pooling" + (" through the pretrained pooler" if model.settings.pooler else "")
         self.console.note(f"model: {model.settings.encoder} + classifier ({pooled}), {len(self.labels)} {kind} labels"
