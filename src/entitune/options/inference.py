@@ -40,9 +40,22 @@ class ScorerOptions(Options):
                             group="run", choices=INFERENCE_PRECISIONS)
 
 
+#: how a labelled file is scored unless asked otherwise: in fp32, this many windows a batch, as the
+#: test score of a training run (``train.TrainConfig.eval_batch_size``) and ``tune`` score it
+SCORING_PRECISION, SCORING_BATCH = "fp32", 64
+SCORING_RULE = ("A labelled file is scored in fp32, 64 windows a batch (as a training run scores its test file), so "
+                "evaluate, train_log.json, the model card, tune and Python's evaluate give the same number on any "
+                "machine")
+
+
 @dataclass(frozen=True, kw_only=True)
 class EvaluateConfig(ScorerOptions, ReadOptions):
     """``entitune evaluate``: score a model on a labelled file."""
+
+    batch_size: int = option(SCORING_BATCH, "windows per forward pass", group="run", low=1, high=1_000_000)
+    precision: str = option(SCORING_PRECISION, f"fp32 | bf16 | auto (bf16 where the hardware runs it fast). "
+                            f"{SCORING_RULE}; auto or bf16 trade that for speed", group="run",
+                            choices=INFERENCE_PRECISIONS)
 
     data: str = option(help="annotated file to score", group="input", positional=True, input_file=True,
                        metavar="DATA")

@@ -10,6 +10,7 @@ import torch
 
 from ..errors import ConfigError, check_choice
 from ..options import AUTO_EPOCHS, LoopOptions
+from ..options.inference import SCORING_BATCH
 from ..options.declare import check_value
 from ..options.training import check_averaging
 
@@ -33,7 +34,7 @@ class TrainConfig:
     weight_decay: float = _default("weight_decay")
     max_grad_norm: float = 1.0
     seed: int = _default("seed")
-    eval_batch_size: int = 64
+    eval_batch_size: int = SCORING_BATCH  # how dev and test files are scored (options.inference.SCORING_RULE)
     compact_embeddings: bool = True  # train only the embedding rows the data uses (exact; see compact.py)
     accumulate: int = _default("accumulate")  # micro-batches of batch_size per optimizer step
     batch_tokens: int | None = None  # instead of batch_size: padded sub-words per micro-batch (x accumulate per step)
