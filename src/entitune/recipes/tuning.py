@@ -156,7 +156,7 @@ def _search(config: TuneConfig, place: StudyPlace, out: Path, console: Console) 
                     console.note(f"{finished} of {config.trials} trials finished, the others run in other workers: "
                                  "waiting for them (one cut off would be queued again)")
                 waiting = True
-                time.sleep(place.heartbeat)
+                time.sleep(min(place.heartbeat, 10))
                 continue
             waiting = False
             study.optimize(lambda trial, left=left: _objective(trial, space, base, out, left, config.trials,
