@@ -12,9 +12,11 @@ share no output directory, as machines without a shared file system would not.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +26,7 @@ import pytest
 
 from tests.helpers.data import TINY_SENTENCES, write_bio
 
-TIMEOUT = 600
+TIMEOUT = 300  # a launch takes well under a minute; a mismatch between ranks hangs
 
 
 def free_port() -> int:
@@ -79,15 +81,16 @@ def two_nodes(config: Path, folders: list[Path], rendezvous: list[list[str]], *e
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1", *how,
                "-m", "entitune", "train", "--config", str(config), *extra]
         procs.append(subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                      env=env()))
+                                      env=env(), start_new_session=True))
     outputs = []
     for proc in procs:
         try:
             outputs.append(proc.communicate(timeout=TIMEOUT)[0])
         except subprocess.TimeoutExpired:
-            for p in procs:
-                p.kill()
-            raise AssertionError("a node did not finish: " + "\n".join(o[-2000:] for o in outputs)) from None
+            for p in procs:  # the agent and the training process it started
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+            raise AssertionError("a node did not finish (ranks out of step?)") from None
     assert all(p.returncode == 0 for p in procs), "\n----\n".join(o[-3000:] for o in outputs)
 
 

@@ -94,25 +94,31 @@ def search(files, database) -> dict:
     outs = {name: (d / name).resolve() for name in ("a", "b")}
     logs = {name: d / f"{name}.log" for name in outs}
     procs = {name: start(worker_argv(files, database, out), logs[name]) for name, out in outs.items()}
-    killed = None
-    deadline = time.monotonic() + 300
-    while killed is None:
-        assert time.monotonic() < deadline, "worker b never ran a trial: " + logs["b"].read_text()[-3000:]
-        assert procs["b"].poll() is None, "worker b ended before it could be cut: " + logs["b"].read_text()[-3000:]
-        trial = running_in(database, outs["b"])
-        if trial is None:
-            time.sleep(0.05)
-            continue
-        procs["b"].send_signal(signal.SIGKILL)
-        procs["b"].wait()
-        after = next(t for t in study_trials(database) if t.number == trial.number)
-        if after.state == optuna.trial.TrialState.RUNNING:  # cut in the middle, as wanted
-            killed = after
-        else:  # it ended between the look and the kill: start b again and cut its next trial
-            procs["b"] = start(worker_argv(files, database, outs["b"]), logs["b"])
-    procs["b"] = start(worker_argv(files, database, outs["b"]), logs["b"])
-    for name, proc in procs.items():
-        wait(proc, logs[name])
+    try:
+        killed = None
+        deadline = time.monotonic() + 300
+        while killed is None:
+            assert time.monotonic() < deadline, "worker b never ran a trial: " + logs["b"].read_text()[-3000:]
+            assert procs["b"].poll() is None, "worker b ended before it could be cut: " + logs["b"].read_text()[-3000:]
+            trial = running_in(database, outs["b"])
+            if trial is None:
+                time.sleep(0.05)
+                continue
+            procs["b"].send_signal(signal.SIGKILL)
+            procs["b"].wait()
+            after = next(t for t in study_trials(database) if t.number == trial.number)
+            if after.state == optuna.trial.TrialState.RUNNING:  # cut in the middle, as wanted
+                killed = after
+            else:  # it ended between the look and the kill: start b again and cut its next trial
+                procs["b"] = start(worker_argv(files, database, outs["b"]), logs["b"])
+        procs["b"] = start(worker_argv(files, database, outs["b"]), logs["b"])
+        for name, proc in procs.items():
+            wait(proc, logs[name])
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return {"outs": outs, "logs": logs, "killed": killed, "trials": study_trials(database)}
 
 

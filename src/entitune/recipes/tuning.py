@@ -159,8 +159,10 @@ def _search(config: TuneConfig, place: StudyPlace, out: Path, console: Console) 
                 time.sleep(min(place.heartbeat, 10))
                 continue
             waiting = False
-            study.optimize(lambda trial, left=left: _objective(trial, space, base, out, left, config.trials,
-                                                                    place.shared, console), n_trials=1, catch=(SurplusTrial,))
+            def objective(trial: optuna.Trial, left=left) -> float:
+                return _objective(trial, space, base, out, left, config.trials, place.shared, console)
+
+            study.optimize(objective, n_trials=1, catch=(SurplusTrial,))
         return _conclude(study, config, out, console)
     finally:
         if lock is not None:
