@@ -55,6 +55,13 @@ class OutputError(EntituneError):
         self.exit_code = exit_code
 
 
+class ServiceError(EntituneError):
+    """A service a run needs that cannot be reached or refuses it, such as the database of a shared
+    ``tune`` study (exit status 1: the environment's fault, not a mistake in what was asked)."""
+
+    exit_code = 1
+
+
 class ExportError(EntituneError):
     """An export that failed its re-scoring (too large an F1 drop) or could not be written."""
 

@@ -104,6 +104,13 @@ CALLS: dict[str, list[str]] = {
         "--model", "{bert}", "--trials", "1", "--budget-minutes", "30", "--space", "{tune_space}", "--seed", "5",
         "--set", "max_length=16", "--set", "head=crf",
     ],
+    # ---- tune: a study in a database of its own (SQLite here; PostgreSQL in test_tune_shared.py), then its report
+    "tune_shared": [
+        "tune", "--config", "{tune_toml}", "--train", "{train}", "--dev", "{dev}", "--out", "{o_tune_shared}",
+        "--model", "{bert}", "--trials", "1", "--space", "{tune_space}", "--storage", "{tune_db}", "--study",
+        "flags-study", "--heartbeat-seconds", "7", "--search",
+    ],
+    "tune_report": ["tune", "--report", "--storage", "{tune_db}", "--study", "flags-study", "--out", "{o_tune_report}"],
     # ---- pretrain: most of its flags; two text files after one --text
     "pretrain": [
         "pretrain", "--text", "{pt_a}", "{pt_b}", "--out", "{p1}", "--model", "{bert}", "--format", "text", "--epochs", "2",
@@ -322,6 +329,8 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     p["texts"] = str(d / "texts.txt")
     Path(p["texts"]).write_text("films directed by steven spielberg\nmovies from the 1980s\n")
     p.update(o_tune=str(d / "o_tune"), tune_toml=str(d / "tune.toml"), tune_space=str(d / "tune-space.yaml"))
+    p.update(o_tune_shared=str(d / "o_tune_shared"), o_tune_report=str(d / "o_tune_report"),
+             tune_db=f"sqlite:///{d / 'shared-study.db'}")
     Path(p["tune_toml"]).write_text('epochs = 1\nbatch_size = 4\nstride = 4\nprecision = "fp32"\ndevice = "cpu"\n'
                                     'format = "bio"\nthreads = 1\n')
     Path(p["tune_space"]).write_text("lr: {type: float, low: 0.001, high: 0.002, log: true}\n")
@@ -641,6 +650,32 @@ def test_tune_flags_reach_the_trials(paths):
     best = tomllib.loads((out / "best.toml").read_text())
     assert best["lr"] == config["lr"] and best["test"] == paths["test"] and "time_budget_minutes" not in best
     assert (out / "test.json").is_file() and "best: trial 0" in r.out
+
+
+def test_tune_shared_study_flags(paths):
+    """tune --storage/--study: the study lives in that database under that name, not in OUT/tune.db;
+    --heartbeat-seconds 7: a trial silent for three heartbeats counts as cut off; --search is the
+    default (trials run); --report writes the table and best.toml into another --out from the study
+    alone, with no trial and no tune.db there."""
+    import csv
+    import tomllib
+
+    import optuna
+
+    r = ok(run_cli("tune_shared", paths))
+    out = Path(paths["o_tune_shared"])
+    assert not (out / "tune.db").exists() and (out / "trials" / "0000" / "train_log.json").is_file()
+    assert "study 'flags-study' in sqlite:///" in r.err and "a trial silent for 21 s is taken as cut off" in r.err
+    (trial,) = optuna.load_study(study_name="flags-study", storage=paths["tune_db"]).trials
+    assert trial.state.name == "COMPLETE" and trial.user_attrs["out"] == str((out / "trials" / "0000").resolve())
+    ok(run_cli("tune_report", paths))
+    report = Path(paths["o_tune_report"])
+    with open(report / "trials.csv", newline="") as fh:
+        (row,) = csv.DictReader(fh)
+    assert (row["number"], row["state"], float(row["lr"])) == ("0", "COMPLETE", pytest.approx(trial.params["lr"]))
+    best = tomllib.loads((report / "best.toml").read_text())
+    assert best["lr"] == trial.params["lr"] and best["out"] == str(report / "best") and best["epochs"] == 1
+    assert not (report / "trials").exists() and not (report / "tune.db").exists()
 
 
 # -------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import dataclasses
 import importlib
 import io
 import json
+import sys
 import tomllib
 from pathlib import Path
 
@@ -170,3 +171,25 @@ def test_no_trial_starts_once_the_budget_is_spent(files):
     _, err = ok(run(tune_argv(files, out, 3, "--budget-minutes", "0.000001")))
     assert "the budget of 1e-06 min is spent: 0 of 3 trials finished" in err and "no trial completed" in err
     assert rows(out) == [] and not (out / "best.toml").exists()
+
+
+def test_storage_problems_are_one_line(files, monkeypatch):
+    """--storage: a URL that is none, an unknown database, a missing driver (what to install) and
+    --report of a study that is not there are the user's to fix (exit 2); a database that cannot be
+    reached is the environment's (exit 1). Each is one line, and no study or --out is made."""
+    d = files["d"]
+    common = ["tune", "--train", files["train"], "--model", files["bert"], "--trials", "1", "--out", d / "st"]
+    refused(run([*common, "--storage", "not a url"]), "--storage", "database URL")
+    refused(run([*common, "--storage", "nosuchdb://host/x"]), "--storage", "nosuchdb")
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # the driver not installed
+    refused(run([*common, "--storage", "postgresql://tune@127.0.0.1:1/search"]), "driver is missing",
+            "entitune[tune-postgres]")
+    monkeypatch.undo()
+    refused(run(["tune", "--report", "--storage", f"sqlite:///{d / 'empty.db'}", "--study", "nope", "--out", d / "st"]),
+            "no study 'nope'")
+    refused(run(["tune", "--report", "--out", d / "st"]), "no search here")
+    code, _, err = run([*common, "--storage", "postgresql://tune:secret@127.0.0.1:1/search"])
+    assert code == 1 and "Traceback" not in err, err[-3000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: --storage") and "cannot be used" in last and "secret" not in last, last
+    assert not (d / "st").exists()

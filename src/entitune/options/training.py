@@ -353,6 +353,8 @@ class FinetuneConfig(LoopOptions, ReadOptions):
         return CLASSIFY_PROBE_EPOCHS if self.probe_epochs is None else self.probe_epochs
 
 
+#: the study's name in the database when ``--study`` gives none
+STUDY_NAME = "entitune-tune"
 #: share of the texts held out as dev when ``pretrain`` is given no dev file
 PRETRAIN_DEV_FRACTION = 0.05
 
@@ -404,17 +406,34 @@ class TuneConfig(Options):
     and the running one gets what is left as its time budget; ``seed`` seeds the sampler (and every
     trial's training unless ``base`` gives a seed); the median pruner stops nothing before
     ``startup_trials`` trials have completed, nor before ``warmup_epochs`` of a trial's training.
-    On the command line ``--train``, ``--dev``, ``--test`` and ``--model`` (declared by
+    ``storage`` and ``study`` name a study several workers share (``recipes.studies``); ``report``
+    writes the tables from it without starting a trial. On the command line ``--train``, ``--dev``, ``--test`` and ``--model`` (declared by
     ``FinetuneConfig``), ``--config FILE`` and ``--set NAME=VALUE`` fill ``base``."""
 
     #: ``FinetuneConfig`` options that ``tune`` takes as flags of its own, into ``base``
     TRAIN_FLAGS = ("train", "dev", "test", "model")
 
     base: Mapping[str, Any] = option(help="train options every trial shares", group="input", cli=False)
-    out: str = option(help="directory of the search: tune.db (the Optuna study; run again to resume), trials/NNNN, "
-                      "trials.csv, trials.md, best.toml", group="output", metavar="DIR")
-    trials: int = option(20, "trials wanted in all: finished (complete or pruned) trials of an earlier run of the "
-                         "same --out count", group="training", low=1, high=1_000_000)
+    out: str = option(help="directory of the search: tune.db (the Optuna study, without --storage; run again to "
+                      "resume), trials/NNNN (this worker's trials), trials.csv, trials.md, best.toml", group="output",
+                      metavar="DIR")
+    trials: int = option(20, "trials wanted in all: finished (complete or pruned) trials of the study count, those of "
+                         "an earlier run and, with --storage, those of every worker", group="training", low=1,
+                         high=1_000_000)
+    storage: str | None = option(
+        None, "database of a study that several tune workers share, on one machine or many: an SQLAlchemy URL, "
+        "postgresql://USER@HOST/DB (pip install 'entitune[tune-postgres]'), mysql+pymysql://USER@HOST/DB or "
+        "sqlite:///FILE; each worker runs its trials into its own --out", group="run", metavar="URL",
+        default_help="OUT/tune.db, one worker")
+    study: str = option(STUDY_NAME, "name of the study in the database: the workers of one search give the same name, "
+                        "another search another", group="run", metavar="NAME")
+    heartbeat_seconds: int = option(
+        60, "with --storage: a worker tells the study this often that its trial runs; a trial silent for three "
+        "heartbeats (its worker killed or its machine gone) is marked failed and its parameters queued again, once",
+        group="run", low=1, high=3600)
+    report: bool = option(False, "start no trial: write trials.csv, trials.md and best.toml into --out from the study "
+                          "as it stands (and score the best model on --test where it is on this machine)",
+                          group="output", negative="--search")
     budget_minutes: float | None = option(None, "start no trial after this many minutes; the running trial gets "
                                           "what is left as its time budget", group="training", low=0.0, low_open=True,
                                           high=10_000_000.0, default_help="no limit")
@@ -430,7 +449,7 @@ class TuneConfig(Options):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.base.get("train") is None:
+        if self.base.get("train") is None and not self.report:
             raise ConfigError("tune needs a training file (--train, or train in --config)")
         if self.base.get("dev") is None and self.base.get("dev_fraction") == 0:
             raise ConfigError("tune scores each trial on dev: give --dev or a dev_fraction above 0 (default 0.1)")

@@ -1,13 +1,15 @@
 """``tune``: a hyper-parameter search over ``entitune train`` with Optuna, callable from Python.
 
 Reads top to bottom: the search space (``DEFAULT_SPACE`` or a YAML/JSON/TOML file; options the
-user fixed leave it) -> the study in ``OUT/tune.db`` (SQLite, one fixed name, so a killed search
-resumes: its finished trials count, a trial that was running is marked failed and its parameters
-queued again) -> one ``finetune`` run per trial into ``OUT/trials/NNNN`` (its objective: the run's
-best dev score; each dev evaluation is reported to the median pruner, which may stop the run) until
-``trials`` have finished or ``budget_minutes`` are spent -> ``trials.csv``/``trials.md`` and
-``best.toml`` (the best trial's full options, for ``entitune train --config``) -> the best model
-scored on the test file, once.
+user fixed leave it) -> the study (``studies``: in ``OUT/tune.db``, SQLite, one fixed name, so a
+killed search resumes: its finished trials count, a trial that was running is marked failed and its
+parameters queued again, once; or in the database ``--storage`` names, shared by any number of
+workers on any machines) -> one ``finetune`` run per trial into ``OUT/trials/NNNN`` (its objective:
+the run's best dev score; each dev evaluation is reported to the median pruner, which may stop the
+run) until ``trials`` have finished in the study or ``budget_minutes`` are spent ->
+``trials.csv``/``trials.md`` and ``best.toml`` (the best trial's full options, for ``entitune train
+--config``) -> the best model scored on the test file, once, where it is on this machine.
+``report`` skips the search: the tables from the study as it stands.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import io
 import json
 import math
 import shutil
+import socket
 import time
 import tomllib
 from collections.abc import Mapping
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, output_error
 
 try:
     import optuna
@@ -34,12 +37,13 @@ except ImportError:  # an optional extra: one line, not a traceback
 from ..files import RunLock, atomic_write_text
 from ..train.progress import Silent
 from ..terminal import Console
-from .training import CHECKPOINT_DIR, finetune
+from .training import CHECKPOINT_DIR, RUN_ONLY_OPTIONS, finetune
 from ..options import FinetuneConfig, TuneConfig, build_config, config_dict, declared, read_config_file
+from ..options.training import STUDY_NAME
+from . import studies
+from .studies import DB_FILE, StudyPlace, SurplusTrial
 from .tasks import resolve_task
 
-STUDY_NAME = "entitune-tune"
-DB_FILE = "tune.db"
 TRIALS_DIR = "trials"
 BEST_FILE = "best.toml"
 #: the search space without a ``space`` file: option -> how it is sampled (``type`` float, int or
@@ -106,51 +110,126 @@ class PruningListener(Silent):
 
 
 def tune(config: TuneConfig, console: Console | None = None) -> TuneResult:
-    """Search ``config``'s space with Optuna (TPE, seeded; median pruning), one ``finetune`` per
-    trial; write the trial table and ``best.toml``; score the best model on the test file."""
+    """Search ``config``'s space with Optuna (TPE; median pruning), one ``finetune`` per trial, in
+    this process, until the study holds ``config.trials`` finished trials (this worker's and, with
+    ``config.storage``, every other worker's); write the trial table and ``best.toml``; score the
+    best model on the test file. With ``config.report``: only the tables, from the study as it is."""
+    import sqlalchemy.exc
+
     console = console or Console()
+    out = Path(config.out)
+    place = StudyPlace.of(config.storage, config.study, out, config.heartbeat_seconds)
+    try:
+        if config.report:
+            return _report(config, place, out, console)
+        return _search(config, place, out, console)
+    except sqlalchemy.exc.SQLAlchemyError as exc:  # the database went away or refused mid-search
+        raise studies.unreachable(place, exc) from None
+
+
+def _search(config: TuneConfig, place: StudyPlace, out: Path, console: Console) -> TuneResult:
     started = time.monotonic()
     base = {"seed": config.seed, **config.base, "resume": False}
     if base.get("dev") is None and base.get("dev_fraction") is None:
         base["dev_fraction"] = 0.1
-    out = Path(config.out)
     # the shared options, checked before a study is made (with the test file: it must be there)
     shared = build_config(FinetuneConfig, {**base, "out": str(out / TRIALS_DIR / "check")}, "options")
     space = load_space(config.space, fixed=set(config.base), task=resolve_task(shared), console=console)
-    lock = RunLock(out, console.note).acquire()
+    # without --storage the study is in OUT and this process its only worker; with it, each trial's
+    # directory is locked by its own run and the tables are written whole (workers may share OUT)
+    lock = None if place.shared else RunLock(out, console.note).acquire()
     try:
-        study = _study(config, out)
-        _requeue_interrupted(study, console)
-        while (finished := _finished(study)) < config.trials:
+        study = studies.open_study(place, config.seed, _pruner(config), _search_identity(space, shared), console)
+        if not place.shared:
+            studies.requeue_running(study, console)
+        waiting = False
+        while (finished := studies.finished(study)) < config.trials:
             left = None if config.budget_minutes is None else config.budget_minutes - (time.monotonic() - started) / 60
             if left is not None and left <= 0:
                 console.note(f"the budget of {config.budget_minutes:g} min is spent: {finished} of {config.trials} "
                              "trials finished (run tune again to go on)")
                 break
-            study.optimize(lambda trial, left=left: _objective(trial, space, base, out, left, console), n_trials=1)
-        rows = trial_rows(study)
-        _write_tables(rows, out)
-        result = TuneResult(out, None, None, None, rows=rows)
-        complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-        if complete:
-            best = study.best_trial
-            result.best_trial, result.best_score = best.number, best.value
-            result.best_config = out / BEST_FILE
-            values = config_dict(_trial_config(base, best.params, out / "best", None))
-            values["test"] = config.base.get("test")
-            values["time_budget_minutes"] = config.base.get("time_budget_minutes")
-            atomic_write_text(toml_text(values, f"the best trial ({best.number}) of {out}: dev {best.value:.4f}; "
-                                                "entitune train --config THIS_FILE trains it again"), result.best_config)
-        console.result(markdown_table(sorted(rows, key=_rank)[:20]))
-        if not complete:
-            console.note("no trial completed: no best.toml")
-            return result
-        console.result(f"best: trial {result.best_trial}, dev {result.best_score:.4f}; its options: {result.best_config}")
-        if config.base.get("test") is not None:
-            result.test = _score_test(config.base, Path(best.user_attrs["out"]), out, console)
-        return result
+            if place.shared:
+                studies.fail_stale(study)
+            if not studies.room(study, config.trials, place.shared):  # the last trials run elsewhere: wait
+                if not waiting:
+                    console.note(f"{finished} of {config.trials} trials finished, the others run in other workers: "
+                                 "waiting for them (one cut off would be queued again)")
+                waiting = True
+                time.sleep(min(place.heartbeat, 10))
+                continue
+            waiting = False
+            def objective(trial: optuna.Trial, left=left) -> float:
+                return _objective(trial, space, base, out, left, config.trials, place.shared, console)
+
+            study.optimize(objective, n_trials=1, catch=(SurplusTrial,))
+        return _conclude(study, config, out, console)
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
+
+
+def _report(config: TuneConfig, place: StudyPlace, out: Path, console: Console) -> TuneResult:
+    """``--report``: the tables and ``best.toml`` of the study as it stands; no trial starts."""
+    if not place.shared and not (out / DB_FILE).is_file():
+        raise ConfigError(f"{out}: no search here ({DB_FILE}); give --storage and --study for a shared one")
+    return _conclude(studies.load_study(place, console), config, out, console)
+
+
+def _pruner(config: TuneConfig) -> optuna.pruners.BasePruner:
+    return optuna.pruners.MedianPruner(n_startup_trials=config.startup_trials,
+                                       n_warmup_steps=round(config.warmup_epochs * POSITION_PER_EPOCH))
+
+
+#: options of a trial that may differ between the workers of one study: where files are (each
+#: machine has its own paths) and how a run goes, not what it computes
+WORKER_OPTIONS = RUN_ONLY_OPTIONS | {"train", "dev", "test", "model", "precision"}
+
+
+def _search_identity(space: Mapping[str, dict], shared: FinetuneConfig) -> dict:
+    """What makes two workers' searches one: the space, and the options every trial shares."""
+    return {"space": space, "options": {k: v for k, v in config_dict(shared).items() if k not in WORKER_OPTIONS}}
+
+
+def _conclude(study: optuna.Study, config: TuneConfig, out: Path, console: Console) -> TuneResult:
+    """The trial table and ``best.toml`` into ``out``; the best model scored on the test file where
+    it is on this machine."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)  # a report's, or a shared study's worker that ran no trial
+    except OSError as exc:
+        raise output_error(out, exc) from None
+    rows = trial_rows(study)
+    _write_tables(rows, out)
+    result = TuneResult(out, None, None, None, rows=rows)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if complete:
+        best = study.best_trial
+        result.best_trial, result.best_score = best.number, best.value
+        values = best.user_attrs.get("config")
+        if values is None and config.base.get("train") is not None:  # a trial of a search before options were kept
+            base = {"seed": config.seed, **config.base, "resume": False}
+            values = {**config_dict(_trial_config(base, best.params, out, None)), "test": config.base.get("test"),
+                      "time_budget_minutes": config.base.get("time_budget_minutes")}
+        if values is not None:
+            result.best_config = out / BEST_FILE
+            atomic_write_text(toml_text({**values, "out": str(out / "best")},
+                                        f"the best trial ({best.number}) of {out}: dev {best.value:.4f}; "
+                                        "entitune train --config THIS_FILE trains it again"), result.best_config)
+        else:
+            console.note(f"trial {best.number} has no options recorded: no {BEST_FILE}")
+    console.result(markdown_table(sorted(rows, key=_rank)[:20]))
+    if not complete:
+        console.note("no trial completed: no best.toml")
+        return result
+    console.result(f"best: trial {result.best_trial}, dev {result.best_score:.4f}; its options: {result.best_config}")
+    if config.base.get("test") is not None:
+        model = Path(best.user_attrs["out"])
+        if (model / "train_log.json").is_file():
+            result.test = _score_test(config.base, model, out, console)
+        else:
+            console.note(f"the best model is in {model} on {best.user_attrs.get('host', 'another machine')}: "
+                         f"score it there (entitune evaluate {model} TEST_FILE)")
+    return result
 
 
 def load_space(path: str | None, fixed: set[str] = frozenset(), task: str = "auto",
@@ -215,29 +294,6 @@ def sample(trial: optuna.Trial, space: Mapping[str, dict]) -> dict[str, Any]:
     return params
 
 
-def _study(config: TuneConfig, out: Path) -> optuna.Study:
-    """The study in ``out/tune.db``: made, or loaded as a killed or earlier search left it."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the recipe says what happens, one line a trial
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=config.startup_trials,
-                                         n_warmup_steps=round(config.warmup_epochs * POSITION_PER_EPOCH))
-    return optuna.create_study(storage=f"sqlite:///{(out / DB_FILE).resolve()}", study_name=STUDY_NAME,
-                               direction="maximize", load_if_exists=True, pruner=pruner,
-                               sampler=optuna.samplers.TPESampler(seed=config.seed))
-
-
-def _finished(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-
-
-def _requeue_interrupted(study: optuna.Study, console: Console) -> None:
-    """Trials a killed search left running (we hold the lock: no process runs them) are marked
-    failed, and their parameters queued to be tried again as new trials."""
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
-        console.note(f"trial {trial.number} was cut off by an earlier run: marked failed, its parameters queued again")
-
-
 def _trial_config(base: Mapping[str, Any], params: Mapping[str, Any], out: Path, budget_left: float | None) -> FinetuneConfig:
     values = {**base, **params, "out": str(out), "test": None}
     if budget_left is not None:
@@ -245,12 +301,28 @@ def _trial_config(base: Mapping[str, Any], params: Mapping[str, Any], out: Path,
     return build_config(FinetuneConfig, values, "tune")
 
 
-def _objective(trial: optuna.Trial, space, base, out: Path, budget_left: float | None, console: Console) -> float:
-    """One trial: sample, fine-tune into ``out/trials/NNNN``, return the best dev score."""
+def _objective(trial: optuna.Trial, space, base, out: Path, budget_left: float | None, wanted: int, shared: bool,
+               console: Console) -> float:
+    """One trial: claim its place in the study, sample, fine-tune into ``out/trials/NNNN``, return
+    the best dev score. A failure of the trial's own is recorded on it (not a cut-off: no retry)."""
+    studies.claim(trial, wanted, shared)
+    try:
+        return _train_trial(trial, space, base, out, budget_left, console)
+    except (optuna.TrialPruned, SurplusTrial):
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        trial.set_user_attr("error", str(exc)[:500] or type(exc).__name__)
+        raise
+
+
+def _train_trial(trial: optuna.Trial, space, base, out: Path, budget_left: float | None, console: Console) -> float:
     params = sample(trial, space)
     run_dir = out / TRIALS_DIR / f"{trial.number:04d}"
-    trial.set_user_attr("out", str(run_dir))
+    trial.set_user_attr("out", str(run_dir.resolve()))
     run_config = _trial_config(base, params, run_dir, budget_left)
+    # the options best.toml gives for this trial, wherever the table is written
+    trial.set_user_attr("config", {**{k: v for k, v in config_dict(run_config).items() if k != "out"},
+                                   "test": base.get("test"), "time_budget_minutes": base.get("time_budget_minutes")})
     console.note(f"trial {trial.number}: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()))
     started = time.monotonic()
     try:
@@ -278,14 +350,19 @@ def run_score(log: Mapping[str, Any]) -> float | None:
 
 
 def trial_rows(study: optuna.Study) -> list[dict]:
-    """Every trial as a row: number, state, dev score, seconds, and its parameters."""
+    """Every trial as a row: number, state, dev score, seconds, the machine it ran on (when the
+    trials ran elsewhere than here), and its parameters."""
+    trials = [t for t in study.get_trials(deepcopy=False) if not studies.is_surplus(t)]  # surplus: never ran
+    hosts = {t.user_attrs["host"] for t in trials if "host" in t.user_attrs}
+    show_host = bool(hosts - {socket.gethostname()})
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    for t in trials:
         seconds = t.user_attrs.get("seconds")
         if seconds is None and t.duration is not None:
             seconds = t.duration.total_seconds()
+        where = {"host": t.user_attrs.get("host")} if show_host else {}
         rows.append({"number": t.number, "state": t.state.name, "dev_score": t.value,
-                     "seconds": None if seconds is None else round(seconds, 1), **t.params})
+                     "seconds": None if seconds is None else round(seconds, 1), **where, **t.params})
     return rows
 
 

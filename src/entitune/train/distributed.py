@@ -5,6 +5,11 @@
 rank builds the same length-grouped global batches from the same seed and takes every
 ``world``-th window of each (``shard``), so bucketing survives sharding; DDP averages the gradients.
 Without ``torchrun`` everything here is a no-op for a world of one.
+
+Nothing assumes one machine: the main process is global rank 0 (``RANK``), the only one that
+reads or writes the output directory (its lock, checkpoints, logs, the model), and what it reads
+there is sent to the others (``broadcast``), so the other machines need the data and the encoder
+but not the output directory; ``LOCAL_RANK`` only picks a GPU of this machine.
 """
 from __future__ import annotations
 
@@ -83,6 +88,16 @@ def gather(obj: Any, world: World) -> list[Any]:
     out: list[Any] = [None] * world.size
     dist.all_gather_object(out, obj)
     return out
+
+
+def broadcast(obj: Any, world: World) -> Any:
+    """Rank 0's ``obj`` on every rank (what the others pass is ignored): for what only rank 0 reads,
+    such as a checkpoint in an output directory that other machines need not share."""
+    if not world.distributed:
+        return obj
+    box = [obj if world.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier(world: World) -> None:

@@ -32,7 +32,7 @@ from . import checkpoint as ckpt
 from .averaging import LastEvaluations, RunningSum, planned_evaluations
 from .compact import COMPACT_SUFFIX, compact_word_embeddings
 from .config import PRECISIONS, CheckpointOptions, TrainConfig
-from .distributed import all_sum, barrier, current, gather, shard
+from .distributed import all_sum, barrier, broadcast, current, gather, shard
 from .dropout import fast_dropout
 from .optim import build_optimizer, lr_factor, seed_everything
 from .progress import EpochResult, Evaluation, ProgressBar, TrainListener, TrainResult, default_listener, tell_evaluation
@@ -400,7 +400,8 @@ class Run:
         checkpoints, world = self.checkpoints, self.world
         if checkpoints is None or not checkpoints.resume:
             return
-        saved = ckpt.load_latest(checkpoints.directory, checkpoints.notice if world.is_main else None)
+        # rank 0 alone reads (and sets a damaged file aside): other machines need not share the directory
+        saved = broadcast(ckpt.load_latest(checkpoints.directory, checkpoints.notice) if world.is_main else None, world)
         if checkpoints.notice is not None and world.is_main:
             checkpoints.notice(f"resuming from step {saved['step']} in {checkpoints.directory}" if saved is not None else
                                f"--resume: no checkpoint in {checkpoints.directory}; starting from the beginning")
