@@ -29,7 +29,7 @@ def _verb_section(name: str, cls: type, run: object, how: dict) -> str:
     rows = [(f, s, cls) for f, s in declared(cls) if s.cli]
     rows += [(next(f for f in dataclasses.fields(other) if f.name == n), spec_of(other, n), other)
              for other, n in how.get("also", ())]
-    for field, spec, owner in sorted(rows, key=lambda r: not r[1].positional):
+    for field, spec, owner in sorted(rows, key=lambda r: (not r[1].positional, GROUPS.index(r[1].group))):
         lines.append(_row(field, spec, owner))
     if how.get("set_flag"):
         lines.append(f"| `--set NAME=VALUE` | repeated | | | {_cell(SET_HELP)} |")
