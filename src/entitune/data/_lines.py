@@ -16,12 +16,23 @@ The limits are environment variables rather than a flag on every verb: they are 
 operator sets once (for a shell, a service), not a per-run choice, and seven verbs read input.
 Standard input (``predict`` without ``--input``) is read through ``iter_stream_lines`` with the same
 bounds.
+
+Compressed text (``iter_text_lines``, what corpora for pretraining and vocabularies are read
+through): a file whose first bytes are those of xz, gzip or bzip2 is decompressed as it is read,
+with the standard library's ``lzma``, ``gzip`` and ``bz2``, a chunk at a time (never the whole
+text in memory); the decompressed bytes pass the same bounds (``max_input_bytes`` counts them, so a
+small file that expands without end stops there), and a damaged or cut stream is a
+``DataFormatError`` at the line where it breaks. Every other reader still refuses a compressed head.
 """
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
 import json
+import lzma
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -46,6 +57,16 @@ _BOMS = (
     (b"BZh", "looks like a bzip2 file; decompress it first"),
     (b"\xfd7zXZ\x00", "looks like an xz file; decompress it first"),
 )
+
+
+#: compressed formats read by ``iter_text_lines``: (first bytes, name, opener of a binary stream)
+COMPRESSIONS = (
+    (b"\xfd7zXZ\x00", "xz", lzma.open),
+    (b"\x1f\x8b", "gzip", gzip.open),
+    (b"BZh", "bzip2", bz2.open),
+)
+#: what a damaged compressed stream raises while it is read
+_DAMAGED = (lzma.LZMAError, EOFError, OSError, zlib.error)
 
 
 def encoding_problem(head: bytes) -> str | None:
@@ -217,6 +238,50 @@ def iter_stream_lines(stream: BinaryIO | TextIO, name: str = "<stdin>") -> Itera
         if "\x00" in text:
             raise DataFormatError(name, number, "contains NUL bytes; expected UTF-8 text")
         yield number, text.rstrip("\n").rstrip("\r")
+
+
+def compression_of(path: str | Path) -> str | None:
+    """``xz``, ``gzip`` or ``bzip2`` when the file's first bytes say it is compressed that way, else
+    None (the file passes ``check_input_file`` first)."""
+    check_input_file(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise unreadable_file(path, exc) from None
+    return next((name for magic, name, _ in COMPRESSIONS if head.startswith(magic)), None)
+
+
+def iter_text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """``iter_lines`` of a file that may be compressed (xz, gzip or bzip2, told by its first bytes):
+    decompressed a chunk at a time as the lines are read, under the same bounds; the decompressed
+    text must be UTF-8 (its head is checked as a plain file's is). A damaged stream is a
+    ``DataFormatError`` naming the line where it broke."""
+    kind = compression_of(path)
+    if kind is None:
+        yield from iter_lines(path)
+        return
+    opener = next(o for _, name, o in COMPRESSIONS if name == kind)
+    number = 0
+    try:
+        with opener(path, "rb") as fh:
+            for number, text in _numbered(fh, path, check_head=True):
+                yield number, text
+    except _DAMAGED as exc:
+        raise DataFormatError(path, number + 1, f"the {kind} stream is damaged or cut short ({str(exc) or type(exc).__name__}); "
+                                                f"check the file (e.g. {'xz -t' if kind == 'xz' else kind + ' -t'})") from None
+
+
+def text_head_lines(path: str | Path, limit: int = 64 * 1024) -> list[str]:
+    """The first lines of a file that may be compressed (``iter_text_lines``), up to about ``limit``
+    characters, for telling its format."""
+    lines, size = [], 0
+    for _, text in iter_text_lines(path):
+        lines.append(text)
+        size += len(text) + 1
+        if size >= limit:
+            break
+    return lines
 
 
 def json_line(line: str, path: str | Path, number: int | None):

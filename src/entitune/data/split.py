@@ -1,6 +1,9 @@
-"""Seeded splits: a dev share of a training set, and train/dev/test of a set that ships as one file."""
+"""Seeded splits: a dev share of a training set, train/dev/test of a set that ships as one file,
+and the dev share of a corpus streamed once (``hash_share``), where each text's side follows from
+the text alone."""
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Sequence
 
@@ -53,3 +56,22 @@ def split_three(
     for key, s in zip(keys, sentences):
         parts[part_of.get(key, 0)].append(s)
     return parts
+
+
+def hash_share(words: Sequence[str], seed: int) -> float:
+    """Where a text falls in [0, 1): the first 8 bytes of a BLAKE2b hash of its words (joined by
+    single spaces, UTF-8) keyed by ``seed``, as a fraction. The same on every platform and Python,
+    whatever the order or the files the texts come in; a text given twice falls on the same side.
+
+    >>> hash_share(("a", "text"), 42) == hash_share(["a", "text"], 42), hash_share(("a", "text"), 42) == hash_share(("a", "text"), 7)
+    (True, False)
+    """
+    digest = hashlib.blake2b(" ".join(words).encode("utf-8", "surrogatepass"), digest_size=8,
+                             key=int(seed).to_bytes(8, "little")).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def held_out(words: Sequence[str], fraction: float, seed: int) -> bool:
+    """Whether a text of a streamed corpus goes to dev: its ``hash_share`` is below ``fraction``
+    (about that share of the texts, decided without reading the others)."""
+    return fraction > 0.0 and hash_share(words, seed) < fraction

@@ -75,6 +75,14 @@ class MaskingRule:
         ids = torch.tensor([i for i in range(min(len(tokenizer), vocab_size)) if i not in special], dtype=torch.long)
         return cls(tokenizer.mask_token_id, ids, special, probability, whole_word)
 
+    def replacing_with(self, ids) -> "MaskingRule":
+        """The same rule with random replacements drawn from ``ids`` (less the special tokens) only:
+        for a softmax over the ids a corpus uses, whose inputs must hold no other id."""
+        kept = sorted({int(i) for i in ids} - self.special_ids)
+        if not kept:
+            raise ConfigError("no token to draw random replacements from: the text holds only special tokens")
+        return replace(self, replacement_ids=torch.tensor(kept, dtype=torch.long))
+
 
 def maskable_units(window: Window, n_prefix: int, n_suffix: int, special_ids: frozenset[int],
                    whole_word: bool) -> list[int]:
@@ -100,9 +108,17 @@ def maskable_units(window: Window, n_prefix: int, n_suffix: int, special_ids: fr
 def mask_window(window: Window, units: Sequence[int], rule: MaskingRule, generator: torch.Generator) -> Window:
     """``window`` as the model reads it under ``rule``: its ``input_ids`` masked and its ``labels``
     the original ids of the chosen positions (-100 elsewhere). Draws from ``generator`` only."""
-    ids = torch.tensor(window.input_ids, dtype=torch.long)
-    unit = torch.tensor(units, dtype=torch.long)
-    n_units = int(unit.max()) + 1 if len(units) else 0
+    masked, labels = mask_ids(torch.tensor(window.input_ids, dtype=torch.long), torch.tensor(units, dtype=torch.long),
+                              rule, generator)
+    return replace(window, input_ids=tuple(masked.tolist()), labels=tuple(labels.tolist()))
+
+
+def mask_ids(ids: torch.Tensor, unit: torch.Tensor, rule: MaskingRule,
+             generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mask_window`` on tensors: one window's ids (positions,) and each position's masking unit
+    (positions,), as ``maskable_units`` gives them -> the masked ids and the labels (the original id
+    at each chosen position, -100 elsewhere), both (positions,) long."""
+    n_units = int(unit.max()) + 1 if len(unit) else 0
     # shape: (units,), (positions,), (positions,): drawn whatever is chosen, so the stream never shifts
     chosen_units = torch.rand(n_units, generator=generator) < rule.probability
     how = torch.rand(len(ids), generator=generator)
@@ -113,4 +129,4 @@ def mask_window(window: Window, units: Sequence[int], rule: MaskingRule, generat
     masked[chosen & (how < MASK_SHARE)] = rule.mask_id
     randomised = chosen & (how >= MASK_SHARE) & (how < MASK_SHARE + RANDOM_SHARE)
     masked[randomised] = rule.replacement_ids[pick[randomised]]
-    return replace(window, input_ids=tuple(masked.tolist()), labels=tuple(labels.tolist()))
+    return masked, labels

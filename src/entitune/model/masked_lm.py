@@ -18,6 +18,12 @@ The loss and the dev scores run the head only at the masked positions (about 15%
 vocabulary projection at every position would cost as much as the whole MiniLM encoder. Checked
 against transformers' own forward when the model is built; a model type whose head is not the
 base model's output run through its other modules in order uses transformers' forward instead.
+
+``softmax_over(ids)``: within the block the softmax runs over the given token ids only (those a
+corpus uses), the tied decoder reading just their rows: the projection and its gradient cost that
+many rows instead of the whole vocabulary, and every other row of the word embedding is left as it
+was, so the training loop can train the embedding compactly (``train.compact``). When the input
+embedding is such a compact table over the same ids, the decoder reads its trained rows.
 """
 from __future__ import annotations
 
@@ -80,6 +86,7 @@ class MaskedLM(nn.Module):
         self.word_encoder = WordEncoder(tokenizer, settings.max_length, stride=0)
         self._token_types = "token_type_ids" in inspect.signature(self.encoder.forward).parameters
         self._head_at_positions = self._head_runs_on_hidden_states()
+        self._label_ids: torch.Tensor | None = None  # within softmax_over: vocabulary id -> its place in the ids
 
     @property
     def pad_id(self) -> int:
@@ -112,7 +119,10 @@ class MaskedLM(nn.Module):
         selected = batch["labels"] != IGNORE  # shape: (batch, seq)
         if self._head_at_positions:
             hidden = self.encoder(**self._encoder_kwargs(batch)).last_hidden_state
-            return self._run_head(hidden[selected]), batch["labels"][selected]
+            labels = batch["labels"][selected]
+            if self._label_ids is not None:
+                labels = self._label_ids[labels]
+            return self._run_head(hidden[selected]), labels
         logits = self.hf_model(**self._encoder_kwargs(batch)).logits
         return logits[selected], batch["labels"][selected]
 
@@ -130,6 +140,35 @@ class MaskedLM(nn.Module):
         logits, labels = self.masked_logits(batch)
         loss = F.cross_entropy(logits.float(), labels, reduction="sum")
         return float(loss), int((logits.argmax(-1) == labels).sum()), int(labels.numel())
+
+    def can_restrict_softmax(self) -> bool:
+        """Whether ``softmax_over`` works for this model: its head runs at the masked positions and
+        its decoder is a linear layer tied to the word embeddings."""
+        return (self._head_at_positions and self.tied and isinstance(self.hf_model.get_output_embeddings(), nn.Linear)
+                and _parent_of(self.hf_model, self.hf_model.get_output_embeddings()) is not None)
+
+    @contextlib.contextmanager
+    def softmax_over(self, ids: torch.Tensor):
+        """Within the block the masked-token softmax runs over ``ids`` (sorted, 1-D long; every label
+        the batches hold among them) and ``masked_logits`` gives (masked, len(ids)) scores with labels
+        as places in ``ids``. The model's parameters and their names stay as they are; the decoder
+        comes back on exit. A ``ConfigError`` where ``can_restrict_softmax`` is False."""
+        if not self.can_restrict_softmax():
+            raise ConfigError(f"{self.settings.encoder}: its masked-LM head is not a decoder tied to the word embeddings "
+                              "run at the masked positions, so its softmax cannot be restricted; use the full vocabulary")
+        decoder = self.hf_model.get_output_embeddings()
+        parent, name = _parent_of(self.hf_model, decoder)
+        device = decoder.weight.device
+        ids = torch.as_tensor(ids, dtype=torch.long).to(device)
+        label_ids = torch.full((decoder.weight.shape[0],), IGNORE, dtype=torch.long, device=device)
+        label_ids[ids] = torch.arange(len(ids), device=device)
+        setattr(parent, name, _RestrictedDecoder(decoder, ids, self.encoder.get_input_embeddings))
+        self._label_ids = label_ids
+        try:
+            yield
+        finally:
+            setattr(parent, name, decoder)
+            self._label_ids = None
 
     @torch.no_grad()
     def _head_runs_on_hidden_states(self) -> bool:
@@ -201,6 +240,47 @@ class MaskedLM(nn.Module):
         kept = {f"{prefix}.pooler.dense.{k}": v for k, v in pooler.items()} if pooler is not None else {}
         kept = {k: v for k, v in kept.items() if k not in hf_model.state_dict()}
         return cls(hf_model, tokenizer, settings, kept)
+
+
+class _RestrictedDecoder(nn.Module):
+    """Stands in for a tied decoder within ``MaskedLM.softmax_over``: scores only the rows ``ids``
+    of the word embedding (and of the decoder's bias). It registers no parameter (the weight is the
+    embedding's, the bias the head's), so the model's parameters and state keys do not change but for
+    the decoder's own two names. Where the input embedding is a compact table over the same ids
+    (``train.compact``: ``ids`` and its trained ``compact_rows``, row 0 a placeholder), those trained
+    rows are read, so that the input and output sides stay one tensor."""
+
+    def __init__(self, decoder: nn.Linear, ids: torch.Tensor, input_embedding) -> None:
+        super().__init__()
+        self.__dict__["decoder"] = decoder
+        self.__dict__["input_embedding"] = input_embedding
+        self.ids = ids
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.decoder.weight
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(masked, hidden) -> (masked, len(ids)) scores."""
+        embedding = self.input_embedding()
+        compact_ids, rows = getattr(embedding, "ids", None), getattr(embedding, "compact_rows", None)
+        if rows is not None and compact_ids is not None and (compact_ids is self.ids or (
+                len(compact_ids) == len(self.ids) and bool(torch.equal(compact_ids, self.ids)))):
+            self.ids = compact_ids  # the same ids: compared once
+            weight = rows[1:]
+        else:
+            weight = self.decoder.weight[self.ids]
+        bias = self.decoder.bias[self.ids] if self.decoder.bias is not None else None
+        return F.linear(hidden, weight, bias)
+
+
+def _parent_of(root: nn.Module, child: nn.Module) -> tuple[nn.Module, str] | None:
+    """The module holding ``child`` as a direct child, and its name there (None: nowhere)."""
+    for module in root.modules():
+        for name, c in module.named_children():
+            if c is child:
+                return module, name
+    return None
 
 
 def _load_masked_lm(path: Path, config) -> tuple[nn.Module, dict]:

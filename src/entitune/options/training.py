@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..data.corpus import CORPUS_FORMATS
+#: ``softmax`` of masked-LM pretraining (``train.pretraining``)
+SOFTMAXES = ("corpus", "full")
 from ..errors import ConfigError
 from .choices import (AUTO, AUTO_EPOCHS, AUTO_PATIENCE, CLASS_WEIGHTS, CLASSIFY_PROBE_EPOCHS, DEVICES, FEATURES, HEADS,
                       POOLINGS, TASK_CHOICES, TRAIN_PRECISIONS, TRAIN_SCHEMES, WORD_FEATURES)
@@ -183,7 +185,8 @@ class LoopOptions(Options):
     dev_fraction: float | None = option(
         None, "share of the training data held out as dev when no dev file is given", group="data", low=0.0, high=1.0,
         high_open=True, default_help="train: 0.1 when dev chooses something (several epochs or evaluations, patience, "
-        "averaging, a multi-label threshold), else 0 (one epoch uses all the data); pretrain: 0.05")
+        "averaging, a multi-label threshold), else 0 (one epoch uses all the data); pretrain: 0.05, each text's side decided by a hash of its words, "
+        "whatever the files' order")
     max_length: int = option(128, "sub-tokens per window, special tokens included; longer inputs become several "
                              "overlapping windows (at most the encoder's positions)", group="model", low=3,
                              high=1_000_000)
@@ -207,6 +210,10 @@ class LoopOptions(Options):
     time_budget_minutes: float | None = option(
         None, "stop cleanly once training has run this long: the weights are scored once more and the best kept",
         group="training", low=0.0, low_open=True, high=10_000_000.0, default_help="no limit", searchable=False)
+    max_steps: int | None = option(
+        None, "stop after this many optimizer steps, mid-epoch if need be (the weights are scored once more and the "
+        "best kept); the learning rate then decays over this many steps, not over all the epochs", group="training",
+        low=1, high=1_000_000_000, default_help="no limit: the epochs decide", searchable=False)
     lr: float = option(1e-4, "peak learning rate of the encoder", group="training", low=0.0, low_open=True, high=1.0,
                        searchable=True)
     head_lr: float | None = option(
@@ -364,13 +371,10 @@ class PretrainConfig(LoopOptions):
     """Every option of a masked-LM pretraining run (``entitune pretrain``): the fields are the flags
     (``mlm_probability`` is ``--mlm-probability``; ``text`` the ``--text`` files)."""
 
-    #: the masked-LM decoder reads every row of the word embedding: it trains densely
-    COMPACT_EMBEDDINGS = False
-
     text: tuple[str, ...] = option(
-        help="text to pretrain on: plain text (one text per line) or any file 'train' reads (only its words are "
-        "used); more files may follow it (--text a.txt b.conll) or repeat --text", group="input", parse=parse_texts,
-        input_file=True, many=True, metavar="FILE")
+        help="text to pretrain on: plain text (one text per line; compressed .xz, .gz or .bz2 files are read as they "
+        "are, streamed) or any file 'train' reads (only its words are used); more files may follow it (--text a.txt "
+        "b.conll) or repeat --text", group="input", parse=parse_texts, input_file=True, many=True, metavar="FILE")
     dev_text: str | None = option(None, "dev text: masked accuracy and perplexity after each epoch, on one fixed "
                                   "mask; the epoch with the lowest dev loss is kept", group="input", input_file=True,
                                   metavar="FILE")
@@ -380,6 +384,11 @@ class PretrainConfig(LoopOptions):
                                     high=1.0, high_open=True)
     whole_word_mask: bool = option(False, "mask all sub-tokens of a chosen word together, or each sub-token on its "
                                    "own", group="training", negative="--token-mask")
+    softmax: str = option("corpus", "corpus (each masked token is scored against the token ids the text uses, and "
+                          "random replacements are drawn from them: the decoder and the word embedding train only "
+                          "those rows, and every other row stays as it was) | full (against the whole vocabulary, "
+                          "BERT's objective: every row of the embedding trains)", group="training",
+                          choices=SOFTMAXES)
 
     def __post_init__(self) -> None:
         super().__post_init__()

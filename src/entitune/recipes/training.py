@@ -169,6 +169,9 @@ def training_notes(result, train_config, out: Path) -> list[str]:
     elif stopped.get("reason") == "time_budget":
         notes.append(f"stopped after step {stopped['step']} (epoch {stopped['epoch']}): the time budget of "
                      f"{stopped['budget_s'] / 60:g} min is spent")
+    elif stopped.get("reason") == "max_steps":
+        notes.append(f"stopped after step {stopped['step']} (epoch {stopped['epoch']}): --max-steps "
+                     f"{stopped['max_steps']} reached")
     where = f"epoch {result.best_epoch}" + (f", step {result.best_step}" if train_config.eval_every else "")
     average = result.average
     if average is not None:

@@ -44,6 +44,7 @@ class TrainConfig:
     average_last: int = _default("average_last")
     layer_decay: float = _default("layer_decay")
     time_budget_s: float | None = None  # stop cleanly once training has run this long (None: no limit)
+    max_steps: int | None = _default("max_steps")  # stop after this many optimizer steps; the schedule's length
 
     @classmethod
     def of(cls, options: LoopOptions, precision: str | None = None) -> "TrainConfig":
@@ -66,7 +67,7 @@ class TrainConfig:
             raise ConfigError(f"epochs must be a whole number >= 1, got {self.epochs!r}")
         declared = LoopOptions.__dataclass_fields__
         for name in ("lr", "head_lr", "batch_size", "warmup", "weight_decay", "seed", "accumulate", "batch_tokens",
-                     "eval_every", "patience", "average_last", "layer_decay"):
+                     "eval_every", "patience", "average_last", "layer_decay", "max_steps"):
             check_value(name, getattr(self, name), declared[name].metadata["entitune"])
         check_choice("precision", self.precision, PRECISIONS)
         check_averaging(self.average_last, self.patience)

@@ -4,8 +4,8 @@ Reads top to bottom (``Run.train``): resume -> per epoch: the epoch's optimizer 
 learning rate -> forward and backward over its micro-batches (autocast; on the CPU
 ``dropout.fast_dropout``'s cheaper masks) -> clip -> step -> log -> (every ``eval_every`` steps)
 evaluate -> checkpoint; at the epoch's end, evaluate on dev. Every evaluation competes for the
-weights kept; ``patience`` evaluations without a better score, or the spent ``time_budget_s``, end
-training early; with ``average_last`` the mean of the last evaluations' weights is kept if dev
+weights kept; ``patience`` evaluations without a better score, the spent ``time_budget_s``, or
+``max_steps`` optimizer steps (which also sets the schedule's length) end training early; with ``average_last`` the mean of the last evaluations' weights is kept if dev
 prefers it (``averaging``). What a checkpoint holds beyond the weights, the optimizer and the random
 streams is ``LoopState``, saved and restored from its one list of fields.
 
@@ -206,6 +206,8 @@ class Run:
         self.micro_size = max(1, math.ceil(config.batch_size / world.size))
         self.steps_per_epoch = len(_step_groups(data.lengths, config, 1))
         self.total_steps = self.steps_per_epoch * config.epochs
+        if config.max_steps is not None:  # the cap is also the length the learning rate decays over
+            self.total_steps = min(self.total_steps, config.max_steps)
         self.warmup_steps = int(config.warmup * self.total_steps)
         self.optimizer = build_optimizer(model, config, head_lr)
         self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
@@ -214,7 +216,8 @@ class Run:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "fp16")
         self.averaging = None
         if config.average_last:
-            epoch_steps = [len(_step_groups(data.lengths, config, e)) for e in range(1, config.epochs + 1)]
+            epoch_steps = _capped([len(_step_groups(data.lengths, config, e)) for e in range(1, config.epochs + 1)],
+                                  self.total_steps)
             self.averaging = LastEvaluations(config.average_last, config.patience,
                                              planned_evaluations(epoch_steps, config.eval_every))
         # evaluations between epoch ends: for dev scores, or for the weights that averaging sums
@@ -231,6 +234,9 @@ class Run:
         start_epoch, skip, partial = self.state.epoch, self.state.steps_in_epoch, self.state.partial
         for epoch in range(start_epoch, self.config.epochs + 1):
             if self.state.stopped is not None:  # a checkpoint written when training stopped: nothing left
+                break
+            if self.state.step >= self.total_steps:  # max_steps reached at the end of the epoch before
+                self.state.stopped = self.max_steps_stop(epoch - 1)
                 break
             resumed = epoch == start_epoch
             self.train_epoch(epoch, skip if resumed else 0, partial if resumed else (0.0, 0, 0))
@@ -250,6 +256,9 @@ class Run:
         done, stop = skip, None  # optimizer steps of this epoch done; why it stopped early
         t0, eval_seconds = time.perf_counter(), 0.0  # evaluations inside the epoch are left out of its time
         for g in range(skip, len(groups)):
+            if state.step >= self.total_steps:
+                stop = self.max_steps_stop(epoch if done else epoch - 1)
+                break
             if self.out_of_time():
                 stop = {"reason": "time_budget", "step": state.step, "epoch": epoch if done else epoch - 1,
                         "budget_s": config.time_budget_s}
@@ -367,6 +376,10 @@ class Run:
     def patience_spent(self) -> bool:
         return bool(self.config.patience) and self.state.since_best >= self.config.patience
 
+    def max_steps_stop(self, epoch: int) -> dict:
+        """Why training stopped at ``max_steps`` (before the epochs were done)."""
+        return {"reason": "max_steps", "step": self.state.step, "epoch": epoch, "max_steps": self.config.max_steps}
+
     def out_of_time(self) -> bool:
         """The time budget is spent (checked before each optimizer step, after the first); every
         process stops at the same step."""
@@ -477,6 +490,21 @@ def _keep_average(model: nn.Module, window: RunningSum, best_state: dict | None,
     return best_state
 
 
+def _capped(epoch_steps: list[int], total: int) -> list[int]:
+    """The steps of each epoch that a run capped at ``total`` steps takes (epochs past it dropped).
+
+    >>> _capped([5, 5, 5], 7), _capped([5, 5], 10)
+    ([5, 2], [5, 5])
+    """
+    out, done = [], 0
+    for n in epoch_steps:
+        if done >= total:
+            break
+        out.append(min(n, total - done))
+        done += out[-1]
+    return out
+
+
 def _step_groups(lengths: Sequence[int], config: TrainConfig, epoch: int) -> list[list[int]]:
     """The examples of each optimizer step in ``epoch``: ``accumulate`` x ``batch_size`` examples of
     similar length, or with ``batch_tokens`` about ``accumulate`` x ``batch_tokens`` padded sub-words."""
@@ -487,7 +515,7 @@ def _step_groups(lengths: Sequence[int], config: TrainConfig, epoch: int) -> lis
 
 #: settings added after the first checkpoints were written: left out of the comparison at their
 #: defaults, so that a checkpoint of an earlier version still resumes
-_LATER_SETTINGS = ("eval_every", "patience", "average_last", "layer_decay")
+_LATER_SETTINGS = ("eval_every", "patience", "average_last", "layer_decay", "max_steps")
 
 
 def _comparable(config: TrainConfig) -> dict:
