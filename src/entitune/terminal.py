@@ -46,18 +46,42 @@ class Console:
         return LineProgress(description, show_bar=not self.quiet and sys.stderr.isatty())
 
 
-class TrainProgress:
-    """Training progress: a rich bar with loss and throughput on a terminal, epoch lines always."""
+#: seconds between the progress lines of a run whose stderr is not a terminal (a log file, a pipe)
+PROGRESS_LINE_EVERY_S = 60.0
 
-    def __init__(self, console: Console, show_bar: bool) -> None:
+
+def eta_text(seconds: float) -> str:
+    """A remaining time as progress lines write it.
+
+    >>> eta_text(59), eta_text(3725), eta_text(200000)
+    ('0:00:59', '1:02:05', '2 d 7:33:20')
+    """
+    seconds = max(0, int(round(seconds)))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    text = f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{days} d {text}" if days else text
+
+
+class TrainProgress:
+    """Training progress: a rich bar with loss, sub-words/s and the time left on a terminal; elsewhere
+    (a log file, a pipe) a line with the same every ``PROGRESS_LINE_EVERY_S`` seconds; epoch lines
+    always."""
+
+    def __init__(self, console: Console, show_bar: bool, line_every_s: float = PROGRESS_LINE_EVERY_S) -> None:
         self.console = console
         self.show_bar = show_bar
         self.bar = None
         self.task = None
+        self.line_every_s = line_every_s
+        self.total = self.start_step = 0
+        self.started = self.last_line = 0.0
 
     def on_start(self, total_steps: int, steps_per_epoch: int, start_step: int = 0) -> None:
         self.console.note(f"training: {total_steps} steps ({steps_per_epoch} per epoch)"
                           + (f", {total_steps - start_step} to go" if start_step else ""))
+        self.total, self.start_step = total_steps, start_step
+        self.started = self.last_line = time.monotonic()
         if self.show_bar:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -73,6 +97,15 @@ class TrainProgress:
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=step, loss=loss, speed=subwords_per_s)
+            return
+        now = time.monotonic()
+        if self.console.quiet or now - self.last_line < self.line_every_s or step >= self.total:
+            return
+        self.last_line = now
+        done = step - self.start_step
+        left = (now - self.started) / max(done, 1) * (self.total - step)
+        self.console.note(f"step {step:,}/{self.total:,} ({step / max(self.total, 1):.0%}) | loss {loss:.4f} | "
+                          f"{subwords_per_s:,.0f} sub-words/s | {eta_text(left)} left")
 
     def on_epoch(self, r: EpochResult) -> None:
         names = {"entity_f1": "entity F1", "micro_f1": "micro F1"}

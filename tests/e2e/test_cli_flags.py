@@ -11,8 +11,10 @@ for a flag (of any command or subcommand) that no row passes.
 from __future__ import annotations
 
 import ast
+import gzip
 import importlib
 import json
+import lzma
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +100,11 @@ CALLS: dict[str, list[str]] = {
         "--time-budget-minutes", "0.00001", "--batch-size", "4", "--max-length", "16", "--stride", "4", "--device", "cpu",
         "--precision", "fp32",
     ],
+    "train_max_steps": [
+        "train", "--train", "{train}", "--out", "{o_steps}", "--model", "{bert}", "--format", "bio", "--epochs", "3",
+        "--max-steps", "4", "--batch-size", "4", "--max-length", "16", "--stride", "4", "--device", "cpu",
+        "--precision", "fp32", "--warmup", "0.0",
+    ],
     # ---- tune: one tiny trial; base options from a file, two more by --set, a space file, test scored at the end
     "tune": [
         "tune", "--config", "{tune_toml}", "--train", "{train}", "--dev", "{dev}", "--test", "{test}", "--out", "{o_tune}",
@@ -115,7 +122,7 @@ CALLS: dict[str, list[str]] = {
     "pretrain": [
         "pretrain", "--text", "{pt_a}", "{pt_b}", "--out", "{p1}", "--model", "{bert}", "--format", "text", "--epochs", "2",
         "--lr", "1e-3", "--head-lr", "2e-2", "--batch-size", "4", "--accumulate", "2", "--warmup", "0.0",
-        "--weight-decay", "0.0", "--precision", "bf16", "--seed", "3", "--save-every", "1", "--keep-checkpoints", "3",
+        "--weight-decay", "0.0", "--precision", "bf16", "--seed", "9", "--save-every", "1", "--keep-checkpoints", "3",
         "--keep-checkpoints-after", "--device", "cpu", "--max-length", "16", "--mlm-probability", "0.3",
         "--whole-word-mask", "--dev-fraction", "0.25", "--threads", "{threads}",
     ],
@@ -130,6 +137,12 @@ CALLS: dict[str, list[str]] = {
         "--device", "cpu", "--precision", "fp32",
     ],
     "pretrain_nproc": ["pretrain", "--text", "{pt_a}", "--out", "{p_nproc}", "--model", "{bert}", "--nproc", "2"],
+    # ---- pretrain: a compressed corpus, a step cap, the full-vocabulary softmax
+    "pretrain_corpus": [
+        "pretrain", "--text", "{pt_xz}", "--out", "{p5}", "--model", "{bert}", "--epochs", "3", "--max-steps", "3",
+        "--softmax", "full", "--batch-size", "4", "--max-length", "16", "--dev-fraction", "0.2", "--device", "cpu",
+        "--precision", "fp32",
+    ],
     # ---- pretrain: the loop options it shares with train (declared once, in LoopOptions)
     "pretrain_shared_loop": [
         "pretrain", "--text", "{pt_a}", "--out", "{p4}", "--model", "{bert}", "--format", "text", "--epochs", "auto",
@@ -211,11 +224,15 @@ CALLS: dict[str, list[str]] = {
     "vocab_extend_append": [
         "vocab", "extend", "--add-from", "{vtext}", "--add-from", "{vtext}", "--out", "{vext_append}", "--model",
         "{vbert}", "--max-new", "2", "--min-count", "3", "--append", "--init", "random", "--unit", "word",
-        "--format", "text",
+        "--format", "text", "--max-words", "1000",
+    ],
+    "vocab_plan_learned": [
+        "vocab", "plan", "{vtext_xz}", "--model", "{vbert}", "--json", "{vplan_learned_json}", "--unit", "learned",
+        "--max-words", "6", "--measure", "{vtext}", "--min-count", "2",
     ],
     "vocab_extend_unused": [
         "vocab", "extend", "--add-from", "{vdigits}", "--out", "{vext_unused}", "--model", "{vbert}", "--use-unused",
-        "--max-new", "2", "--unit", "char", "--init", "mean",
+        "--max-new", "2", "--unit", "char", "--init", "mean", "--measure", "{vdigits}",
     ],
 }
 
@@ -315,7 +332,9 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     Path(p["doc_lines"]).write_text("show me films with drew barrymore\nmovies from the 1980s\n\n"
                                     "films directed by steven spielberg\nwhat movies star bruce willis\n")
     p.update(p1=str(d / "p1"), p2=str(d / "p2"), p_nproc=str(d / "p_nproc"), pt_toml=str(d / "pretrain.toml"))
-    p.update(p4=str(d / "p4"))
+    p.update(p4=str(d / "p4"), p5=str(d / "p5"), o_steps=str(d / "o_steps"))
+    p["pt_xz"] = str(d / "pretrain.txt.xz")  # 20 texts, xz-compressed
+    Path(p["pt_xz"]).write_bytes(lzma.compress("".join(" ".join(w) + "\n" for w, _ in TINY_SENTENCES * 4).encode()))
     p["pt_a"] = str(d / "pretrain-a.txt")  # 12 texts
     Path(p["pt_a"]).write_text("".join(" ".join(w) + "\n" for w, _ in TINY_SENTENCES * 2))
     p["pt_b"] = str(d / "pretrain-b.txt")  # 4 texts
@@ -324,6 +343,9 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     p["vtext"] = str(d / "vocab.txt")  # tarantino and kubrick three times each, fellini twice
     Path(p["vtext"]).write_text("show me tarantino films\ntarantino with kubrick\nkubrick and tarantino\n"
                                 "show me kubrick films\nfellini once\nfellini twice\n")
+    p["vtext_xz"] = str(d / "vocab.txt.gz")  # the same lines, gzip-compressed
+    Path(p["vtext_xz"]).write_bytes(gzip.compress(Path(p["vtext"]).read_bytes()))
+    p["vplan_learned_json"] = str(d / "vplan-learned.json")
     p["vdigits"] = str(d / "digits.txt")
     Path(p["vdigits"]).write_text("films 42 and 42\nshow me 42 films\n")
     p["texts"] = str(d / "texts.txt")
@@ -632,6 +654,19 @@ def test_train_time_budget_stops_cleanly(paths):
     assert "the time budget of 1e-05 min is spent" in r.err and (out / "model.safetensors").is_file()
 
 
+def test_train_max_steps_caps_the_run_and_the_schedule(paths):
+    """--max-steps 4 with 3 epochs of 6 steps: 4 steps, the learning rate decaying to its last step
+    over 4 steps (a quarter of the peak there), the stop recorded and announced."""
+    r = ok(run_cli("train_max_steps", paths))
+    out = Path(paths["o_steps"])
+    log = read_json(out / "train_log.json")
+    assert log["training"]["max_steps"] == 4 and log["train"]["stopped"]["reason"] == "max_steps"
+    steps = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    lrs = [e["lr"] for e in steps if e["event"] == "step"]
+    assert len(lrs) == 4 and lrs[-1] == pytest.approx(lrs[0] / 4)
+    assert steps[0]["total_steps"] == 4 and "--max-steps 4 reached" in r.err
+
+
 def test_tune_flags_reach_the_trials(paths):
     """tune: the --config file and --set options fix every trial's options, --space samples lr,
     --seed seeds the training, --budget-minutes becomes the trial's time budget, --test scores the
@@ -704,8 +739,13 @@ def test_pretrain_flags_reach_the_run(paths):
     assert "(read as plain text" in r.err and config["format"] == "text"  # --format
     assert log["model"]["encoder"] == Path(paths["bert"]).name and log["model"]["max_length"] == 16  # --model, --max-length
     assert "masking 30% of whole words" in r.err  # --mlm-probability, --whole-word-mask
-    assert log["data"] == {"train": 12, "dev": 4, "test": 0}  # --dev-fraction 0.25 of 16 texts
-    assert "25%, seed 3" in r.err  # --seed
+    # --dev-fraction 0.25 of 16 texts, each text's side told by a hash of its words and --seed 9 (four of them)
+    from entitune.data.split import held_out
+
+    texts = [tuple(line.split()) for f in (paths["pt_a"], paths["pt_b"]) for line in Path(f).read_text().splitlines()]
+    assert sum(held_out(t, 0.25, 9) for t in texts) == 4
+    assert log["data"] == {"train": 12, "dev": 4, "test": 0}
+    assert "25% by a hash of each text, seed 9" in r.err  # --seed
     assert len(log["train"]["epochs"]) == 2  # --epochs
     assert training["head_lr"] == 0.02 and training["weight_decay"] == 0.0  # --head-lr, --weight-decay
     assert training["precision"] == "bf16" and config["device"] == "cpu"  # --precision, --device
@@ -714,7 +754,8 @@ def test_pretrain_flags_reach_the_run(paths):
     assert events[0]["steps_per_epoch"] == 2 and training["accumulate"] == 2
     assert next(e for e in events if e["event"] == "step")["lr"] == pytest.approx(1e-3)  # --lr, --warmup 0
     # --save-every 1, --keep-checkpoints 3, --keep-checkpoints-after
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [f"step-{s:08d}.pt" for s in (2, 3, 4)]
+    # (the token stores of the text stay with the checkpoints they resume with)
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["corpus"] + [f"step-{s:08d}.pt" for s in (2, 3, 4)]
     assert (out / "model.safetensors").is_file() and r.threads == FLAG_THREADS  # --out, --threads
 
     # --resume of the finished run: left as it is
@@ -752,9 +793,20 @@ def test_pretrain_takes_the_loop_options_train_takes(paths):
     training = log["training"]
     assert training["epochs"] == 2 and training["patience"] == 3  # epochs auto: max_epochs, patience 3
     assert training["average_last"] == 2 and training["layer_decay"] == 0.8
-    assert training["time_budget_s"] == 1800.0 and training["compact_embeddings"] is False
+    assert training["time_budget_s"] == 1800.0 and training["compact_embeddings"] is True
     average = log["train"]["average"]
     assert average["evaluations"] == 2 and average["metric"] == "neg_masked_loss"
+
+
+def test_pretrain_reads_a_compressed_corpus_with_a_step_cap(paths):
+    """--text FILE.xz is read as the plain text it holds; --max-steps 3 stops the run there;
+    --softmax full scores against the whole vocabulary and trains the embedding densely."""
+    r = ok(run_cli("pretrain_corpus", paths))
+    log = read_json(Path(paths["p5"]) / "train_log.json")
+    assert log["data"]["train"] + log["data"]["dev"] == 24 and "(read as plain text" in r.err
+    assert log["train"]["stopped"]["reason"] == "max_steps" and log["train"]["stopped"]["step"] == 3
+    assert log["config"]["softmax"] == "full" and "softmax over the whole vocabulary" in r.err
+    assert "by a hash of each text" in r.err
 
 
 def test_pretrain_nproc_launches_torchrun(paths, monkeypatch):
@@ -1006,6 +1058,23 @@ def test_vocab_plan_flags(paths, vbert):
     assert "tarantino" in r.out
 
 
+def test_vocab_plan_learned_units_bounded_count_and_measured_files(paths, vbert):
+    """--unit learned: candidates from a WordPiece vocabulary learned on the data, longer than one
+    character; --max-words 6: the count is a bounded summary and says so; --measure FILE: that
+    file's [UNK] words and sub-words per word before and after, in the JSON and printed. The data is
+    gzip-compressed."""
+    r = ok(run_cli("vocab_plan_learned", paths))
+    plan = read_json(paths["vplan_learned_json"])
+    assert plan["unit"] == "learned"
+    learned = [c["token"] for c in plan["candidates"] if c["kind"] == "learned"]
+    assert learned and all(len(t.removeprefix("##")) > 1 for t in learned)
+    assert "counting: more than 6 distinct words" in r.err
+    (measured,) = plan["measured"]
+    assert measured["file"] == paths["vtext"]
+    assert measured["after"]["subwords_per_word"] < measured["before"]["subwords_per_word"]
+    assert "measured (not used to choose)" in r.out and "vocab.txt" in r.out
+
+
 def test_vocab_extend_append_flags(paths, vbert):
     r = ok(run_cli("vocab_extend_append", paths))
     out = Path(paths["vext_append"])  # --out
@@ -1015,6 +1084,7 @@ def test_vocab_extend_append_flags(paths, vbert):
     assert record["route"] == "append" and record["added"] == 2  # --append, --max-new 2
     assert record["vocab_size"] == paths["vbert_size"] + 2
     assert record["min_count"] == 3 and record["unit"] == "word"  # --min-count (fellini left out), --unit
+    assert "counting:" not in r.err  # --max-words 1000: every word counted exactly
     assert record["init"] == "random" and "init random" in r.out  # --init
     assert (out / "vocab.txt").read_text().split()[-2:] == ["tarantino", "kubrick"]
 
@@ -1028,6 +1098,10 @@ def test_vocab_extend_use_unused_flags(paths, vbert):
     vocab = (out / "vocab.txt").read_text().split()
     assert len(vocab) == paths["vbert_size"] and sum(t.startswith("[unused") for t in vocab) == 2 and "4" in vocab
     assert record["init"] == "mean" and record["from_fallback"] == 2  # --init mean: no known pieces, the mean row
+    # --measure: the digits file, whose 42s were [UNK] words and are two pieces each after
+    (measured,) = record["measured"]
+    assert measured["file"] == paths["vdigits"]
+    assert measured["before"]["unk_words"] == 3 and measured["after"]["unk_words"] == 0
 
 
 # -------------------------------------------------------------------------------------------

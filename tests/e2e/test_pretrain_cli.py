@@ -30,6 +30,7 @@ CALLS: dict[str, list[str]] = {
         "--epochs", "2", "--lr", "1e-3", "--head-lr", "2e-3", "--batch-size", "4", "--accumulate", "2", "--warmup", "0.0",
         "--weight-decay", "0.0", "--precision", "bf16", "--seed", "3", "--save-every", "2", "--keep-checkpoints", "3",
         "--keep-checkpoints-after", "--device", "cpu", "--threads", "1", "--nproc", "1", "--no-resume",
+        "--softmax", "corpus", "--max-steps", "1000",
     ],
     "from_config": [
         "pretrain", "--config", "{toml}", "--out", "{o2}", "--dev-fraction", "0.25", "--batch-tokens", "40",
@@ -138,7 +139,9 @@ def test_every_flag_lands_in_the_run(full_run, paths):
     assert (training["epochs"], training["lr"], training["head_lr"], training["batch_size"], training["accumulate"],
             training["warmup"], training["weight_decay"], training["precision"], training["seed"]) == (
             2, 1e-3, 2e-3, 4, 2, 0.0, 0.0, "bf16", 3)
-    assert training["compact_embeddings"] is False
+    # --softmax corpus: over the ids the text uses, the embedding trained compactly; --max-steps 1000 is not reached
+    assert c["softmax"] == "corpus" and training["compact_embeddings"] is True and "softmax over the token ids" in result.err
+    assert training["max_steps"] == 1000 and log["train"]["stopped"]["reason"] == "completed"
     assert c["device"] == "cpu" and c["threads"] == 1 and c["nproc"] == 1 and c["resume"] is False
     # --save-every 2 --keep-checkpoints 3 --keep-checkpoints-after: the newest three are still there
     kept = sorted((out / "checkpoints").glob("step-*.pt"))
@@ -162,7 +165,12 @@ def test_options_from_a_file_with_flags_on_top(paths):
     assert c["seed"] == 9 and c["mlm_probability"] == 0.3 and c["epochs"] == 1  # from the file
     assert c["dev_fraction"] == 0.25 and c["whole_word_mask"] is False and c["format"] == "text"  # from flags
     assert log["training"]["batch_tokens"] == 40
-    assert log["data"] == {"train": 14, "dev": 4, "test": 0}  # 18 texts, a quarter held out
+    # a quarter of 18 texts held out, each text's side told by a hash of its words (seed 9): the six
+    # sentences three times each, every copy of a sentence on its side
+    from entitune.data.split import held_out
+
+    dev = 3 * sum(held_out(tuple(w), 0.25, 9) for w, _ in TINY_SENTENCES)
+    assert log["data"] == {"train": 18 - dev, "dev": dev, "test": 0} and 0 < dev < 18
     assert not (paths["o2"] / "checkpoints").exists()
 
 
@@ -262,9 +270,12 @@ def _steps(out: Path) -> int:
 def test_a_run_killed_mid_epoch_resumes_to_identical_weights(tmp_path, tiny_bert):
     """SIGKILL after a mid-epoch checkpoint of epoch 2, then ``--resume``: the final weights equal the
     uninterrupted run's bit for bit (the masks of the rest of epoch 2 are drawn again exactly, the
-    dropout stream comes back from the checkpoint), and the log holds each step once."""
-    text = tmp_path / "text.txt"
-    text.write_text("\n".join(" ".join(w) for w, _ in TINY_SENTENCES * 3) + "\n")
+    dropout stream comes back from the checkpoint), and the log holds each step once. The text is
+    an xz-compressed stream: the resumed run reads the token stores the killed one wrote."""
+    import lzma
+
+    text = tmp_path / "text.txt.xz"
+    text.write_bytes(lzma.compress(("\n".join(" ".join(w) for w, _ in TINY_SENTENCES * 3) + "\n").encode()))
     ref = tmp_path / "ref"
     r = subprocess.run(_cmd(text, ref, tiny_bert), capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stderr
@@ -286,6 +297,7 @@ def test_a_run_killed_mid_epoch_resumes_to_identical_weights(tmp_path, tiny_bert
     r = subprocess.run(_cmd(text, out, tiny_bert, "--resume"), capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stderr
     resumed_at = int(r.stderr.split("resuming from step ")[1].split()[0])
+    assert "tokens: reading the token stores" in r.stderr
     assert per_epoch < resumed_at < 2 * per_epoch, r.stderr
     got = load_file(str(out / "model.safetensors"))
     assert got.keys() == expected.keys()

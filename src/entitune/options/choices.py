@@ -36,7 +36,7 @@ QUANTIZATIONS = ("none", "int8")
 #: ``predict --output``
 OUTPUTS = ("jsonl", "conll")
 #: ``vocab --unit``: whole words, or single characters (CJK ideographs, Hangul syllables)
-UNITS = ("auto", "word", "char")
+UNITS = ("auto", "word", "char", "learned")
 #: ``vocab extend --init``: how new embedding rows start
 INITS = ("mean", "random")
 #: ``split --by``

@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from .choices import INITS, SPLIT_BY, TASK_CHOICES, UNITS, WRITE_SCHEMES
 from .declare import Options, option
 from .inference import ReadOptions, json_option
-from .training import CORPUS_FORMAT_HELP, model_option
+from .training import CORPUS_FORMAT_HELP, model_option, parse_texts
 
 ANNOTATED_FORMAT_HELP = ("conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens+tags or text+entities) | gmb | "
                          "weibo | klue | kmou; auto: from the first lines")
@@ -120,9 +120,19 @@ class VocabOptions(Options):
     min_count: int = option(2, "occurrences a candidate needs in the data", group="data", low=1,
                             high=1_000_000_000)
     unit: str = option("auto", "auto | word (whole words) | char (each character, a CJK ideograph or a Hangul "
-                       "syllable, as a token of its own and as a ##continuation); auto: char when most words are CJK. "
-                       "Missing single characters are candidates either way", group="model", choices=UNITS)
+                       "syllable, as a token of its own and as a ##continuation) | learned (the units a WordPiece "
+                       "vocabulary learned on the data's words holds, such as a Korean stem or ending, a frequent "
+                       "two-character Chinese word: the tokenizers library's WordPiece trainer); auto: char when most "
+                       "words are CJK, else word. Missing single characters are candidates with any unit",
+                       group="model", choices=UNITS)
     format: str = option("auto", CORPUS_FORMAT_HELP, group="data", choices=CORPUS_FORMATS)
+    max_words: int = option(1_000_000, "distinct words counted at most: beyond it the counts come from a bounded "
+                            "summary (Misra-Gries; the frequent words and their counts are kept, within a bound it "
+                            "prints), so a corpus of any size is counted in bounded memory", group="data", low=2,
+                            high=1_000_000_000)
+    measure: tuple[str, ...] = option((), "files measured before and after adding the tokens, never used to choose them "
+                                "(the labelled test file): [UNK] words and sub-words per word", group="input",
+                                input_file=True, many=True, parse=parse_texts, metavar="FILE")
 
 
 @dataclass(frozen=True, kw_only=True)

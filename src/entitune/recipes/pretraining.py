@@ -88,6 +88,9 @@ class PretrainTask(TaskRun):
         made_from = {"files": [_identity(p) for p in c.text], "format": c.format, "max_length": c.max_length,
                      "tokenizer": _tokenizer_digest(self.model), "dev_fraction": c.held_out, "seed": c.seed,
                      "version": __version__}
+        earlier = TokenStore.open(directory / "text" / "train")
+        if earlier is not None and earlier.info == made_from:
+            self.console.note(f"tokens: reading the token stores in {directory} (the same files, tokenizer and settings)")
         try:
             train, dev = corpus_stores(c.text, c.format, encoder, c.held_out, c.seed, directory / "text", made_from,
                                        self._note_file)

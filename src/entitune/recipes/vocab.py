@@ -20,12 +20,13 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..data.corpus import CORPUS_FORMATS, read_corpus
-from ..data.sniff import head_lines
+from ..data.corpus import CORPUS_FORMATS, iter_corpus
+from ..data._lines import text_head_lines
 from ..errors import ConfigError, DataFormatError, shorten
 from ..files import check_input_file
 from ..artifact import model_dir
-from ..vocab.wordpiece import UNK_COST, VocabPlan, WordPiece, plan_vocabulary
+from ..vocab.counting import BoundedCounter
+from ..vocab.wordpiece import UNK_COST, CorpusStats, VocabPlan, WordPiece, analyse, corpus_stats, plan_vocabulary
 from ..options import VocabExtendConfig, VocabPlanConfig
 from ..terminal import Console
 
@@ -35,33 +36,67 @@ VOCAB_FORMATS = CORPUS_FORMATS
 SHOWN = 25
 
 
-def read_words(path: str | Path, format: str = "auto") -> Counter:
+def read_words(path: str | Path, format: str = "auto", counter: BoundedCounter | None = None) -> Counter:
     """Every word of a data file, counted: the words of an annotated file, of labelled texts, or of
-    plain text, one text per line (``data.corpus.read_corpus``, which pretraining reads too)."""
-    if not any(line.strip() for line in head_lines(str(path))):  # said here: read_corpus words it for pretraining
+    plain text, one text per line, compressed or not (``data.corpus.iter_corpus``, streamed, which
+    pretraining reads too), into ``counter`` (a new exact one by default)."""
+    if not any(line.strip() for line in text_head_lines(str(path))):  # said here: iter_corpus words it for pretraining
         raise DataFormatError(path, None, "empty file: no text to take words from")
-    words: Counter = Counter()
-    for text in read_corpus(path, format).texts:
-        words.update(text)
-    return words
+    counter = counter if counter is not None else BoundedCounter(capacity=2**62)
+    for text in iter_corpus(path, format):
+        counter.update(text)
+    return counter.counts
 
 
 def _wordpiece(model: str | Path | None) -> WordPiece:
     return WordPiece.read(model or model_dir.default_encoder_dir())
 
 
-def _check_files(data: Sequence[str | Path]) -> None:
-    if not data:
+def _check_files(data: Sequence[str | Path], allow_none: bool = False) -> None:
+    if not data and not allow_none:
         raise ConfigError("give at least one data file")
     for path in data:  # every file before the tokenizer loads: a FIFO or a directory fails at once
         check_input_file(path)
 
 
-def _read_all(data: Sequence[str | Path], format: str) -> Counter:
-    words: Counter = Counter()
+def _read_all(data: Sequence[str | Path], format: str, max_words: int, console: Console | None = None) -> Counter:
+    """The words of every file, counted in bounded memory (at most ``max_words`` distinct words)."""
+    counter = BoundedCounter(max_words)
     for path in data:
-        words.update(read_words(path, format))
-    return words
+        read_words(path, format, counter)
+    if not counter.exact and console is not None:
+        console.note(f"counting: more than {max_words:,} distinct words (--max-words): the counts are those of a "
+                     f"bounded summary, each at most {counter.error:,} below the true count, and words seen at most "
+                     f"{counter.error:,} times may be missing")
+    return counter.counts
+
+
+def measure_files(wp: WordPiece, files: Sequence[str | Path], format: str, tokens: Sequence[str]) -> list[dict]:
+    """Each file's ``[UNK]`` share and sub-words per word under ``wp`` and with ``tokens`` added:
+    ``{"file", "before", "after"}`` (``CorpusStats.as_dict``)."""
+    extended = wp.with_vocab(wp.extended_vocab(list(tokens))[0]) if tokens else wp
+    out = []
+    for path in files:
+        entries = analyse(wp, read_words(path, format))
+        out.append({"file": str(path), "before": corpus_stats(wp, entries).as_dict(),
+                    "after": corpus_stats(extended, entries).as_dict()})
+    return out
+
+
+def format_measured(measured: Sequence[dict], n: int) -> str:
+    """``measure_files``'s numbers as ``vocab plan`` and ``vocab extend`` print them."""
+    lines = [f"measured (not used to choose): {'':>2}{'[UNK] words':>24}  {'sub-words per word':>24}",
+             f"{'':33}{'now':>11} {f'+{n:,}':>12}  {'now':>11} {f'+{n:,}':>12}"]
+    for m in measured:
+        b, a = CorpusStats(**_stats_args(m["before"])), CorpusStats(**_stats_args(m["after"]))
+        lines.append(f"  {shorten(Path(m['file']).name, 31):<31}{b.unk_share:>11.2%} {a.unk_share:>12.2%}  "
+                     f"{b.subwords_per_word:>11.3f} {a.subwords_per_word:>12.3f}")
+    return "\n".join(lines)
+
+
+def _stats_args(d: dict) -> dict:
+    return {"words": d["words"], "unk_words": d["unk_words"], "subwords": d["subwords"],
+            "zero_words": d["zero_subword_words"]}
 
 
 def format_plan(plan: VocabPlan, wp: WordPiece, files: Sequence[str | Path], shown: int = SHOWN) -> str:
@@ -96,12 +131,16 @@ def vocab_plan(config: VocabPlanConfig, console: Console | None = None) -> dict:
     data, model, json_out, format = config.data, config.model, config.json_out, config.format
     max_new, min_count, unit = config.max_new, config.min_count, config.unit
     _check_files(data)
+    _check_files(config.measure, allow_none=True)
     wp = _wordpiece(model)
-    words = _read_all(data, format)
+    words = _read_all(data, format, config.max_words, console)
     plan = plan_vocabulary(wp, words, max_new, min_count, unit)
+    measured = measure_files(wp, config.measure, "auto", [c.token for c in plan.chosen])
     report = {"model": str(wp.directory), "data": [str(p) for p in data], "vocab_size": wp.size,
-              "unused_slots": len(wp.unused_ids), **plan.as_dict()}
+              "unused_slots": len(wp.unused_ids), **plan.as_dict(), "measured": measured}
     console.result(format_plan(plan, wp, data))
+    if measured:
+        console.result(format_measured(measured, len(plan.chosen)))
     if json_out is not None:
         Path(json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
@@ -118,18 +157,20 @@ def vocab_extend(config: VocabExtendConfig, console: Console | None = None) -> d
     add_from, out, model, format, use_unused = config.add_from, config.out, config.model, config.format, config.use_unused
     max_new, min_count, unit, init = config.max_new, config.min_count, config.unit, config.init
     _check_files(add_from)
+    _check_files(config.measure, allow_none=True)
     wp = _wordpiece(model)
     model_dir.check_checkpoint(wp.directory)
     if use_unused and max_new > len(wp.unused_ids):
         raise ConfigError(f"{wp.directory}: --max-new {max_new:,} is more than its {len(wp.unused_ids):,} [unusedN] "
                           "slots; lower --max-new or leave out --use-unused to append the tokens")
-    words = _read_all(add_from, format)
+    words = _read_all(add_from, format, config.max_words, console)
     plan = plan_vocabulary(wp, words, max_new, min_count, unit)
     if not plan.chosen:
         raise ConfigError(f"nothing to add: no word of the data that is not one token already occurs at least "
                           f"{min_count} times (min_count)")
+    measured = measure_files(wp, config.measure, "auto", [c.token for c in plan.chosen])
     record = {"unit": plan.unit, "min_count": min_count, "max_new": max_new, "data": [str(p) for p in add_from],
-              "before": plan.before.as_dict(), "after": plan.after.as_dict()}
+              "before": plan.before.as_dict(), "after": plan.after.as_dict(), "measured": measured}
     summary = extend_checkpoint(wp, [c.token for c in plan.chosen], out, use_unused=use_unused, init=init, record=record)
     route = "over [unusedN] slots" if use_unused else f"appended (vocab_size {wp.size:,} -> {summary['vocab_size']:,})"
     console.result(
@@ -139,4 +180,7 @@ def vocab_extend(config: VocabExtendConfig, console: Console | None = None) -> d
         f"on the data: [UNK] words {plan.before.unk_share:.2%} -> {plan.after.unk_share:.2%}, sub-words per word "
         f"{plan.before.subwords_per_word:.3f} -> {plan.after.subwords_per_word:.3f}\n"
         f"wrote {out}")
+    if measured:
+        console.result(format_measured(measured, summary["added"]))
+    summary["measured"] = measured
     return summary

@@ -2,7 +2,8 @@
 
 Reads top to bottom (``Run.train``): resume -> per epoch: the epoch's optimizer steps, each one
 learning rate -> forward and backward over its micro-batches (autocast; on the CPU
-``dropout.fast_dropout``'s cheaper masks) -> clip -> step -> log -> (every ``eval_every`` steps)
+``dropout.fast_dropout``'s cheaper masks) -> clip -> step (on the CPU the freed memory handed back,
+``memory``) -> log -> (every ``eval_every`` steps)
 evaluate -> checkpoint; at the epoch's end, evaluate on dev. Every evaluation competes for the
 weights kept; ``patience`` evaluations without a better score, the spent ``time_budget_s``, or
 ``max_steps`` optimizer steps (which also sets the schedule's length) end training early; with ``average_last`` the mean of the last evaluations' weights is kept if dev
@@ -34,6 +35,7 @@ from .compact import COMPACT_SUFFIX, compact_word_embeddings
 from .config import PRECISIONS, CheckpointOptions, TrainConfig
 from .distributed import all_sum, barrier, broadcast, current, gather, shard
 from .dropout import fast_dropout
+from .memory import release_freed_memory
 from .optim import build_optimizer, lr_factor, seed_everything
 from .progress import EpochResult, Evaluation, ProgressBar, TrainListener, TrainResult, default_listener, tell_evaluation
 
@@ -340,6 +342,8 @@ class Run:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
+        if self.device.type == "cpu":  # the step's activations are freed: give their pages back (``memory``)
+            release_freed_memory()
         return step_loss, int(subwords), int(positions)
 
     def evaluate(self, epoch: int, epoch_end: bool) -> Evaluation:

@@ -133,8 +133,9 @@ class Silent:
 
 
 class ProgressBar:
-    """A tqdm bar over a run's optimizer steps, with the loss and the last dev score, and one line per
-    epoch: what a run started from Python shows when someone watches (``default_listener``).
+    """A tqdm bar over a run's optimizer steps (with the time left), the loss, sub-words/s and the
+    last dev score, and one line per epoch: what a run started from Python shows when someone
+    watches (``default_listener``).
     ``tqdm.auto`` draws a widget in a notebook and a text bar on a terminal."""
 
     def __init__(self, stream=None) -> None:
@@ -152,7 +153,7 @@ class ProgressBar:
     def on_step(self, step: int, loss: float, subwords_per_s: float, lr: float) -> None:
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
-            self.bar.set_postfix_str(f"loss {loss:.4f}{self.dev}", refresh=False)
+            self.bar.set_postfix_str(f"loss {loss:.4f}, {subwords_per_s:,.0f} sub-words/s{self.dev}", refresh=False)
 
     def on_epoch(self, result: EpochResult) -> None:
         if self.bar is not None:

@@ -15,7 +15,14 @@ Candidates (``plan_vocabulary``), each a real vocabulary entry, never an added t
 - ``char`` units: each character of a pre-token, normalized, as ``c`` at the start of the
   pre-token and ``##c`` inside it (a Hangul syllable is its jamo string: one token for the syllable);
   a CJK ideograph is always a pre-token of its own, so it comes as ``c``;
-- with either unit, the single normalized characters that the vocabulary lacks in the position
+- ``learned`` units: the tokens a WordPiece vocabulary learned on the corpus's own words holds and
+  the base vocabulary lacks (``learned_units``: the ``tokenizers`` library's ``WordPieceTrainer``,
+  on the words as the base tokenizer normalizes and pre-tokenizes them, each as often as the
+  corpus has it): units longer than a character that the corpus's words share (a Korean stem or
+  ending, a frequent two-character Chinese word) where whole words are too many and single
+  characters too short. A word's saving with them (``pieces`` before, minus pieces with every
+  learned unit) is shared among the learned units its new split uses;
+- with any unit, the single normalized characters that the vocabulary lacks in the position
   where a word needs them (a missing ``##ᆻ`` makes every word with that jamo ``[UNK]``): adding them
   keeps unseen words with those characters off ``[UNK]``.
 
@@ -42,7 +49,7 @@ from pathlib import Path
 from ..errors import ConfigError, check_choice, one_line
 from ..files import atomic_write_bytes
 
-UNITS = ("auto", "word", "char")
+UNITS = ("auto", "word", "char", "learned")
 #: Sub-words an ``[UNK]`` word counts for when candidates are scored: losing a word costs more than
 #: splitting it (an ordinary word rarely has more than four pieces).
 UNK_COST = 10
@@ -360,6 +367,32 @@ def choose_unit(entries: Sequence[tuple[tuple[PreToken, ...], int]], unit: str) 
     return chosen, f"auto: {share:.0%} of the words are CJK", share
 
 
+def learned_units(wp: WordPiece, entries: Sequence[tuple[tuple[PreToken, ...], int]], size: int,
+                  min_count: int = 2) -> list[str]:
+    """The tokens of a WordPiece vocabulary of ``size`` entries learned on the corpus's pre-tokens
+    (``tokenizers``' ``WordPieceTrainer``; each pre-token fed as often as it occurs; no normalizer or
+    pre-tokenizer of its own: the pre-tokens are normalized already) that ``wp`` lacks, in the
+    trainer's order; ``min_count``: the trainer's minimum frequency of a merge."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token=wp.unk_token, continuing_subword_prefix=wp.prefix,
+                                           max_input_chars_per_word=wp.max_chars))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    trainer = trainers.WordPieceTrainer(vocab_size=size, min_frequency=min_count, special_tokens=[wp.unk_token],
+                                        continuing_subword_prefix=wp.prefix, show_progress=False)
+
+    def lines():
+        for pre_tokens, n in entries:
+            for p in pre_tokens:
+                if p.text and not any(c.isspace() for c in p.text) and len(p.text) <= wp.max_chars:
+                    for k in range(0, n, 512):  # one pre-token n times, 512 to a line
+                        yield " ".join([p.text] * min(512, n - k))
+
+    tokenizer.train_from_iterator(lines(), trainer=trainer)
+    learned = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    return [t for t, _ in learned if t != wp.unk_token and not wp.is_token(t)]
+
+
 def plan_vocabulary(wp: WordPiece, words: Counter, max_new: int = 3000, min_count: int = 2,
                     unit: str = "auto") -> VocabPlan:
     """Rank the tokens that would cut ``[UNK]`` words and sub-words per word on a corpus (``words``:
@@ -370,6 +403,10 @@ def plan_vocabulary(wp: WordPiece, words: Counter, max_new: int = 3000, min_coun
         raise ConfigError(f"min_count must be at least 1, got {min_count}")
     entries = analyse(wp, words)
     unit, reason, share = choose_unit(entries, unit)
+    learned = None
+    if unit == "learned":
+        units = learned_units(wp, entries, max(wp.size, 4 * max_new), min_count)
+        learned = wp.with_vocab(wp.extended_vocab(units)[0]) if units else None
     count: Counter = Counter()
     saved: defaultdict[str, float] = defaultdict(float)
     kind: dict[str, str] = {}
@@ -391,6 +428,11 @@ def plan_vocabulary(wp: WordPiece, words: Counter, max_new: int = 3000, min_coun
             if unit == "word":
                 if len(p.text) <= wp.max_chars:
                     credit(p.text, n, n * (cost - 1), "word")
+            elif unit == "learned":
+                if learned is not None and (new := learned.pieces(p.text)) is not None and len(new) < cost:
+                    fresh = [t for t in dict.fromkeys(new) if not wp.is_token(t)]
+                    for t in fresh:
+                        credit(t, n, n * (cost - len(new)) / len(fresh), "learned")
             else:
                 forms = [u if i == 0 else wp.prefix + u for i, u in enumerate(p.units)]
                 missing = [f for f in dict.fromkeys(forms) if not wp.is_token(f)]
