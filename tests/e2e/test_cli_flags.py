@@ -149,6 +149,22 @@ CALLS: dict[str, list[str]] = {
         "--max-epochs", "2", "--average-last", "2", "--layer-decay", "0.8", "--time-budget-minutes", "30",
         "--batch-size", "4", "--max-length", "16", "--dev-fraction", "0.25", "--device", "cpu", "--precision", "fp32",
     ],
+    # ---- adapt: extension then pretraining, with most of the flags it shares with vocab and pretrain
+    "adapt": [
+        "adapt", "--text", "{vtext_xz}", "--train", "{train}", "--out", "{a1}", "--model", "{bert}", "--max-new", "3",
+        "--min-count", "2", "--unit", "word", "--max-words", "1000", "--measure", "{vtext}", "--format", "auto",
+        "--max-steps", "4", "--epochs", "5", "--lr", "1e-3", "--head-lr", "2e-3", "--batch-size", "4",
+        "--accumulate", "1", "--warmup", "0.0", "--weight-decay", "0.0", "--precision", "fp32", "--seed", "9",
+        "--save-every", "1", "--keep-checkpoints", "2", "--keep-checkpoints-after", "--device", "cpu",
+        "--max-length", "16", "--mlm-probability", "0.2", "--whole-word-mask", "--softmax", "corpus",
+        "--dev-fraction", "0.25", "--threads", "{threads}", "--no-resume", "--nproc", "1", "--eval-every", "2",
+        "--time-budget-minutes", "30",
+    ],
+    "adapt_config": [
+        "adapt", "--config", "{adapt_toml}", "--out", "{a2}", "--dev-text", "{pt_b}", "--batch-tokens", "20",
+        "--token-mask", "--remove-checkpoints-after", "--resume", "--epochs", "auto", "--max-epochs", "2",
+        "--patience", "2", "--average-last", "1", "--layer-decay", "0.9",
+    ],
     # ---- evaluate
     "evaluate_ner": [
         "evaluate", "{o1}", "{test}", "--json", "{eval_json}", "--errors", "{errors_jsonl}", "--batch-size", "2",
@@ -332,7 +348,8 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     Path(p["doc_lines"]).write_text("show me films with drew barrymore\nmovies from the 1980s\n\n"
                                     "films directed by steven spielberg\nwhat movies star bruce willis\n")
     p.update(p1=str(d / "p1"), p2=str(d / "p2"), p_nproc=str(d / "p_nproc"), pt_toml=str(d / "pretrain.toml"))
-    p.update(p4=str(d / "p4"), p5=str(d / "p5"), o_steps=str(d / "o_steps"))
+    p.update(p4=str(d / "p4"), p5=str(d / "p5"), o_steps=str(d / "o_steps"), a1=str(d / "a1"), a2=str(d / "a2"),
+             adapt_toml=str(d / "adapt.toml"))
     p["pt_xz"] = str(d / "pretrain.txt.xz")  # 20 texts, xz-compressed
     Path(p["pt_xz"]).write_bytes(lzma.compress("".join(" ".join(w) + "\n" for w, _ in TINY_SENTENCES * 4).encode()))
     p["pt_a"] = str(d / "pretrain-a.txt")  # 12 texts
@@ -807,6 +824,50 @@ def test_pretrain_reads_a_compressed_corpus_with_a_step_cap(paths):
     assert log["train"]["stopped"]["reason"] == "max_steps" and log["train"]["stopped"]["step"] == 3
     assert log["config"]["softmax"] == "full" and "softmax over the whole vocabulary" in r.err
     assert "by a hash of each text" in r.err
+
+
+def test_adapt_flags_reach_the_extension_and_the_pretraining(paths):
+    """adapt: --max-new, --unit, --min-count, --max-words and --measure reach the extension (the
+    words of --text and --train counted); the loop and masking flags reach the pretraining run it
+    starts from the extended encoder (its train_log.json); --keep-checkpoints-after keeps the
+    extended checkpoint and the checkpoints."""
+    r = ok(run_cli("adapt", paths))
+    out = Path(paths["a1"])
+    record = read_json(out / "adapt.json")
+    extension = record["extension"]  # tarantino, kubrick (three times each), fellini (twice): --min-count 2
+    assert extension["added"] == 3 and extension["unit"] == "word"  # --max-new 3, --unit word
+    assert "counting:" not in r.err and record["config"]["max_words"] == 1000 and record["config"]["min_count"] == 2
+    assert record["measured"][0]["file"] == paths["vtext"]  # --measure
+    log = read_json(out / "train_log.json")
+    config, training = log["config"], log["training"]
+    assert config["model"] == str(out / "extended") and config["text"] == [paths["vtext_xz"], paths["train"]]
+    assert (training["max_steps"], training["epochs"], training["lr"], training["head_lr"], training["seed"]) == (
+        4, 5, 1e-3, 2e-3, 9)
+    assert (config["mlm_probability"], config["whole_word_mask"], config["softmax"], config["dev_fraction"]) == (
+        0.2, True, "corpus", 0.25)
+    assert training["eval_every"] == 2 and training["time_budget_s"] == 1800.0 and config["threads"] == FLAG_THREADS
+    assert log["train"]["stopped"]["reason"] == "max_steps"
+    assert (out / "extended" / "vocab_extension.json").is_file()  # --keep-checkpoints-after
+    assert len(list((out / "checkpoints").glob("step-*.pt"))) == 2  # --save-every 1, --keep-checkpoints 2
+
+
+def test_adapt_config_file_with_flag_overrides(paths):
+    """adapt --config FILE: the file's options with flags on top (--dev-text, --batch-tokens,
+    --token-mask, epochs auto with --max-epochs and --patience, averaging, layer decay); --resume
+    into a new directory starts from the beginning; --remove-checkpoints-after."""
+    Path(paths["adapt_toml"]).write_text(
+        f'text = ["{paths["vtext"]}"]\nmodel = "{paths["bert"]}"\nmax_steps = 3\nmax_new = 2\nbatch_size = 4\n'
+        f'max_length = 16\nwhole_word_mask = true\ndevice = "cpu"\nprecision = "fp32"\n')
+    r = ok(run_cli("adapt_config", paths))
+    out = Path(paths["a2"])
+    log = read_json(out / "train_log.json")
+    training = log["training"]
+    assert log["config"]["dev_text"] == paths["pt_b"] and log["data"]["dev"] == 4  # --dev-text
+    assert training["batch_tokens"] == 20 and "masking 15% of sub-tokens" in r.err  # --batch-tokens, --token-mask
+    assert (training["epochs"], training["patience"], training["average_last"], training["layer_decay"]) == (2, 2, 1, 0.9)
+    assert training["max_steps"] == 3 and read_json(out / "adapt.json")["extension"]["added"] == 2  # from the file
+    assert "starting from the beginning" in r.err  # --resume with nothing to resume
+    assert not (out / "checkpoints").exists() and not (out / "extended").exists()  # --remove-checkpoints-after
 
 
 def test_pretrain_nproc_launches_torchrun(paths, monkeypatch):

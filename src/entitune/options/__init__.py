@@ -7,9 +7,10 @@ from .inference import (EvaluateConfig, ExportConfig, PackageConfig, PredictConf
                         ScorerOptions, ServeConfig, ServeLimits, parse_shard)
 from .tools import ConvertConfig, DoctorConfig, SplitConfig, VocabExtendConfig, VocabOptions, VocabPlanConfig
 from .training import FinetuneConfig, LoopOptions, PretrainConfig, TuneConfig
+from .adapt import AdaptConfig
 
 __all__ = [
-    "AUTO_CONTEXT", "AUTO_EPOCHS", "AUTO_PATIENCE", "CLASSIFY_PROBE_EPOCHS", "DEVICES", "ConvertConfig", "DoctorConfig",
+    "AdaptConfig", "AUTO_CONTEXT", "AUTO_EPOCHS", "AUTO_PATIENCE", "CLASSIFY_PROBE_EPOCHS", "DEVICES", "ConvertConfig", "DoctorConfig",
     "EvaluateConfig", "ExportConfig", "FinetuneConfig", "LoopOptions", "OptionError", "Options", "PackageConfig",
     "PredictConfig", "PretrainConfig", "ReadOptions", "ReportConfig", "ScorerOptions", "ServeConfig", "ServeLimits",
     "Spec", "SplitConfig", "TuneConfig", "VocabExtendConfig", "VocabOptions", "VocabPlanConfig", "build_config",

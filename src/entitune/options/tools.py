@@ -132,7 +132,7 @@ class VocabOptions(Options):
                             high=1_000_000_000)
     measure: tuple[str, ...] = option((), "files measured before and after adding the tokens, never used to choose them "
                                 "(the labelled test file): [UNK] words and sub-words per word", group="input",
-                                input_file=True, many=True, parse=parse_texts, metavar="FILE")
+                                input_file=True, many=True, parse=parse_texts, metavar="FILE", default_help="none")
 
 
 @dataclass(frozen=True, kw_only=True)

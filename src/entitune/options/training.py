@@ -185,8 +185,8 @@ class LoopOptions(Options):
     dev_fraction: float | None = option(
         None, "share of the training data held out as dev when no dev file is given", group="data", low=0.0, high=1.0,
         high_open=True, default_help="train: 0.1 when dev chooses something (several epochs or evaluations, patience, "
-        "averaging, a multi-label threshold), else 0 (one epoch uses all the data); pretrain: 0.05, each text's side decided by a hash of its words, "
-        "whatever the files' order")
+        "averaging, a multi-label threshold), else 0 (one epoch uses all the data); pretrain: 0.05 (adapt: 0.01), each text's side decided by a hash of "
+        "its words, whatever the files' order")
     max_length: int = option(128, "sub-tokens per window, special tokens included; longer inputs become several "
                              "overlapping windows (at most the encoder's positions)", group="model", low=3,
                              high=1_000_000)
@@ -392,19 +392,28 @@ class PretrainConfig(LoopOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.text:
+        if not self.corpus_files:
             raise ConfigError("text: give at least one text file to pretrain on")
         if self.dev_text is not None and self.dev_fraction is not None:
             raise ConfigError("give dev_text (a dev file) or dev_fraction (a share of the texts held out), not both")
         if (self.patience or self.epochs == AUTO_EPOCHS) and self.held_out == 0.0 and self.dev_text is None:
             raise ConfigError("patience and epochs auto stop on the dev loss: give dev_text or a dev_fraction above 0")
 
+    #: the share of the texts held out as dev when ``dev_fraction`` is not given
+    DEV_FRACTION = PRETRAIN_DEV_FRACTION
+
+    @property
+    def corpus_files(self) -> tuple[str, ...]:
+        """The files whose texts are pretrained on, in the order they are read."""
+        return tuple(self.text)
+
     @property
     def held_out(self) -> float:
-        """The share of the texts held out as dev: none with a dev file, else as given (default 0.05)."""
+        """The share of the texts held out as dev: none with a dev file, else as given (default
+        ``DEV_FRACTION``)."""
         if self.dev_text is not None:
             return 0.0
-        return PRETRAIN_DEV_FRACTION if self.dev_fraction is None else self.dev_fraction
+        return self.DEV_FRACTION if self.dev_fraction is None else self.dev_fraction
 
 
 @dataclass(frozen=True, kw_only=True)
