@@ -52,9 +52,9 @@ E2E = ["tests/e2e/test_cli_flags.py", "tests/e2e/test_options_gate.py", "tests/e
 EXTRA_TESTS: dict[str, list[str]] = {
     "base": ["tests/unit/test_config.py", "tests/unit/test_fixtures.py", "tests/unit/data", "tests/e2e/test_faults.py",
              "tests/e2e/test_input_hardening_cli.py"],
-    "options": ["tests/unit/test_config.py", "tests/unit/train/test_training_controls.py", "tests/e2e/test_options_gate.py",
+    "options": ["tests/unit/test_reference_golden.py", "tests/unit/test_config.py", "tests/unit/train/test_training_controls.py", "tests/e2e/test_options_gate.py",
                 "src/entitune/options"],
-    "cli": ["tests/unit/test_cli_help.py", "tests/unit/test_layers.py", *E2E],
+    "cli": ["tests/unit/test_reference_golden.py", "tests/unit/test_cli_help.py", "tests/unit/test_layers.py", *E2E],
     "recipes": E2E,
     "artifact": ["tests/unit/model", "tests/unit/vocab"],
     "train": ["tests/unit/train"],
