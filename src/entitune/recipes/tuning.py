@@ -31,6 +31,7 @@ try:
 except ImportError:  # an optional extra: one line, not a traceback
     raise ConfigError("tune needs Optuna: pip install 'entitune[tune]'") from None
 
+from ..artifact.hub import resolve_encoder
 from ..files import RunLock, atomic_write_text
 from ..train.progress import Silent
 from ..terminal import Console
@@ -116,6 +117,7 @@ def tune(config: TuneConfig, console: Console | None = None) -> TuneResult:
     out = Path(config.out)
     # the shared options, checked before a study is made (with the test file: it must be there)
     shared = build_config(FinetuneConfig, {**base, "out": str(out / TRIALS_DIR / "check")}, "options")
+    resolve_encoder(shared.model)  # the encoder of every trial, once, before a study is made (a Hub name: fetched now)
     space = load_space(config.space, fixed=set(config.base), task=resolve_task(shared), console=console)
     lock = RunLock(out, console.note).acquire()
     try:
