@@ -141,15 +141,43 @@ def test_a_hub_checkpoint_that_needs_its_own_code_is_refused_like_a_local_one(ca
     assert "*.py" not in hub.HUB_FILES and not any(p.endswith(".py") or p == "*" for p in hub.HUB_FILES)
 
 
-def test_a_tagger_from_a_hub_name_is_named_by_its_repository(cached_bert, tiny_bert):
-    """The model records the repository as its encoder's name (not the model card's title or the
-    snapshot's hash), with the same weights hash as the local copy."""
-    from entitune import Tagger
+@pytest.mark.parametrize("kind", ["tagger", "classifier", "masked_lm"])
+def test_each_constructor_takes_a_hub_name_and_records_the_repository(cached_bert, tiny_bert, kind):
+    """``Tagger``, ``Classifier`` and ``MaskedLM.from_encoder`` take a Hub name; the model records
+    the repository as its encoder's name (not the model card's title or the snapshot's hash), with
+    the same weights hash as the local copy."""
+    from entitune import Classifier, Tagger
     from entitune.artifact.model_dir import encoder_identity
+    from entitune.model.masked_lm import MaskedLM
 
-    tagger = Tagger.from_encoder(REPO, ["O", "B-X", "I-X"], max_length=16, stride=4)
-    assert tagger.settings.encoder == REPO
-    assert tagger.settings.encoder_sha256 == encoder_identity(tiny_bert)[1]
+    make = {"tagger": lambda: Tagger.from_encoder(REPO, ["O", "B-X", "I-X"], max_length=16, stride=4),
+            "classifier": lambda: Classifier.from_encoder(REPO, ["a", "b"], max_length=16, stride=4),
+            "masked_lm": lambda: MaskedLM.from_encoder(REPO, max_length=16)}[kind]
+    settings = make().settings
+    assert settings.encoder == REPO
+    assert settings.encoder_sha256 == encoder_identity(tiny_bert)[1]
+
+
+def test_doctor_and_vocab_take_a_hub_name(cached_bert, tmp_path):
+    """doctor (``--model`` and ``--compare``), vocab plan and vocab extend read a cached repository
+    by name; reports name it as asked, and the extended checkpoint records its base repository."""
+    from entitune.options import DoctorConfig, VocabExtendConfig, VocabPlanConfig
+    from entitune.recipes import doctor, vocab_extend, vocab_plan
+    from entitune.terminal import Console
+    from tests.helpers.data import TINY_SENTENCES, write_bio
+
+    quiet = Console(quiet=True)
+    annotated = write_bio(tmp_path / "train.bio", TINY_SENTENCES)
+    report = doctor(DoctorConfig(data=[str(annotated)], model=f"{REPO}@main", compare=REPO), quiet)
+    assert report["model"] == f"{REPO}@main" and report["files"][0]["unk_words"]["compare"]["model"] == REPO
+    text = tmp_path / "text.txt"
+    text.write_text("show me tarantino films\ntarantino with kubrick\nkubrick and tarantino\n")
+    plan = vocab_plan(VocabPlanConfig(data=[str(text)], model=REPO, min_count=2, format="text"), quiet)
+    assert plan["model"] == REPO and plan["chosen"] >= 1
+    record = vocab_extend(VocabExtendConfig(add_from=[str(text)], out=str(tmp_path / "ext"), model=f"{REPO}@{COMMIT}",
+                                            min_count=2, format="text"), quiet)
+    assert record["base"]["name"] == REPO
+    assert record["base_model"] == {"repo": REPO, "revision": COMMIT, "commit": COMMIT}
 
 
 def test_the_model_card_names_the_base_model_only_when_it_came_from_the_hub(tiny_tagger_dir):
@@ -158,4 +186,11 @@ def test_the_model_card_names_the_base_model_only_when_it_came_from_the_hub(tiny
     front = hub_card.split("---\n")[1]
     assert f"base_model: {REPO}\n" in front
     assert "base_model" not in model_card(tiny_tagger_dir, log)
+    # the short card of a pretraining run too
+    from entitune.recipes.pretraining import model_card as pretraining_card
+
+    pretrain_log = {"config": {"text": ["a.txt"]}, "model": {}, "data": {"train": 3}, "train": {}}
+    record = {"repo": REPO, "revision": None, "commit": COMMIT}
+    assert f"base_model: {REPO}\n" in pretraining_card(tiny_tagger_dir, {**pretrain_log, "base_model": record})
+    assert "base_model" not in pretraining_card(tiny_tagger_dir, pretrain_log)
 
