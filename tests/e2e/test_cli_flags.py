@@ -415,6 +415,7 @@ def test_train_flags_reach_the_run(ner_run, paths):
     assert log["task"] == "ner"  # --task
     assert config["format"] == "bio" and config["device"] == "cpu"  # --format, --device
     assert model["encoder"] == Path(paths["bert"]).name  # --model
+    assert "base_model" not in log  # --model DIR: no Hub repository to record (tests/e2e/test_hub.py for names)
     assert model["head"] == "crf"  # --head
     assert model["scheme"] == "BIOES" and {"S-YEAR", "E-ACTOR"} <= set(model["labels"])  # --scheme: learns S-/E- tags
     assert model["constrained"] is False  # --unconstrained

@@ -2,7 +2,8 @@
 the run's ``train_log.json`` content and the directory's own files, never from hand-written numbers.
 
 It says what the model does (task, labels), what it was built from (the encoder by name and hash,
-the training files by name and size, the key settings), how well it did (dev and test scores),
+and in the front matter's ``base_model`` its Hub repository when it came from one, the training
+files by name and size, the key settings), how well it did (dev and test scores),
 what it is for and where it stops, and how to load it: ``entitune.load``, ``entitune predict``,
 and ``transformers.pipeline`` where transformers computes the same thing (else why it refuses).
 """
@@ -38,7 +39,7 @@ def model_card(directory: str | Path, log: Mapping) -> str:
     task = settings.get("task", "ner")
     works = bool(config.get("architectures")) and REFUSAL_KEY not in config
     sections = [
-        _front_matter(task, works),
+        _front_matter(task, works, base_model(log)),
         _summary(name, task, settings, log),
         _labels(task, settings),
         _encoder(settings, config),
@@ -52,8 +53,18 @@ def model_card(directory: str | Path, log: Mapping) -> str:
 
 
 # ---------------------------------------------------------------------------------- sections
-def _front_matter(task: str, works: bool) -> str:
+def base_model(log: Mapping) -> str | None:
+    """The Hub repository a run's encoder came from (``train_log.json``'s ``base_model.repo``), for
+    the card's ``base_model`` key; None for an encoder from a local directory."""
+    record = log.get("base_model")
+    repo = record.get("repo") if isinstance(record, Mapping) else None
+    return repo if isinstance(repo, str) and repo else None
+
+
+def _front_matter(task: str, works: bool, base: str | None = None) -> str:
     lines = ["---"]
+    if base:  # the Hub links a model to the one it was fine-tuned from by this key
+        lines.append(f"base_model: {base}")
     if works:
         lines += ["library_name: transformers", f"pipeline_tag: {PIPELINE_TASKS[task]}"]
     lines += ["tags:", "- entitune", f"- {PIPELINE_TASKS[task]}"] + (["- ner"] if task == "ner" else [])

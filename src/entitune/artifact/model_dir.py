@@ -129,10 +129,13 @@ def is_onnx_export(directory: str | Path) -> bool:
 
 
 def check_checkpoint(directory: str | Path) -> Path:
-    """``directory`` as a Path if it is a local checkpoint with ``config.json`` and safetensors weights."""
+    """``directory`` as a Path if it is a checkpoint with ``config.json`` and safetensors weights (a
+    Hub name becomes such a directory first: ``hub.resolve_encoder``)."""
     path = Path(directory)
+    if not path.exists():
+        raise not_a_model(path, "no such directory")
     if not (path / CONFIG_FILE).is_file():
-        raise not_a_model(path, f"not a model directory (no {CONFIG_FILE}); entitune loads local checkpoints only")
+        raise not_a_model(path, f"not a model directory (no {CONFIG_FILE})")
     if not (path / WEIGHTS_FILE).is_file():
         raise not_a_model(path, f"no {WEIGHTS_FILE}; entitune loads weights from safetensors only")
     return path
@@ -157,14 +160,15 @@ def encoder_positions(directory: str | Path) -> int | None:
     return positions - 2 if config.get("model_type") in _OFFSET_POSITIONS else positions
 
 
-def check_max_length(directory: str | Path, max_length: int) -> None:
+def check_max_length(directory: str | Path, max_length: int, name: str | None = None) -> None:
     """Refuse, in one line, windows longer than the encoder has positions for (before any data loads:
-    such a window would crash the model on the first long input)."""
+    such a window would crash the model on the first long input). ``name``: how the message names
+    the encoder (a Hub name); default: the directory's name."""
     positions = encoder_positions(directory)
     if positions is not None and max_length > positions:
+        where = name or display_name(directory)
         raise ConfigError(f"max_length {max_length} is more than the {positions} positions of the encoder in "
-                          f"{display_name(directory)}; use --max-length {positions} or less (longer inputs become "
-                          "several windows)")
+                          f"{where}; use --max-length {positions} or less (longer inputs become several windows)")
 
 
 def load_hf_config(directory: str | Path):
