@@ -8,6 +8,7 @@
 - JSONL: ``{"text": ..., "label": ...}`` per line, or ``{"text": ..., "labels": [...]}`` for
   multi-label data (a text may then have no label); other keys (ids) are ignored.
 - ``label<TAB>text`` lines are TSV without a header.
+- Label Studio's JSON export and doccano's JSONL (``annotations``): their ``choices`` and class names.
 
 Every problem is ``DataFormatError(path, line, why)``: a missing label, an empty text, a row of the
 wrong width, bad JSON, text that is not UTF-8. Nothing is half-read: a reader returns all rows or
@@ -25,9 +26,10 @@ from pathlib import Path
 from ..errors import DataFormatError, check_choice
 from ..types import TextExample
 from ._lines import iter_lines, json_line, not_utf8, read_bytes
-from .sniff import head_lines
+from .annotations import read_doccano_texts, read_labelstudio_texts
+from .sniff import head_lines, json_head_kind
 
-TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl")
+TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl", "labelstudio", "doccano")
 #: header names taken as the label column, in this order
 LABEL_NAMES = ("label", "labels", "class", "category", "target")
 #: header names taken as the text column(s) when no ``text_columns`` are given
@@ -58,6 +60,10 @@ def read_texts(path: str | Path, format: str = "auto", text_columns: Sequence[in
         format = sniff_text_format(path)
     if format == "jsonl":
         examples, multi = _read_jsonl(path)
+    elif format == "labelstudio":
+        examples, multi = read_labelstudio_texts(path)
+    elif format == "doccano":
+        examples, multi = read_doccano_texts(path)
     else:
         examples, multi = _read_delimited(path, "\t" if format == "tsv" else ",", text_columns, label_column), False
     if not examples:
@@ -67,12 +73,12 @@ def read_texts(path: str | Path, format: str = "auto", text_columns: Sequence[in
 
 
 def sniff_text_format(path: str) -> str:
-    """``jsonl``, ``tsv`` or ``csv`` from the file's first non-empty line."""
+    """``labelstudio``, ``doccano``, ``jsonl``, ``tsv`` or ``csv`` from the file's first non-empty line."""
     first = next((line for line in head_lines(path) if line.strip()), "")
     if not first:
         raise DataFormatError(path, None, "empty file: no texts found")
-    if first.lstrip().startswith("{"):
-        return "jsonl"
+    if (kind := json_head_kind(first)) is not None:
+        return kind
     return "tsv" if "\t" in first else "csv"
 
 
