@@ -105,15 +105,29 @@ def _column(spec: int | str, names: list[str] | None, width: int, path: str, wha
     return index % width
 
 
-def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> list[TextExample]:
+@dataclass(frozen=True)
+class DelimitedLayout:
+    """A CSV/TSV file as its reader sees it: each non-blank row with its first and last line
+    (``(first, last, fields)``; a quoted field may span lines), whether the first row is a header,
+    the label's column and the text's columns."""
+
+    rows: list[tuple[int, int, list[str]]]
+    has_header: bool
+    label_at: int
+    text_at: list[int]
+
+
+def delimited_layout(path: str, delimiter: str, text_columns=None, label_column=None) -> DelimitedLayout | None:
+    """The rows and columns of a labelled CSV/TSV file (see the module docstring for the rules),
+    or None for a file of blank lines."""
     text = _decode(path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows: list[tuple[int, list[str]]] = []
+    rows: list[tuple[int, int, list[str]]] = []
     start = 1
     try:
         for row in reader:
             if any(field.strip() for field in row):
-                rows.append((start, row))
+                rows.append((start, reader.line_num, row))
             start = reader.line_num + 1
     except csv.Error as exc:
         if "unexpected end" in str(exc):
@@ -124,8 +138,8 @@ def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> li
             why = f"not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({exc})"
         raise DataFormatError(path, start, why) from None
     if not rows:
-        return []
-    first_line, first = rows[0]
+        return None
+    first_line, _, first = rows[0]
     lowered = [f.strip().lower() for f in first]
     named = {str(c).strip().lower() for c in [*(text_columns or []), label_column] if isinstance(c, str)}
     has_header = any(name in lowered for name in LABEL_NAMES) or bool(named & set(lowered))
@@ -145,6 +159,16 @@ def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> li
         text_at = [names.index(next(n for n in TEXT_NAMES[:5] if n in names))]
     else:
         text_at = [i for i in range(width) if i != label_at]
+    return DelimitedLayout(rows, has_header, label_at, text_at)
+
+
+def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> list[TextExample]:
+    layout = delimited_layout(path, delimiter, text_columns, label_column)
+    if layout is None:
+        return []
+    has_header, label_at, text_at = layout.has_header, layout.label_at, layout.text_at
+    rows = [(line, row) for line, _, row in layout.rows]
+    width = len(rows[0][1])
     examples: list[TextExample] = []
     for line, row in rows[1:] if has_header else rows:
         if len(row) != width:
