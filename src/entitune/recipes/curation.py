@@ -181,7 +181,8 @@ def _cross_predict(config: AuditConfig, task: str, examples, out: Path, console:
             text = "".join(json.dumps({"text": e.text, "label": e.labels[0]}, ensure_ascii=False) + "\n" for e in rest)
         atomic_write_text(text, train_file)
         values = {"seed": config.seed, **base, "task": task, "train": str(train_file), "format": fmt,
-                  "out": str(directory / "model"), "resume": True}
+                  "out": str(directory / "model"),
+                  "resume": (directory / "model").exists()}  # a fold trained (or begun) before: reused
         fold_config = build_config(FinetuneConfig, values, "train options")
         console.note(f"fold {fold + 1}/{config.folds}: training on {len(rest)}, judging {len(held)}")
         from .training import finetune
