@@ -11,10 +11,10 @@ above random after the first round) to JSON, and a PNG plot beside it.
 
 NER (MIT Movie: entity F1) or classification (AG News: accuracy):
 
-  python bench/active_learning.py --task ner --start 200 --step 200 --until 2000 --seeds 1 2 3 \\
-      --out bench/results/active_learning_mit.json
-  python bench/active_learning.py --task classify --start 200 --step 200 --until 2000 --seeds 1 2 3 \\
-      --limit-pool 20000 --out bench/results/active_learning_ag_news.json
+  cd bench && python active_learning.py --task ner --start 200 --step 200 --until 2000 --seeds 1 2 3 \\
+      --out results/active_learning_mit.json
+  cd bench && python active_learning.py --task classify --start 200 --step 200 --until 2000 --seeds 1 2 3 \\
+      --limit-pool 20000 --out results/active_learning_ag_news.json
 
 --set NAME=VALUE passes an 'entitune train' option to every round's training (default batch size 16:
 200 sentences are 13 steps an epoch).
