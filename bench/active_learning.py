@@ -16,8 +16,8 @@ NER (MIT Movie: entity F1) or classification (AG News: accuracy):
   cd bench && python active_learning.py --task classify --start 200 --step 200 --until 2000 --seeds 1 2 3 \\
       --limit-pool 20000 --out results/active_learning_ag_news.json
 
---set NAME=VALUE passes an 'entitune train' option to every round's training (default batch size 16:
-200 sentences are 13 steps an epoch).
+--set NAME=VALUE passes an 'entitune train' option to every round's training (default batch size 8:
+200 sentences are 25 optimizer steps an epoch).
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def train_and_score(task: str, labelled, test_file: Path, work: Path, seed: int,
     from entitune.terminal import Console
 
     train_file = write(task, labelled, work / ("train.conll" if task == "ner" else "train.jsonl"))
-    values = {"batch_size": 16, "precision": "fp32", **options, "train": str(train_file), "test": str(test_file),
+    values = {"batch_size": 8, "precision": "fp32", **options, "train": str(train_file), "test": str(test_file),
               "out": str(work / "model"), "task": task, "format": "conll" if task == "ner" else "jsonl",
               "seed": seed, "dev_fraction": 0.0, **({"model": str(start_from)} if start_from is not None else {})}
     result = finetune(build_config(FinetuneConfig, values, "bench"), Console(quiet=True))
