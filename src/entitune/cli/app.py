@@ -10,11 +10,11 @@ import typer
 
 from .._version import __version__
 from ..errors import ENVIRONMENT_ERRNOS, EntituneError, output_error
-from ..options import (ConvertConfig, DoctorConfig, EvaluateConfig, ExportConfig, FinetuneConfig, PackageConfig,
-                       PredictConfig, PretrainConfig, ReportConfig, ServeConfig, SplitConfig, TuneConfig,
+from ..options import (AuditConfig, ConvertConfig, DoctorConfig, EvaluateConfig, ExportConfig, FinetuneConfig, PackageConfig,
+                       PredictConfig, PretrainConfig, ReportConfig, SelectConfig, ServeConfig, SplitConfig, TuneConfig,
                        VocabExtendConfig, VocabPlanConfig)
 from ..terminal import prepare_process, report_error
-from . import convert, doctor, evaluate, export, package, predict, pretrain, report, serve, split, train, tune, vocab
+from . import audit, convert, doctor, evaluate, export, package, predict, pretrain, report, select, serve, split, train, tune, vocab
 from .generate import command
 
 app = typer.Typer(
@@ -66,6 +66,9 @@ VERBS: list[tuple[str, type, object, dict]] = [
     ("tune", TuneConfig, tune.tune, {"config_file": True, "set_flag": True, "into": "base",
                                      "also": tuple((FinetuneConfig, name) for name in TuneConfig.TRAIN_FLAGS)}),
     ("pretrain", PretrainConfig, pretrain.pretrain, {"config_file": True, "trailing": "text"}),
+    ("audit", AuditConfig, audit.audit, {"config_file": True, "set_flag": True, "into": "base",
+                                         "also": tuple((FinetuneConfig, name) for name in AuditConfig.TRAIN_FLAGS)}),
+    ("select", SelectConfig, select.select, {}),
     ("vocab plan", VocabPlanConfig, vocab.plan, {}),
     ("vocab extend", VocabExtendConfig, vocab.extend, {}),
 ]

@@ -15,7 +15,7 @@ from .inference import ReadOptions, json_option
 from .training import CORPUS_FORMAT_HELP, MODEL_SOURCES, model_option
 
 ANNOTATED_FORMAT_HELP = ("conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens+tags or text+entities) | gmb | "
-                         "weibo | klue | kmou; auto: from the first lines")
+                         "weibo | klue | kmou | labelstudio | doccano; auto: from the first lines")
 
 
 def data_files_option(help: str) -> Any:
