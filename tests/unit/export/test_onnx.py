@@ -17,8 +17,7 @@ from entitune import OnnxScorer, Predictor, Tagger, TorchScorer  # noqa: E402
 from entitune.backends import load_scorer  # noqa: E402
 from entitune.encode import collate  # noqa: E402
 from entitune.errors import ExportError  # noqa: E402
-from entitune.export import WordVectorGraph, export_and_rescore, export_onnx  # noqa: E402
-from entitune.artifact import model_dir  # noqa: E402
+from entitune.export import ScoreGraph, export_and_rescore, export_onnx  # noqa: E402
 from entitune.tags import label_set  # noqa: E402
 from entitune.types import Sentence  # noqa: E402
 from tests.helpers.data import TINY_SENTENCES, WORDS, entity_spans, gold_entities  # noqa: E402
@@ -124,20 +123,22 @@ def test_worker_errors_reach_the_caller(tiny_tagger_dir, tmp_path):
 
 @pytest.mark.parametrize("features", ["finetune", "frozen-sum4"])
 def test_exported_forward_matches_the_model(tiny_bert, features):
+    """The exported network (``ScoreGraph``: encoder, gather, head) gives the model's own scores at
+    every real word, with the last layer at word starts only where that applies."""
     labels = label_set([t for _, ts in TINY_SENTENCES for t in ts])
     tagger = Tagger.from_encoder(tiny_bert, labels, features=features, max_length=16, stride=4).eval()
     # unequal lengths (padding), a word of several sub-tokens
     batch = collate(tagger.word_encoder.encode([WORDS[:3], ["barrymore", "1980s"] + WORDS[:6], ["x"]]), tagger.pad_id)
-    wrapper = WordVectorGraph(copy.deepcopy(tagger)).eval()
+    wrapper = ScoreGraph(copy.deepcopy(tagger)).eval()
     # the last layer runs at word starts only where its input is one layer's output
     assert (wrapper.last is not None) == (features == "finetune")
-    args = [batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "word_starts")]
+    args = [batch[k] for k in wrapper.inputs]
     with torch.no_grad():
-        expected = tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
-                                       batch["token_type_ids"])
+        expected = tagger(batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["word_mask"],
+                          batch["token_type_ids"])
         got = wrapper(*args)
     real = batch["word_mask"]
-    assert got.shape == expected.shape
+    assert got.shape == expected.shape == (*real.shape, len(labels))
     assert torch.allclose(got[real], expected[real], atol=1e-5)
 
 
@@ -181,6 +182,7 @@ def test_word_features_export_tags_like_pytorch(tiny_bert, tmp_path, mode, head)
     export_onnx(tagger, tmp_path / "onnx")
     graph = onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph
     extra = {"shape": ["word_shapes"], "chars": ["word_chars"], "shape+chars": ["word_shapes", "word_chars"]}[mode]
+    extra += ["word_mask"] if head == "bilstm-crf" else []  # the BiLSTM reads each sentence's length
     assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "token_type_ids", "word_starts", *extra]
     exported = load_scorer(tmp_path / "onnx")
     assert exported.word_encoder.features.mode == mode
@@ -203,14 +205,14 @@ def test_int8_export_is_rescored_and_tags_every_word(tiny_tagger_dir, tmp_path):
 
 
 def _export_with_bias(label: str, bias: float):
-    """``export_onnx``, then the export's head gets ``bias`` for ``label``: a real export whose
+    """``export_onnx`` of the model with ``bias`` for ``label`` in its head: a real export whose
     tagging differs from its model's by a known, deterministic change (-1e4: it never says ``label``)."""
 
     def export(model, out, quantize="none"):
-        export_onnx(model, out, quantize)
-        state = model_dir.load_safetensors(out / model_dir.HEAD_FILE)
-        state["classifier.bias"][model.settings.labels.index(label)] = bias
-        model_dir.save_safetensors(state, out / model_dir.HEAD_FILE)
+        changed = copy.deepcopy(model)
+        with torch.no_grad():
+            changed.head.classifier.bias[model.settings.labels.index(label)] = bias
+        export_onnx(changed, out, quantize)
 
     return export
 
