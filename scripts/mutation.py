@@ -38,6 +38,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "tags": ([f"{SRC}/tags/*.py"], ["tests/unit/tags"]),
     "heads": ([f"{SRC}/model/heads/{m}.py" for m in ("crf", "viterbi", "linear", "classify")],
               ["tests/unit/model/test_crf.py", "tests/unit/model/test_viterbi.py", "tests/unit/model/test_heads.py"]),
+    "decoding": ([f"{SRC}/decoding/{m}.py" for m in ("viterbi", "decoder")], ["tests/unit/decoding"]),
     "metrics": ([f"{SRC}/evaluate/metrics.py"], ["tests/unit/evaluate/test_metrics.py", "tests/unit/evaluate/test_metrics_exact.py"]),
     "encode": ([f"{SRC}/encode/{m}.py" for m in ("windows", "merge", "batches")], ["tests/unit/encode"]),
     # not test_pretraining.py: it tests train/pretraining.py, and through the same train_loop it

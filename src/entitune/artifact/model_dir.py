@@ -39,7 +39,7 @@ from .layout import (  # noqa: F401 - part of this module's interface
     is_onnx_export, is_tagger_dir, read_settings,
 )
 from .settings import ClassifierSettings, TaggerSettings
-from .tokenizer import PREFIX_SPACE_MODELS, add_prefix_space, splits_like_text
+from .tokenizer import add_prefix_space, splits_like_text  # noqa: F401 - part of this module's interface
 
 #: ``config.json`` key that transformers' ``from_pretrained`` reads as the name of the weights file.
 #: A model whose head transformers cannot compute (a CRF, frozen features, mean pooling) sets it to
@@ -48,6 +48,8 @@ from .tokenizer import PREFIX_SPACE_MODELS, add_prefix_space, splits_like_text
 #: loading the encoder under a head of their own and answering wrongly with only a warning.
 #: entitune never loads these directories through ``from_pretrained``, so it reads them as before.
 REFUSAL_KEY = "transformers_weights"
+# byte-level BPE tokenizers need a prefix space to tokenize pre-split words as they appear in text
+_PREFIX_SPACE_MODELS = {"roberta", "xlm-roberta", "longformer", "bart", "gpt2", "deberta", "camembert", "mpnet"}
 
 
 def default_encoder_dir() -> str:
@@ -204,7 +206,7 @@ def load_tokenizer(directory: str | Path, model_type: str):
     SentencePiece tokenizers saved without a prefix space get one (``add_prefix_space``, saved with
     the tokenizer, so that ``transformers.pipeline`` tokenizes text the same way)."""
     _refuse_sentencepiece_only(directory)
-    tokenizer = _auto_tokenizer(directory, model_type in PREFIX_SPACE_MODELS)
+    tokenizer = _auto_tokenizer(directory, model_type in _PREFIX_SPACE_MODELS)
     if not tokenizer.is_fast:
         raise not_a_model(directory, "needs a fast tokenizer (tokenizer.json) for word alignment")
     if not set(tokenizer.get_vocab()) - set(tokenizer.all_special_tokens):

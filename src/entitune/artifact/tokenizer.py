@@ -20,8 +20,6 @@ from pathlib import Path
 
 from ..errors import not_a_model
 
-# byte-level BPE tokenizers need a prefix space to tokenize pre-split words as they appear in text
-PREFIX_SPACE_MODELS = frozenset({"roberta", "xlm-roberta", "longformer", "bart", "gpt2", "deberta", "camembert", "mpnet"})
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"
@@ -34,12 +32,14 @@ class Encoded:
     def __init__(self, encodings: list, batched: bool) -> None:
         self._encodings = encodings
         self._batched = batched
+        self._ids: list[list[int]] | None = None
 
     def __getitem__(self, key: str):
         if key != "input_ids":
             raise KeyError(key)
-        ids = [e.ids for e in self._encodings]
-        return ids if self._batched else ids[0]
+        if self._ids is None:  # once: callers index it sentence by sentence
+            self._ids = [e.ids for e in self._encodings]
+        return self._ids if self._batched else self._ids[0]
 
     def word_ids(self, index: int = 0) -> list[int | None]:
         return self._encodings[index].word_ids
@@ -88,11 +88,12 @@ class FastTokenizer:
         return Encoded(encodings, batched)
 
 
-def load_tokenizer_file(directory: str | Path, model_type: str | None) -> FastTokenizer:
+def load_tokenizer_file(directory: str | Path) -> FastTokenizer:
     """The tokenizer of a model directory from its ``tokenizer.json`` (and the special tokens of
-    ``tokenizer_config.json`` / ``special_tokens_map.json``), with the rules of
-    ``model_dir.load_tokenizer``: a prefix space for byte-level BPE and SentencePiece tokenizers,
-    pre-split words tokenized as in running text."""
+    ``tokenizer_config.json`` / ``special_tokens_map.json``), with the rule of
+    ``model_dir.load_tokenizer``: pre-split words get the sub-tokens they have in running text, with
+    a prefix space (``add_prefix_space``) where the tokenizer needs one for that (byte-level BPE and
+    SentencePiece tokenizers saved without it)."""
     from tokenizers import Tokenizer
 
     path = Path(directory)
@@ -101,10 +102,7 @@ def load_tokenizer_file(directory: str | Path, model_type: str | None) -> FastTo
     except Exception as exc:  # noqa: BLE001 - tokenizers raises its own untyped errors for bad files
         raise not_a_model(directory, f"cannot load its tokenizer from {TOKENIZER_FILE} "
                                      f"({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from None
-    special, prefix_space = _special_tokens(path)
-    tokenizer = FastTokenizer(backend, special)
-    if model_type in PREFIX_SPACE_MODELS or prefix_space:
-        add_prefix_space(tokenizer.backend_tokenizer)
+    tokenizer = FastTokenizer(backend, _special_tokens(path))
     if not splits_like_text(tokenizer):
         add_prefix_space(tokenizer.backend_tokenizer)
         if not splits_like_text(tokenizer):
@@ -113,11 +111,9 @@ def load_tokenizer_file(directory: str | Path, model_type: str | None) -> FastTo
     return tokenizer
 
 
-def _special_tokens(path: Path) -> tuple[dict[str, str], bool]:
-    """The special tokens by role (``unk_token``, ``pad_token``...) from the tokenizer's config files,
-    and whether they ask for a prefix space (``add_prefix_space``)."""
+def _special_tokens(path: Path) -> dict[str, str]:
+    """The special tokens by role (``unk_token``, ``pad_token``...) from the tokenizer's config files."""
     out: dict[str, str] = {}
-    prefix_space = False
     for name in (SPECIAL_TOKENS_FILE, TOKENIZER_CONFIG_FILE):
         try:
             raw = json.loads((path / name).read_text(encoding="utf-8"))
@@ -131,8 +127,7 @@ def _special_tokens(path: Path) -> tuple[dict[str, str], bool]:
                 value = value.get("content")
             if isinstance(value, str):
                 out[role] = value
-        prefix_space = prefix_space or raw.get("add_prefix_space") is True
-    return out, prefix_space
+    return out
 
 
 def splits_like_text(tokenizer) -> bool:

@@ -104,7 +104,7 @@ class OnnxScorer(HeadScorer):
             if not (path / name).is_file():
                 raise not_a_model(path, f"not an ONNX export of entitune (no {name}); make one with 'entitune export'")
         settings, extra = layout.read_settings(path)
-        config = layout.read_config_json(path, settings)
+        layout.read_config_json(path, settings)  # its labels are the settings'; the tokenizer needs nothing else
         decoder = _read_decoder(path, settings) if settings.task == "ner" else None
         options = ort.SessionOptions()
         # one thread per run and ``streams`` runs at once (Predictor maps batches over them)
@@ -120,7 +120,7 @@ class OnnxScorer(HeadScorer):
         if SCORES not in [o.name for o in session.get_outputs()]:
             raise not_a_model(path, f"its graph has no {SCORES!r} output (an export of an earlier entitune, "
                                     "whose head ran in PyTorch); export the model again with 'entitune export'")
-        tokenizer = load_tokenizer_file(path, config.get("model_type"))
+        tokenizer = load_tokenizer_file(path)
         return cls(session, tokenizer, settings, decoder, extra.get("quantize", "none"),
                    streams=max(1, threads or default_streams()))
 

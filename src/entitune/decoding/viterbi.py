@@ -8,6 +8,11 @@ twin; ``tests/unit/decoding`` checks that the two pick the same path on random e
 transitions and masks, ties included (both take the first best label), and that each path is the
 best by brute force over every path. The arithmetic is the torch code's, in the same order and
 precision, so the scores of the paths compared are the same floats.
+
+Written here rather than taken from a library: none that is kept up decodes batched linear-chain
+scores under hard transition constraints with marginals in numpy alone (the torch side is
+entitune's own for the same reason, see ``model/heads/crf.py``), and the export's runtime must not
+need torch.
 """
 from __future__ import annotations
 

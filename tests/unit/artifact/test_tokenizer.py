@@ -35,7 +35,7 @@ def test_the_runtime_tokenizer_makes_the_windows_transformers_makes(family, tmp_
     saved = tmp_path / "saved"
     reference.save_pretrained(str(saved))  # as Tagger.save and export_onnx write it
     for directory in (checkpoint, saved):
-        ours = load_tokenizer_file(directory, family)
+        ours = load_tokenizer_file(directory)
         assert isinstance(ours, FastTokenizer)
         assert (ours.unk_token_id, ours.pad_token_id) == (reference.unk_token_id, reference.pad_token_id)
         assert special_tokens_around(ours) == special_tokens_around(reference)
@@ -48,4 +48,4 @@ def test_a_broken_tokenizer_file_is_one_clear_error(tmp_path, tiny_bert):
 
     (tmp_path / "tokenizer.json").write_text("{not json")
     with pytest.raises(ConfigError, match="cannot load its tokenizer from tokenizer.json"):
-        load_tokenizer_file(tmp_path, "bert")
+        load_tokenizer_file(tmp_path)
