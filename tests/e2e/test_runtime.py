@@ -168,6 +168,11 @@ def test_an_export_answers_as_its_model_where_torch_cannot_be_imported(exports):
                            capture_output=True, text=True, env=_env())
     assert probe.returncode != 0 and "ModuleNotFoundError" in probe.stderr  # the block holds
     _check_export_answers(_blocked, exports)
+    # an install without the service's packages: serve says what to install
+    no_service = subprocess.run([sys.executable, "-c", BLOCKED.replace("'transformers'", "'transformers', 'fastapi'"),
+                                 "serve", exports["linear"][1]], capture_output=True, text=True, timeout=300, env=_env())
+    assert no_service.returncode == 2 and "Traceback" not in no_service.stderr, no_service.stderr
+    assert "pip install 'entitune[runtime]'" in no_service.stderr.strip().splitlines()[-1]
 
 
 # ------------------------------------------------------------------------------ a fresh venv

@@ -316,7 +316,13 @@ def serve(config: ServeConfig, console: Console | None = None) -> None:
     """Serve ``config.model`` over HTTP until interrupted (see ``serve.create_app``), within
     ``config``'s request limits (``ServeLimits``). ``device``: auto, cpu or cuda
     (``backends.resolve_device``)."""
-    from ..serve import model_info, run  # FastAPI loads only for this verb
+    try:
+        from ..serve import model_info, run  # FastAPI loads only for this verb
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("fastapi", "fastapi_offline", "starlette", "pydantic", "uvicorn"):
+            raise
+        raise ConfigError(f"entitune serve needs {exc.name}, which this install lacks: pip install 'entitune[runtime]' "
+                          "(an ONNX export) or 'entitune[train]' (a PyTorch model)") from None
 
     console = console or Console()
     scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
