@@ -10,7 +10,7 @@ The public API, loaded on first use (so ``import entitune.tags`` or ``entitune.d
     finetune(FinetuneConfig(train="engtrain.bio", out="runs/movie"))  # doctest: +SKIP
 
 The package reads bottom to top: ``types``/``errors`` -> ``files``/``terminal``/``report`` -> ``tags``
--> ``data`` -> ``options`` -> ``artifact``/``encode``/``serve`` -> ``vocab`` -> ``model`` ->
+-> ``data`` -> ``options`` -> ``artifact``/``encode``/``serve`` -> ``vocab``/``decoding`` -> ``model`` ->
 ``predict`` -> ``backends`` -> ``evaluate`` -> ``train`` -> ``export``/``curate`` -> ``recipes`` -> ``cli``; each
 layer imports only from the layers below it (``lint-imports`` checks the contract in pyproject.toml).
 """

@@ -874,7 +874,7 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
     (server_app, kwargs), = served
     assert (kwargs["host"], kwargs["port"]) == ("127.0.0.9", 8123)  # --host, --port
     assert kwargs["http"].idle_timeout_s == 4  # --idle-timeout-s
-    assert r.threads == FLAG_THREADS  # --threads
+    assert r.threads == BASE_THREADS  # an export runs without torch: its threads are left alone
     assert "http://127.0.0.9:8123" in r.err
     with TestClient(server_app) as client:
         info = client.get("/info").json()
@@ -887,6 +887,7 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
         texts = ["show me films", "movies from the 1980s", "films in paris"]
         assert len(client.post("/predict", json={"texts": texts}).json()["predictions"]) == 3
         assert max(b["size"] for b in batches) == 2 and {b["scorer"] for b in batches} == {"OnnxScorer"}  # --batch-size
+        assert {b["streams"] for b in batches} == {FLAG_THREADS}  # --threads: the export's batches at once
         assert client.post("/predict", json={"texts": texts + ["one more"]}).status_code == 422  # --max-texts
         assert "40" in client.post("/predict", json={"texts": ["x" * 41]}).json()["error"]  # --max-chars
         assert "7" in client.post("/predict", json={"tokens": [["a"] * 8]}).json()["error"]  # --max-words
