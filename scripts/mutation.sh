@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Mutation testing of the core modules with mutmut (the `mutation` extra). Not part of CI: the whole
-# run takes about 45 minutes on 2 cores. Usage:
-#   bash scripts/mutation.sh                     # every group: tags heads metrics encode train predict serve
-#   bash scripts/mutation.sh tags heads metrics  # some groups
-#   bash scripts/mutation.sh --baseline tags     # also record the run as "before" in the JSON
-# Each group mutates its modules in build/mutation/<group>/ and runs only its fast unit tests;
-# results: bench/results/mutation_kill_rate.json, survivors' diffs: build/mutation/<group>/survivors.diff.
-# See docs/testing.md and docs/mutation_survivors.md.
+# Mutation testing of the whole package with mutmut (the `mutation` extra). Not part of CI (hours on
+# 2 cores); the pre-merge routine runs the changed-lines mode. Usage:
+#   bash scripts/mutation.sh                     # every group: one per package of src/entitune, and base
+#   bash scripts/mutation.sh tags data           # some groups
+#   bash scripts/mutation.sh --changed main      # only the lines changed since main (exit 1 on a survivor)
+# Each group mutates its modules in build/mutation/<group>/ and runs the tests that reach them;
+# results: bench/results/mutation_kill_rate.json, survivors' diffs: build/mutation/<group>/survivors.diff;
+# survivors explained as equivalent: tests/mutations/equivalent.toml. See docs/testing.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh

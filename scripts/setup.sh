@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create or update .venv with everything entitune and its tests need. Idempotent and quick when
+# Create or update .venv with everything entitune and its tests need: the train, runtime and onnx
+# extras (the base package needs no torch), the tests and the docs. Idempotent and quick when
 # nothing changed. torch is installed first and pinned (the CPU build on this machine's disk), so no
 # later step can pull in a multi-GB CUDA build.
 #   VENV=/path bash scripts/setup.sh      PYTHON=python3.11 bash scripts/setup.sh
@@ -26,7 +27,7 @@ fi
 constraint="$(mktemp)"
 trap 'rm -f "$constraint"' EXIT
 "$VENV/bin/python" -c "import torch; print('torch==' + torch.__version__)" > "$constraint"
-"${PIP[@]}" -c "$constraint" -e ".[test,docs]"
+"${PIP[@]}" -c "$constraint" -e ".[train,runtime,onnx,test,docs]"
 "$VENV/bin/python" - <<'PYEOF'
 import torch
 from entitune.artifact.model_dir import default_encoder_dir

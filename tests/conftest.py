@@ -15,6 +15,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+if os.environ.get("MUTANT_UNDER_TEST"):  # under mutmut (scripts/mutation.py): the `entitune` processes tests
+    import entitune  # start import the mutated copy this process imports, with the same mutant switched on
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(entitune.__file__).resolve().parents[1]),
+                                                             os.environ.get("PYTHONPATH")]))
+
 # timings on a shared 2-core machine vary too much for per-example deadlines
 settings.register_profile("entitune", deadline=None, derandomize=True)
 settings.load_profile("entitune")

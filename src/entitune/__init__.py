@@ -10,8 +10,8 @@ The public API, loaded on first use (so ``import entitune.tags`` or ``entitune.d
     finetune(FinetuneConfig(train="engtrain.bio", out="runs/movie"))  # doctest: +SKIP
 
 The package reads bottom to top: ``types``/``errors`` -> ``files``/``terminal``/``report`` -> ``tags``
--> ``data`` -> ``options`` -> ``artifact``/``encode``/``serve`` -> ``vocab``/``curate`` -> ``model`` ->
-``predict`` -> ``backends`` -> ``evaluate`` -> ``train`` -> ``export`` -> ``recipes`` -> ``cli``; each
+-> ``data`` -> ``options`` -> ``artifact``/``encode``/``serve`` -> ``vocab``/``decoding`` -> ``model`` ->
+``predict`` -> ``backends`` -> ``evaluate`` -> ``train`` -> ``export``/``curate`` -> ``recipes`` -> ``cli``; each
 layer imports only from the layers below it (``lint-imports`` checks the contract in pyproject.toml).
 """
 from __future__ import annotations

@@ -8,6 +8,7 @@ CLI and printed as ``path:line: what is wrong``. Messages name settings by their
 from __future__ import annotations
 
 import errno
+import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -132,6 +133,28 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 def not_a_model(path: str | Path, why: str) -> ConfigError:
     """A directory that is not the model it was given as."""
     return ConfigError(f"{path}: {why}")
+
+
+#: what to install for training, exporting and PyTorch models (the base install runs ONNX exports only)
+TRAIN_INSTALL = "pip install 'entitune[train]'"
+
+
+def installed(name: str) -> bool:
+    """Whether the top-level package ``name`` can be imported (found, and not blocked)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: blocked by a None in sys.modules
+        return False
+
+
+def require_training(verb: str) -> None:
+    """A ``ConfigError`` naming what to install when torch or transformers is missing for ``verb``
+    (``entitune[runtime]`` runs an ONNX export without them; training, exporting and the verbs that
+    load a transformers tokenizer need the ``train`` extra), before anything loads."""
+    missing = [name for name in ("torch", "transformers") if not installed(name)]
+    if missing:
+        raise ConfigError(f"entitune {verb} needs {' and '.join(missing)}, which this install lacks: {TRAIN_INSTALL} "
+                          "(predict, evaluate and serve run an ONNX export without them)")
 
 
 def shorten(text: str, limit: int = 60) -> str:

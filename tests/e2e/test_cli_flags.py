@@ -232,6 +232,28 @@ CALLS: dict[str, list[str]] = {
         "split", "{docs}", "--out", "{parts}", "--ratios", "4,1,1", "--by", "document", "--seed", "5", "--to",
         "jsonl-spans", "--format", "conll",
     ],
+    # ---- audit: cross-prediction with the folds' train options from a file, --set and the train flags
+    "audit_folds": [
+        "audit", "{train}", "--out", "{o_audit}", "--folds", "2", "--seed", "3", "--config", "{audit_toml}", "--set",
+        "head_lr=1e-2", "--epochs", "2", "--head", "crf", "--lr", "1e-3", "--max-length", "16", "--batch-size", "4",
+        "--format", "bio",
+    ],
+    # ---- audit: a classifier judges a CSV with unusual columns; then the corrected copy of a tagged file
+    "audit_classify": [
+        "audit", "{cls}", "--out", "{o_audit_cls}", "--model", "{o_cls}", "--format", "csv", "--text-columns",
+        "sentence", "--label-column", "category",
+    ],
+    "audit_fix": ["audit", "{train}", "--out", "{o_audit_fix}", "--fix-from", "{audit_review}"],
+    # ---- select: a CRF tagger's margin, with diversity and a cap; a classifier at random
+    "select_ner": [
+        "select", "--model", "{o1}", "--pool", "{doc_lines}", "--n", "3", "--out", "{o_select}", "--strategy", "margin",
+        "--diversity", "--per-doc", "1", "--format", "text", "--seed", "3", "--batch-size", "8", "--json",
+        "{select_json}",
+    ],
+    "select_classify": [
+        "select", "--model", "{o_cls}", "--pool", "{texts}", "--n", "1", "--out", "{o_select_cls}", "--strategy",
+        "random", "--no-diversity",
+    ],
     # ---- vocab plan / vocab extend (a tokenizer with [unusedN] slots and no digits)
     "vocab_plan": [
         "vocab", "plan", "{vtext}", "--model", "{vbert}", "--json", "{vplan_json}", "--max-new", "1", "--min-count", "3",
@@ -454,6 +476,7 @@ def test_train_flags_reach_the_run(ner_run, paths):
     assert log["task"] == "ner"  # --task
     assert config["format"] == "bio" and config["device"] == "cpu"  # --format, --device
     assert model["encoder"] == Path(paths["bert"]).name  # --model
+    assert "base_model" not in log  # --model DIR: no Hub repository to record (tests/e2e/test_hub.py for names)
     assert model["head"] == "crf"  # --head
     assert model["scheme"] == "BIOES" and {"S-YEAR", "E-ACTOR"} <= set(model["labels"])  # --scheme: learns S-/E- tags
     assert model["constrained"] is False  # --unconstrained
@@ -964,7 +987,7 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
     (server_app, kwargs), = served
     assert (kwargs["host"], kwargs["port"]) == ("127.0.0.9", 8123)  # --host, --port
     assert kwargs["http"].idle_timeout_s == 4  # --idle-timeout-s
-    assert r.threads == FLAG_THREADS  # --threads
+    assert r.threads == BASE_THREADS  # an export runs without torch: its threads are left alone
     assert "http://127.0.0.9:8123" in r.err
     with TestClient(server_app) as client:
         info = client.get("/info").json()
@@ -977,6 +1000,7 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
         texts = ["show me films", "movies from the 1980s", "films in paris"]
         assert len(client.post("/predict", json={"texts": texts}).json()["predictions"]) == 3
         assert max(b["size"] for b in batches) == 2 and {b["scorer"] for b in batches} == {"OnnxScorer"}  # --batch-size
+        assert {b["streams"] for b in batches} == {FLAG_THREADS}  # --threads: the export's batches at once
         assert client.post("/predict", json={"texts": texts + ["one more"]}).status_code == 422  # --max-texts
         assert "40" in client.post("/predict", json={"texts": ["x" * 41]}).json()["error"]  # --max-chars
         assert "7" in client.post("/predict", json={"tokens": [["a"] * 8]}).json()["error"]  # --max-words
@@ -1166,6 +1190,80 @@ def test_vocab_extend_use_unused_flags(paths, vbert):
 
 
 # -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def curate_paths(paths) -> dict:
+    d = Path(paths["o1"]).parent
+    paths.update(o_audit=str(d / "o_audit"), o_audit_cls=str(d / "o_audit_cls"), o_audit_fix=str(d / "o_audit_fix"),
+                 audit_toml=str(d / "audit.toml"), audit_review=str(d / "reviewed.jsonl"), o_select=str(d / "o_select"),
+                 o_select_cls=str(d / "o_select_cls"), select_json=str(d / "select.json"))
+    # a train config file as 'train --config' takes it: its train and out are set per fold, the rest kept
+    Path(paths["audit_toml"]).write_text('train = "elsewhere.bio"\nout = "elsewhere"\nwarmup = 0.0\nstride = 4\n'
+                                         'precision = "fp32"\ndevice = "cpu"\nthreads = 1\ndev_fraction = 0.0\n')
+    return paths
+
+
+def test_audit_cross_prediction_flags(curate_paths):
+    """Each fold's model is trained with the train flags, --set and the config file's options (its
+    train and out replaced by the fold's), seeded by --seed; --format reads the data."""
+    paths = curate_paths
+    result = ok(run_cli("audit_folds", paths))
+    out = Path(paths["o_audit"])
+    assert sorted(p.name for p in (out / "folds").iterdir()) == ["0", "1"]  # --folds
+    for fold in ("0", "1"):
+        config = read_json(out / "folds" / fold / "model" / "train_log.json")["config"]
+        assert config["train"] == str(out / "folds" / fold / "train.conll") and config["out"].startswith(str(out))
+        assert (config["epochs"], config["head"], config["lr"], config["max_length"], config["batch_size"]) == (
+            2, "crf", 1e-3, 16, 4)  # --epochs, --head, --lr, --max-length, --batch-size
+        assert config["head_lr"] == 1e-2 and config["seed"] == 3  # --set, --seed
+        assert config["warmup"] == 0.0 and config["stride"] == 4 and config["threads"] == 1  # --config
+    assert (out / "issues.jsonl").exists() and (out / "audit.html").exists()
+    assert read_json(out / "summary.json")["examples"] == len(TINY_SENTENCES) * 4
+    assert "issues" in result.out and "flagged by cleanlab" in result.out
+
+
+def test_audit_classifier_with_a_model(curate_paths, cls_run):
+    paths = curate_paths
+    ok(run_cli("audit_classify", paths))
+    summary = read_json(Path(paths["o_audit_cls"]) / "summary.json")
+    assert summary["task"] == "classify" and paths["o_cls"] in summary["how"]  # --model
+    assert summary["examples"] == len(TINY_TEXTS) * 3  # --format, --text-columns, --label-column
+
+
+def test_audit_fix_from_writes_the_corrected_copy(curate_paths):
+    paths = curate_paths
+    words, _ = TINY_SENTENCES[0]
+    issue = {"id": 1, "sentence": 0, "kind": "wrong_type", "words": words, "review": "accept",
+             "given": {"start": 4, "end": 6, "label": "ACTOR"}, "suggested": {"start": 4, "end": 6, "label": "DIRECTOR"}}
+    Path(paths["audit_review"]).write_text(json.dumps(issue) + "\n")
+    result = ok(run_cli("audit_fix", paths))
+    fixed = Path(paths["o_audit_fix"]) / "train.fixed.bio"
+    before, after = Path(paths["train"]).read_text().splitlines(), fixed.read_text().splitlines()
+    assert [(a, b) for a, b in zip(before, after) if a != b] == [
+        ("B-ACTOR\tdrew", "B-DIRECTOR\tdrew"), ("I-ACTOR\tbarrymore", "I-DIRECTOR\tbarrymore")]
+    assert "1 accepted issues" in result.out
+
+
+def test_select_flags(curate_paths, ner_run):
+    """Two documents of two lines, at most one a document (--per-doc): two picks, written with the
+    CRF tagger's pre-annotations; the summary (--json) records the strategy and diversity."""
+    paths = curate_paths
+    ok(run_cli("select_ner", paths))
+    summary = read_json(paths["select_json"])
+    assert (summary["strategy"], summary["diversity"], summary["per_doc"], summary["selected"]) == ("margin", True, 1, 2)
+    lines = [json.loads(x) for x in (Path(paths["o_select"]) / "selected.jsonl").read_text().splitlines()]
+    assert sorted(x["line"] for x in lines)[0] <= 2 and sorted(x["line"] for x in lines)[1] >= 4  # one per document
+    tasks = read_json(Path(paths["o_select"]) / "tasks.json")
+    assert len(tasks) == 2 and all(t["predictions"][0]["result"] is not None for t in tasks)
+
+
+def test_select_random_for_a_classifier(curate_paths, cls_run):
+    paths = curate_paths
+    ok(run_cli("select_classify", paths))
+    (task,) = read_json(Path(paths["o_select_cls"]) / "tasks.json")
+    assert task["data"]["meta"]["strategy"] == "random"
+    assert task["predictions"][0]["result"][0]["type"] == "choices"
+
+
 def test_train_label_names(paths):
     """--label-names: the classifier learns, keeps in id2label and predicts the names."""
     ok(run_cli("train_classify_label_names", paths))

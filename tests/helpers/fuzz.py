@@ -20,6 +20,16 @@ SEEDS: dict[str, bytes] = {
     "weibo": "科0\tO\n技1\tO\n张0\tB-PER.NAM\n三1\tI-PER.NAM\n\n好0\tO\n".encode(),
     "klue": "## 토큰 : \\t\n## klue-ner-v1_dev_00000-x\t<김 철:PS> 간다\n김\tB-PS\n \tI-PS\n철\tI-PS\n \tO\n간\tO\n\n".encode(),
     "kmou": "; 홍길동이 왔다.\r\n$<홍길동:PS>이 왔다.\r\n1\t홍길\tNNP\tB_PS\r\n1\t동\tNNP\tI\r\n2\t오\tVV\tO\r\n".encode(),
+    "labelstudio": json.dumps([
+        {"id": 1, "data": {"text": "Jane Doe visits Paris"}, "annotations": [{"was_cancelled": False, "result": [
+            {"type": "labels", "from_name": "label", "to_name": "text",
+             "value": {"start": 0, "end": 8, "text": "Jane Doe", "labels": ["PER"]}},
+            {"type": "labels", "from_name": "label", "to_name": "text",
+             "value": {"start": 16, "end": 21, "text": "Paris", "labels": ["LOC"]}}]}], "predictions": []},
+        {"id": 2, "data": {"text": "nothing here"}, "annotations": []}], indent=1).encode(),
+    "doccano": (json.dumps({"id": 1, "text": "Jane Doe visits Paris", "label": [[0, 8, "PER"], [16, 21, "LOC"]]}) + "\n"
+                + json.dumps({"id": 2, "text": "Visit Rome", "entities": [{"id": 3, "label": "LOC", "start_offset": 6,
+                                                                        "end_offset": 10}]}) + "\n").encode(),
 }
 
 

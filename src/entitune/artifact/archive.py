@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import ConfigError, not_a_model, output_error
 from ..files import LOCK_FILE, fsync_dir, sha256_file
-from .model_dir import SETTINGS_FILE, is_tagger_dir
+from .layout import SETTINGS_FILE, is_tagger_dir
 
 MANIFEST = "SHA256SUMS"
 #: files and folders of a run directory that are its logs: packaged only with ``with_logs``

@@ -2,7 +2,8 @@
 the run's ``train_log.json`` content and the directory's own files, never from hand-written numbers.
 
 It says what the model does (task, labels), what it was built from (the encoder by name and hash,
-the training files by name and size, the key settings), how well it did (dev and test scores),
+and in the front matter's ``base_model`` its Hub repository when it came from one, the training
+files by name and size, the key settings), how well it did (dev and test scores),
 what it is for and where it stops, and how to load it: ``entitune.load``, ``entitune predict``,
 and ``transformers.pipeline`` where transformers computes the same thing (else why it refuses).
 """
@@ -38,7 +39,7 @@ def model_card(directory: str | Path, log: Mapping) -> str:
     task = settings.get("task", "ner")
     works = bool(config.get("architectures")) and REFUSAL_KEY not in config
     sections = [
-        _front_matter(task, works),
+        front_matter(name, task, works, log, directory),
         _summary(name, task, settings, log),
         _labels(task, settings),
         _encoder(settings, config),
@@ -52,12 +53,80 @@ def model_card(directory: str | Path, log: Mapping) -> str:
 
 
 # ---------------------------------------------------------------------------------- sections
-def _front_matter(task: str, works: bool) -> str:
-    lines = ["---"]
-    if works:
-        lines += ["library_name: transformers", f"pipeline_tag: {PIPELINE_TASKS[task]}"]
-    lines += ["tags:", "- entitune", f"- {PIPELINE_TASKS[task]}"] + (["- ner"] if task == "ner" else [])
-    return "\n".join([*lines, "---", ""])
+def base_model(log: Mapping) -> str | None:
+    """The Hub repository a run's encoder came from (``train_log.json``'s ``base_model.repo``), for
+    the card's ``base_model`` key; None for an encoder from a local directory."""
+    record = log.get("base_model")
+    repo = record.get("repo") if isinstance(record, Mapping) else None
+    return repo if isinstance(repo, str) and repo else None
+
+
+def front_matter(name: str, task: str, works: bool, log: Mapping, directory: Path) -> str:
+    """The card's YAML front matter, as the Hub reads it (made by ``huggingface_hub.ModelCardData``):
+    ``base_model`` (the Hub repository of the encoder, when it came from one), ``license`` (the
+    encoder card's, where it says), ``datasets`` (the training files by name), ``pipeline_tag`` and
+    ``library_name`` (where transformers computes the model's answers), ``tags``, and a
+    ``model-index`` with the test scores (none without a test file)."""
+    from huggingface_hub import ModelCardData
+
+    config = log.get("config") or {}
+    train = config.get("train")
+    files = [train] if isinstance(train, str) else list(train or [])
+    data = ModelCardData(
+        base_model=base_model(log), license=encoder_license(log, directory),
+        datasets=[_file_name(f) for f in files] or None,
+        library_name="transformers" if works else "entitune", pipeline_tag=PIPELINE_TASKS[task],
+        tags=["entitune", PIPELINE_TASKS[task], *(["ner"] if task == "ner" else [])],
+        model_name=name, eval_results=eval_results(task, log) or None,
+    )
+    return f"---\n{data.to_yaml()}\n---\n"
+
+
+def eval_results(task: str, log: Mapping) -> list:
+    """The test scores of a run as Hub evaluation results (the card's ``model-index``)."""
+    from huggingface_hub import EvalResult
+
+    test, config = log.get("test"), log.get("config") or {}
+    if not test:
+        return []
+    dataset = _file_name(config.get("test"))
+    if task == "ner":
+        entity = test.get("entity") or {}
+        metrics = [("f1", "entity F1 (strict, micro)", entity.get("f1")),
+                   ("precision", "entity precision", entity.get("precision")),
+                   ("recall", "entity recall", entity.get("recall")),
+                   ("f1", "token micro F1", test.get("token_micro_f1"))]
+    else:
+        metrics = [("accuracy", "accuracy", test.get("accuracy")), ("f1", "macro F1", test.get("macro_f1")),
+                   ("f1", "micro F1", test.get("micro_f1"))]
+    return [EvalResult(task_type=PIPELINE_TASKS[task], dataset_type=dataset, dataset_name=dataset,
+                       dataset_split="test", metric_type=kind, metric_name=label, metric_value=round(float(value), 4))
+            for kind, label, value in metrics if isinstance(value, (int, float))]
+
+
+def encoder_license(log: Mapping, directory: Path) -> str | None:
+    """The license the encoder's own card declares (its ``README.md`` front matter), or None: the
+    Hub snapshot's card for a Hub encoder, the directory's for a local one, the bundled MiniLM's
+    for the default."""
+    from huggingface_hub import ModelCard, try_to_load_from_cache
+
+    from .model_dir import default_encoder_dir
+
+    record = log.get("base_model") if isinstance(log.get("base_model"), Mapping) else {}
+    model = (log.get("config") or {}).get("model")
+    if record.get("repo"):  # the card downloaded beside the snapshot, from the cache
+        cached = try_to_load_from_cache(record["repo"], CARD_FILE, revision=record.get("commit"))
+        cards = [Path(cached)] if isinstance(cached, str) else []
+    else:
+        cards = [Path(model if isinstance(model, str) and model else default_encoder_dir()) / CARD_FILE]
+    for card in cards:
+        if card.is_file():
+            try:
+                value = ModelCard.load(card).data.license
+            except Exception:  # noqa: BLE001 - a card the Hub's parser cannot read has no license for us
+                return None
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _summary(name: str, task: str, settings: Mapping, log: Mapping) -> str:

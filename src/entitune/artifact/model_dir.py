@@ -11,9 +11,11 @@ settings::
     entitune.json        ``TaggerSettings`` (labels, head, features, scheme, lengths, task, version)
 
 An ONNX export (``entitune export``) has the same ``config.json``, tokenizer files and
-``entitune.json`` (with ``backend`` and ``quantize`` added), and ``model.onnx`` +
-``head.safetensors`` instead of ``model.safetensors``. Loading either never runs code from the
-directory: weights come from safetensors only and ``trust_remote_code`` stays off.
+``entitune.json`` (with ``backend`` and ``quantize`` added), and ``model.onnx`` (the network, head
+included) + ``decoder.json`` (a tagger's ``decoding.TagDecoder``) instead of ``model.safetensors``;
+its runtime reads them through ``layout`` and ``tokenizer`` alone, without transformers. Loading
+either never runs code from the directory: weights come from safetensors only and
+``trust_remote_code`` stays off.
 """
 from __future__ import annotations
 
@@ -25,20 +27,20 @@ import io
 import json
 import os
 import re
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import ConfigError, not_a_model, one_line
 from ..files import atomic_write_bytes, display_name, is_path_like, sha256_file
-from .settings import SETTINGS, ClassifierSettings, TaggerSettings
+# the file names and the readers that need no transformers live in ``layout`` (an export's runtime
+# reads them there), and the tokenizer rules that need only ``tokenizers`` in ``tokenizer``
+from .layout import (  # noqa: F401 - part of this module's interface
+    CARD_FILE, CONFIG_FILE, DECODER_FILE, EXPORT_REPORT_FILE, HEAD_FILE, ONNX_FILE, SETTINGS_FILE, WEIGHTS_FILE,
+    is_onnx_export, is_tagger_dir, read_settings,
+)
+from .settings import ClassifierSettings, TaggerSettings
+from .tokenizer import add_prefix_space, splits_like_text  # noqa: F401 - part of this module's interface
 
-SETTINGS_FILE = "entitune.json"
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-ONNX_FILE = "model.onnx"
-HEAD_FILE = "head.safetensors"
-EXPORT_REPORT_FILE = "export.json"
-CARD_FILE = "README.md"
 #: ``config.json`` key that transformers' ``from_pretrained`` reads as the name of the weights file.
 #: A model whose head transformers cannot compute (a CRF, frozen features, mean pooling) sets it to
 #: a sentence saying so: not a ``*.safetensors`` name, so ``AutoModelFor*.from_pretrained`` and
@@ -118,21 +120,14 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
-def is_tagger_dir(directory: str | Path) -> bool:
-    """True when ``directory`` holds a trained entitune model (``entitune.json``)."""
-    return (Path(directory) / SETTINGS_FILE).is_file()
-
-
-def is_onnx_export(directory: str | Path) -> bool:
-    """True when ``directory`` holds an ONNX export (``model.onnx``)."""
-    return (Path(directory) / ONNX_FILE).is_file()
-
-
 def check_checkpoint(directory: str | Path) -> Path:
-    """``directory`` as a Path if it is a local checkpoint with ``config.json`` and safetensors weights."""
+    """``directory`` as a Path if it is a checkpoint with ``config.json`` and safetensors weights (a
+    Hub name becomes such a directory first: ``hub.resolve_encoder``)."""
     path = Path(directory)
+    if not path.exists():
+        raise not_a_model(path, "no such directory")
     if not (path / CONFIG_FILE).is_file():
-        raise not_a_model(path, f"not a model directory (no {CONFIG_FILE}); entitune loads local checkpoints only")
+        raise not_a_model(path, f"not a model directory (no {CONFIG_FILE})")
     if not (path / WEIGHTS_FILE).is_file():
         raise not_a_model(path, f"no {WEIGHTS_FILE}; entitune loads weights from safetensors only")
     return path
@@ -157,14 +152,15 @@ def encoder_positions(directory: str | Path) -> int | None:
     return positions - 2 if config.get("model_type") in _OFFSET_POSITIONS else positions
 
 
-def check_max_length(directory: str | Path, max_length: int) -> None:
+def check_max_length(directory: str | Path, max_length: int, name: str | None = None) -> None:
     """Refuse, in one line, windows longer than the encoder has positions for (before any data loads:
-    such a window would crash the model on the first long input)."""
+    such a window would crash the model on the first long input). ``name``: how the message names
+    the encoder (a Hub name); default: the directory's name."""
     positions = encoder_positions(directory)
     if positions is not None and max_length > positions:
+        where = name or display_name(directory)
         raise ConfigError(f"max_length {max_length} is more than the {positions} positions of the encoder in "
-                          f"{display_name(directory)}; use --max-length {positions} or less (longer inputs become "
-                          "several windows)")
+                          f"{where}; use --max-length {positions} or less (longer inputs become several windows)")
 
 
 def load_hf_config(directory: str | Path):
@@ -251,42 +247,6 @@ def _refuse_sentencepiece_only(directory: str | Path) -> None:
                                      "reading it needs the sentencepiece package (pip install sentencepiece)")
 
 
-def splits_like_text(tokenizer) -> bool:
-    """True when a pre-split word gets the sub-tokens it has in running text after a space (checked on
-    the second of two words; True where the tokenizer does not split text at spaces)."""
-    probe = ["a", "a"]
-    split = tokenizer(probe, is_split_into_words=True, add_special_tokens=False)
-    text = tokenizer(" ".join(probe), add_special_tokens=False)
-    second = [[i for i, w in zip(enc["input_ids"], enc.word_ids()) if w == 1] for enc in (split, text)]
-    return not second[1] or second[0] == second[1]
-
-
-def add_prefix_space(backend) -> None:
-    """Make a ``tokenizers.Tokenizer`` put a space before every word: ``ByteLevel`` pre-tokenizers add
-    one, ``Metaspace`` ones prepend their marker to every word (also inside a ``Sequence``)."""
-    from tokenizers import Tokenizer
-
-    state = json.loads(backend.to_str())
-
-    def fix(node) -> None:
-        if isinstance(node, list):
-            for item in node:
-                fix(item)
-        elif isinstance(node, dict):
-            if node.get("type") == "ByteLevel":
-                node["add_prefix_space"] = True
-            elif node.get("type") == "Metaspace":
-                node.update(prepend_scheme="always", add_prefix_space=True)
-            for item in node.values():
-                fix(item)
-
-    fix(state["pre_tokenizer"])
-    bare = {"version": state.get("version", "1.0"), "truncation": None, "padding": None, "added_tokens": [],
-            "normalizer": None, "pre_tokenizer": state["pre_tokenizer"], "post_processor": None, "decoder": None,
-            "model": {"type": "WordLevel", "vocab": {}, "unk_token": "[UNK]"}}
-    backend.pre_tokenizer = Tokenizer.from_str(json.dumps(bare)).pre_tokenizer
-
-
 def build_encoder(config, directory: str | Path | None):
     """The bare encoder (no pooler), from pretrained weights in ``directory`` or, with None, empty."""
     from safetensors import SafetensorError
@@ -309,29 +269,6 @@ def build_encoder(config, directory: str | Path | None):
                 weights = Path(directory or "") / WEIGHTS_FILE
                 raise ConfigError(f"{weights}: cannot read these weights ({one_line(exc)})") from None
     raise AssertionError("unreachable")
-
-
-def read_settings(directory: str | Path) -> tuple[TaggerSettings | ClassifierSettings, dict]:
-    """The settings in ``directory/entitune.json`` (``TaggerSettings`` or ``ClassifierSettings`` by its
-    ``task``; a file without one is NER), and the keys that are not settings (an export's
-    ``backend`` and ``quantize``)."""
-    path = Path(directory) / SETTINGS_FILE
-    if not path.is_file():
-        raise not_a_model(directory, f"not an entitune model (no {SETTINGS_FILE}); train one with 'entitune train'")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        task = raw.get("task", "ner")
-        if task not in SETTINGS:
-            raise ConfigError(f"unknown task {task!r}; this entitune reads {', '.join(SETTINGS)} models")
-        settings_type = SETTINGS[task]
-        known = {f.name for f in fields(settings_type)}
-        extra = {k: raw.pop(k) for k in list(raw) if k not in known}
-        raw["labels"] = tuple(raw["labels"])
-        return settings_type(**raw), extra
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise ConfigError(f"{path}: unreadable settings ({exc})") from None
 
 
 def read_labelled_config(directory: str | Path, settings: TaggerSettings | ClassifierSettings):

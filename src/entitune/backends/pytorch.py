@@ -1,16 +1,64 @@
-"""``TorchScorer``: a PyTorch model (``Tagger`` or ``Classifier``) as a ``Scorer``, with the lean BERT
-forward (``fastbert``) where it applies (a plain float32 BERT, fine-tuned, on the CPU); the model's
-own forward elsewhere. Word features (``--word-features``) are the model's own module on either
-path: the lean forward replaces only the encoder."""
+"""The PyTorch backend: ``TorchScorer``, a PyTorch model (``Tagger`` or ``Classifier``) as a
+``Scorer``, with the lean BERT forward (``fastbert``) where it applies (a plain float32 BERT,
+fine-tuned, on the CPU); the model's own forward elsewhere. Word features (``--word-features``) are
+the model's own module on either path: the lean forward replaces only the encoder. Scores leave as
+numpy arrays and are decoded by the head's ``decoding.TagDecoder``, the code an export decodes with.
+
+Also what loading a PyTorch model directory takes (``load_model``, ``resolve_device``,
+``set_threads``). ``entitune.backends`` imports this module only for a PyTorch model, so that an
+export runs without torch.
+"""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
-from ..errors import check_choice
+from ..artifact import model_dir
+from ..artifact.archive import model_directory
+from ..errors import ConfigError, check_choice
+from ..model.classifier import Classifier
 from ..model.encoder_model import EncoderModel, gather_words
+from ..model.tagger import Tagger
+from ..options.choices import DEVICES
 from ..predict.scorer import HeadScorer
 from .fastbert import BertFastPath
-from .precision import INFERENCE_PRECISIONS, Width, choose_precision
+from .precision import INFERENCE_PRECISIONS, PrecisionChoice, Width, choose_precision
+
+#: the PyTorch model class of each task
+MODELS = {"ner": Tagger, "classify": Classifier}
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``cpu`` or ``cuda``: ``auto`` is ``cuda`` when torch sees a GPU; ``cuda`` without one is a
+    ``ConfigError`` saying why (a CPU-only build of torch, or no visible GPU), not a traceback later.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    check_choice("device", device, DEVICES)
+    if device == "cpu":
+        return "cpu"
+    available = torch.cuda.is_available()
+    if device == "cuda" and not available:
+        why = (f"this torch ({torch.__version__}) is a CPU-only build" if torch.version.cuda is None
+               else "torch sees no CUDA GPU (check CUDA_VISIBLE_DEVICES and the driver)")
+        raise ConfigError(f"device cuda: {why}; use --device cpu, or auto (a GPU when there is one)")
+    return "cuda" if available else "cpu"
+
+
+def load_model(path: str | Path, device: str = "cpu") -> EncoderModel:
+    """The PyTorch model in a directory (or an ``entitune package`` archive): a ``Tagger`` or a
+    ``Classifier``, by its task."""
+    path = model_directory(path)
+    settings, _ = model_dir.read_settings(path)
+    return MODELS[settings.task].load(path, device=device)
+
+
+def set_threads(threads: int) -> None:
+    """torch's intra-op threads for this process."""
+    torch.set_num_threads(threads)
 
 
 class TorchScorer(HeadScorer):
@@ -36,6 +84,8 @@ class TorchScorer(HeadScorer):
         self.settings = tagger.settings
         self.tokenizer = tagger.tokenizer
         self.head = tagger.head
+        # a tagger's decoding rule, read from its head now (build a new scorer after training steps)
+        self.decoder = tagger.head.tag_decoder() if hasattr(tagger.head, "tag_decoder") else None
         self.word_encoder = tagger.word_encoder
         self.device = next(tagger.parameters()).device
         check_choice("precision", precision, INFERENCE_PRECISIONS)
@@ -50,11 +100,14 @@ class TorchScorer(HeadScorer):
         self.autocast = torch.bfloat16 if bf16 and self.fast is None else None
 
     @torch.inference_mode()
-    def score_windows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Scores of a collated batch of windows (``encode.collate``), as float32 on the CPU: the
-        head's output, (batch, words, labels) for a tagger, (batch, labels) for a classifier.
-        Enters inference mode itself, which matters on worker threads."""
-        batch = {k: v.to(self.device) for k, v in batch.items()}
+    def score_windows(self, batch: dict) -> np.ndarray:
+        """Scores of a padded batch of windows (``encode.pad_batch``'s arrays, or ``encode.collate``'s
+        tensors), as a float32 numpy array: the head's output, (batch, words, labels) for a tagger,
+        (batch, labels) for a classifier. Enters inference mode itself, which matters on worker threads."""
+        return self._scores({k: torch.as_tensor(v).to(self.device) for k, v in batch.items()}).numpy()
+
+    def _scores(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``score_windows`` on tensors, as a float32 CPU tensor."""
         if self.fast is not None:
             # shape: (batch, seq, hidden)
             hidden = self.fast(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])

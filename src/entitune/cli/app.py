@@ -10,11 +10,12 @@ import typer
 
 from .._version import __version__
 from ..errors import ENVIRONMENT_ERRNOS, EntituneError, output_error
-from ..options import (AdaptConfig, ConvertConfig, DoctorConfig, EvaluateConfig, ExportConfig, FinetuneConfig, PackageConfig,
-                       PredictConfig, PretrainConfig, ReportConfig, ServeConfig, SplitConfig, TuneConfig,
-                       VocabExtendConfig, VocabPlanConfig)
+from ..options import (AdaptConfig, AuditConfig, ConvertConfig, DoctorConfig, EvaluateConfig, ExportConfig, FinetuneConfig,
+                       PackageConfig, PredictConfig, PretrainConfig, ReportConfig, SelectConfig, ServeConfig, SplitConfig,
+                       TuneConfig, VocabExtendConfig, VocabPlanConfig)
 from ..terminal import prepare_process, report_error
-from . import adapt, convert, doctor, evaluate, export, package, predict, pretrain, report, serve, split, train, tune, vocab
+from . import (adapt, audit, convert, doctor, evaluate, export, package, predict, pretrain, report, select, serve, split,
+               train, tune, vocab)
 from .generate import command
 
 app = typer.Typer(
@@ -67,6 +68,9 @@ VERBS: list[tuple[str, type, object, dict]] = [
                                      "also": tuple((FinetuneConfig, name) for name in TuneConfig.TRAIN_FLAGS)}),
     ("pretrain", PretrainConfig, pretrain.pretrain, {"config_file": True, "trailing": "text"}),
     ("adapt", AdaptConfig, adapt.adapt, {"config_file": True, "trailing": "text"}),
+    ("audit", AuditConfig, audit.audit, {"config_file": True, "set_flag": True, "into": "base",
+                                         "also": tuple((FinetuneConfig, name) for name in AuditConfig.TRAIN_FLAGS)}),
+    ("select", SelectConfig, select.select, {}),
     ("vocab plan", VocabPlanConfig, vocab.plan, {}),
     ("vocab extend", VocabExtendConfig, vocab.extend, {}),
 ]

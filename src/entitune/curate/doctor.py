@@ -25,6 +25,7 @@ from ..data import read_sentences, read_texts, sniff_format, split_words
 from ..encode import CASE_VARIES, WordEncoder, tokenizer_lowercases, uppercase_share
 from ..errors import shorten
 from ..artifact import model_dir
+from ..artifact.hub import resolve_encoder
 from ..tags import detect_scheme, first_invalid, invalid_starts, spans_from_tags, to_iob2
 from ..types import Sentence, TextExample
 
@@ -123,12 +124,14 @@ def _lengths(encoder: WordEncoder, sentences: Sequence[Sentence]) -> dict:
     }
 
 
-def word_encoder_for(model: str | Path | None, max_length: int) -> tuple[WordEncoder, Path]:
-    """The tokenizer of checkpoint ``model`` (default: the bundled MiniLM) as a ``WordEncoder`` with
-    ``max_length``, and the checkpoint's path."""
-    path = model_dir.check_checkpoint(model or model_dir.default_encoder_dir())
+def word_encoder_for(model: str | Path | None, max_length: int) -> tuple[WordEncoder, str]:
+    """The tokenizer of checkpoint ``model`` (a directory or a Hugging Face Hub name; default: the
+    bundled MiniLM) as a ``WordEncoder`` with ``max_length``, and the checkpoint as reports name it
+    (its path, or ``ORG/NAME[@REVISION]``)."""
+    encoder = resolve_encoder(model, weights=False)  # the tokenizer and config are all it reads
+    path = encoder.directory
     config = model_dir.load_hf_config(path)
-    return WordEncoder(model_dir.load_tokenizer(path, config.model_type), max_length, 0), path
+    return WordEncoder(model_dir.load_tokenizer(path, config.model_type), max_length, 0), encoder.asked
 
 
 def diagnose(paths: Sequence[str | Path], format: str = "auto", encoder: WordEncoder | None = None) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import check_choice
 from ..types import Sentence
+from .annotations import read_doccano, read_labelstudio
 from .chars import read_klue, read_kmou, read_weibo
 from .columns import read_bio, read_conll
 from .gmb import read_gmb
@@ -25,6 +26,8 @@ READERS: dict[str, Callable[..., Iterator[Sentence]]] = {
     "weibo": read_weibo,
     "klue": read_klue,
     "kmou": read_kmou,
+    "labelstudio": read_labelstudio,
+    "doccano": read_doccano,
 }
 FORMATS = ("auto", *READERS)
 

@@ -1,6 +1,7 @@
 """``--format auto``: tell the formats apart from the first lines of a file."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..errors import DataFormatError
@@ -23,8 +24,28 @@ def head_lines(path: str) -> list[str]:
     return [line.rstrip("\r") for line in lines]
 
 
+def json_head_kind(first: str) -> str | None:
+    """``labelstudio`` for a head that opens a JSON array, ``doccano`` for a first JSON line in
+    doccano's shape (a ``label`` list, or ``entities`` with ``start_offset``), ``jsonl`` for another JSON
+    line, None for a head that is not JSON."""
+    first = first.lstrip()
+    if first.startswith("["):
+        return "labelstudio"
+    if not first.startswith("{"):
+        return None
+    try:
+        obj = json.loads(first)
+    except (ValueError, RecursionError):
+        return "jsonl"  # its reader says what is wrong, with the line
+    if isinstance(obj, dict) and "tokens" not in obj and (
+            isinstance(obj.get("label"), list) or (isinstance(obj.get("entities"), list) and obj["entities"]
+                               and isinstance(obj["entities"][0], dict) and "start_offset" in obj["entities"][0])):
+        return "doccano"
+    return "jsonl"
+
+
 def sniff_format(path: str | Path) -> str:
-    """Return the reader name for ``path``: jsonl, gmb, klue, kmou, weibo, bio or conll.
+    """Return the reader name for ``path``: labelstudio, doccano, jsonl, gmb, klue, kmou, weibo, bio or conll.
 
     Raises ``DataFormatError`` when no format fits.
     """
@@ -34,8 +55,8 @@ def sniff_format(path: str | Path) -> str:
     if not content:
         raise DataFormatError(path, None, "empty file: no token lines found")
     first = content[0]
-    if first.lstrip().startswith("{"):
-        return "jsonl"
+    if (kind := json_head_kind(first)) is not None:
+        return kind
     header = [h.strip().lower() for h in first.split(",")]
     if "word" in header and "tag" in header and "sentence #" in header:
         return "gmb"

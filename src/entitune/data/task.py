@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ..errors import DataFormatError
+from .annotations import doccano_kind
 from .sniff import head_lines, sniff_format
 
 TASKS = ("ner", "classify")
@@ -19,6 +20,14 @@ def sniff_task(path: str | Path) -> str:
     first = rows[0] if rows else ""
     if not first:
         raise DataFormatError(path, None, "empty file: nothing to tell the task from")
+    if first.lstrip().startswith("["):  # a Label Studio export: its results say
+        head = "\n".join(rows)
+        kinds = [k for k, marks in (("ner", ('"labels"',)), ("classify", ('"choices"',)))
+                 if any(f'"type": {m}' in head or f'"type":{m}' in head for m in marks)]
+        if len(kinds) == 1:
+            return kinds[0]
+        raise DataFormatError(path, 1, "cannot tell the task of this Label Studio export from its first tasks "
+                                       "(entity 'labels' or 'choices'); pass --task")
     if first.lstrip().startswith("{"):
         try:
             keys = set(json.loads(first))
@@ -26,6 +35,8 @@ def sniff_task(path: str | Path) -> str:
             keys = set()
         if keys & {"tokens", "entities", "tags"}:
             return "ner"
+        if "label" in keys and (kind := doccano_kind(json.loads(first))) is not None:
+            return kind
         if keys & {"label", "labels"}:
             return "classify"
         raise DataFormatError(path, 1, "cannot tell the task: a JSON line needs tokens/tags, text/entities or "

@@ -8,6 +8,7 @@
 - JSONL: ``{"text": ..., "label": ...}`` per line, or ``{"text": ..., "labels": [...]}`` for
   multi-label data (a text may then have no label); other keys (ids) are ignored.
 - ``label<TAB>text`` lines are TSV without a header.
+- Label Studio's JSON export and doccano's JSONL (``annotations``): their ``choices`` and class names.
 
 Every problem is ``DataFormatError(path, line, why)``: a missing label, an empty text, a row of the
 wrong width, bad JSON, text that is not UTF-8. Nothing is half-read: a reader returns all rows or
@@ -25,9 +26,10 @@ from pathlib import Path
 from ..errors import DataFormatError, check_choice
 from ..types import TextExample
 from ._lines import iter_lines, json_line, not_utf8, read_bytes
-from .sniff import head_lines
+from .annotations import read_doccano_texts, read_labelstudio_texts
+from .sniff import head_lines, json_head_kind
 
-TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl")
+TEXT_FORMATS = ("auto", "csv", "tsv", "jsonl", "labelstudio", "doccano")
 #: header names taken as the label column, in this order
 LABEL_NAMES = ("label", "labels", "class", "category", "target")
 #: header names taken as the text column(s) when no ``text_columns`` are given
@@ -58,6 +60,10 @@ def read_texts(path: str | Path, format: str = "auto", text_columns: Sequence[in
         format = sniff_text_format(path)
     if format == "jsonl":
         examples, multi = _read_jsonl(path)
+    elif format == "labelstudio":
+        examples, multi = read_labelstudio_texts(path)
+    elif format == "doccano":
+        examples, multi = read_doccano_texts(path)
     else:
         examples, multi = _read_delimited(path, "\t" if format == "tsv" else ",", text_columns, label_column), False
     if not examples:
@@ -67,12 +73,12 @@ def read_texts(path: str | Path, format: str = "auto", text_columns: Sequence[in
 
 
 def sniff_text_format(path: str) -> str:
-    """``jsonl``, ``tsv`` or ``csv`` from the file's first non-empty line."""
+    """``labelstudio``, ``doccano``, ``jsonl``, ``tsv`` or ``csv`` from the file's first non-empty line."""
     first = next((line for line in head_lines(path) if line.strip()), "")
     if not first:
         raise DataFormatError(path, None, "empty file: no texts found")
-    if first.lstrip().startswith("{"):
-        return "jsonl"
+    if (kind := json_head_kind(first)) is not None:
+        return kind
     return "tsv" if "\t" in first else "csv"
 
 
@@ -99,15 +105,29 @@ def _column(spec: int | str, names: list[str] | None, width: int, path: str, wha
     return index % width
 
 
-def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> list[TextExample]:
+@dataclass(frozen=True)
+class DelimitedLayout:
+    """A CSV/TSV file as its reader sees it: each non-blank row with its first and last line
+    (``(first, last, fields)``; a quoted field may span lines), whether the first row is a header,
+    the label's column and the text's columns."""
+
+    rows: list[tuple[int, int, list[str]]]
+    has_header: bool
+    label_at: int
+    text_at: list[int]
+
+
+def delimited_layout(path: str, delimiter: str, text_columns=None, label_column=None) -> DelimitedLayout | None:
+    """The rows and columns of a labelled CSV/TSV file (see the module docstring for the rules),
+    or None for a file of blank lines."""
     text = _decode(path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows: list[tuple[int, list[str]]] = []
+    rows: list[tuple[int, int, list[str]]] = []
     start = 1
     try:
         for row in reader:
             if any(field.strip() for field in row):
-                rows.append((start, row))
+                rows.append((start, reader.line_num, row))
             start = reader.line_num + 1
     except csv.Error as exc:
         if "unexpected end" in str(exc):
@@ -118,8 +138,8 @@ def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> li
             why = f"not valid {'TSV' if delimiter == chr(9) else 'CSV'} ({exc})"
         raise DataFormatError(path, start, why) from None
     if not rows:
-        return []
-    first_line, first = rows[0]
+        return None
+    first_line, _, first = rows[0]
     lowered = [f.strip().lower() for f in first]
     named = {str(c).strip().lower() for c in [*(text_columns or []), label_column] if isinstance(c, str)}
     has_header = any(name in lowered for name in LABEL_NAMES) or bool(named & set(lowered))
@@ -139,6 +159,16 @@ def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> li
         text_at = [names.index(next(n for n in TEXT_NAMES[:5] if n in names))]
     else:
         text_at = [i for i in range(width) if i != label_at]
+    return DelimitedLayout(rows, has_header, label_at, text_at)
+
+
+def _read_delimited(path: str, delimiter: str, text_columns, label_column) -> list[TextExample]:
+    layout = delimited_layout(path, delimiter, text_columns, label_column)
+    if layout is None:
+        return []
+    has_header, label_at, text_at = layout.has_header, layout.label_at, layout.text_at
+    rows = [(line, row) for line, _, row in layout.rows]
+    width = len(rows[0][1])
     examples: list[TextExample] = []
     for line, row in rows[1:] if has_header else rows:
         if len(row) != width:

@@ -233,3 +233,14 @@ class WordEncoder:
                            chars[start:end] if chars is not None else None)
                 )
         return out
+
+
+def build_word_encoder(settings, tokenizer) -> WordEncoder:
+    """The ``WordEncoder`` a saved model's inputs are made with: its tokenizer and window lengths, and
+    the word features its settings name (shape and character ids of each word as written).
+    ``settings``: a model's ``TaggerSettings`` or ``ClassifierSettings`` (read by attribute; the
+    PyTorch model and an export's runtime both build their encoder here)."""
+    mode = getattr(settings, "word_features", "none")
+    features = WordFeaturizer(mode, settings.char_vocab) if mode != "none" else None
+    return WordEncoder(tokenizer, settings.max_length, settings.stride, features=features,
+                       context=getattr(settings, "context", 0))

@@ -1,12 +1,11 @@
-"""The networks a saved model's settings describe (``artifact.settings``): its word encoder (tokenizer,
-windows, word features) and its head, for either task."""
+"""The networks a saved model's settings describe (``artifact.settings``): its head, for either task,
+and (``encode.build_word_encoder``, where an export's runtime builds it too) its word encoder."""
 from __future__ import annotations
 
 from torch import nn
 
 from ..artifact.settings import ClassifierSettings, TaggerSettings, word_feature_size
-from ..encode import WordEncoder
-from ..encode.word_features import WordFeaturizer
+from ..encode import build_word_encoder  # noqa: F401 - where the model builds it
 from ..tags import allowed_transitions
 from .heads import ClassificationHead, build_head, constraint_tensors
 
@@ -20,15 +19,6 @@ def build_tagging_head(settings: TaggerSettings, hidden_size: int, num_hidden_la
     hidden = hidden_size * (n_layers if settings.features == "frozen-concat4" else 1) + word_feature_size(settings)
     head = build_head(settings.head, hidden, len(settings.labels), settings.dropout, constraints, settings.lstm_hidden)
     return head, n_layers
-
-
-def build_word_encoder(settings: TaggerSettings | ClassifierSettings, tokenizer) -> WordEncoder:
-    """The ``WordEncoder`` a saved model's inputs are made with: its tokenizer and window lengths, and
-    the word features its settings name (shape and character ids of each word as written)."""
-    mode = getattr(settings, "word_features", "none")
-    features = WordFeaturizer(mode, settings.char_vocab) if mode != "none" else None
-    return WordEncoder(tokenizer, settings.max_length, settings.stride, features=features,
-                       context=getattr(settings, "context", 0))
 
 
 def build_classification_head(settings: ClassifierSettings, hidden_size: int,

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..artifact import model_dir
+from ..artifact.hub import Encoder, resolve_encoder
 from .encoder_model import EncoderModel
 from ..artifact.settings import ClassifierSettings
 from .build import build_classification_head
@@ -110,7 +111,7 @@ class Classifier(EncoderModel):
     @classmethod
     def from_encoder(
         cls,
-        encoder_dir: str | Path | None,
+        encoder_dir: str | Path | Encoder | None,
         labels: Sequence[str],
         *,
         pooling: str = "cls",
@@ -122,13 +123,15 @@ class Classifier(EncoderModel):
         class_weights: Sequence[float] | None = None,
         label_names: dict[str, str] | None = None,
     ) -> "Classifier":
-        """A new classifier on a pretrained local checkpoint (default: the bundled MiniLM). [CLS]
+        """A new classifier on a pretrained encoder: a local checkpoint directory or a Hugging Face Hub
+        name ``ORG/NAME[@REVISION]`` (``hub.resolve_encoder``; default: the bundled MiniLM). [CLS]
         pooling goes through the checkpoint's pretrained pooler where it has one; ``seed`` drives
         the classifier layer's initialisation; ``label_names`` (the data's labels -> ``labels``' names)
         is kept in the settings, so a labelled file written with the data's labels is read alike."""
-        path = model_dir.check_checkpoint(encoder_dir or model_dir.default_encoder_dir())
+        encoder = resolve_encoder(encoder_dir)
+        path = encoder.directory
         pooler = pretrained_pooler(path) if pooling == "cls" else None
-        name, sha256 = model_dir.encoder_identity(path)
+        name, sha256 = encoder.identity()
         settings = ClassifierSettings(labels=tuple(labels), pooling=pooling, pooler=pooler is not None,
                                       multi_label=multi_label, max_length=max_length, stride=stride,
                                       dropout=dropout, encoder=name, encoder_sha256=sha256,

@@ -42,6 +42,7 @@ from .._version import __version__
 from ..encode import IGNORE, WordEncoder
 from ..errors import ConfigError, not_a_model, one_line
 from ..artifact import model_dir
+from ..artifact.hub import Encoder, resolve_encoder
 from .classifier import pretrained_pooler
 
 #: the head of a model: the checkpoint's own, or new
@@ -216,10 +217,12 @@ class MaskedLM(nn.Module):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_encoder(cls, encoder_dir: str | Path | None, max_length: int = 128, seed: int = 42) -> "MaskedLM":
-        """The masked LM of a local checkpoint (default: the bundled MiniLM): its own head when its
+    def from_encoder(cls, encoder_dir: str | Path | Encoder | None, max_length: int = 128, seed: int = 42) -> "MaskedLM":
+        """The masked LM of an encoder, a local checkpoint directory or a Hugging Face Hub name
+        ``ORG/NAME[@REVISION]`` (``hub.resolve_encoder``; default: the bundled MiniLM): its own head when its
         weights have one, else a new head drawn from ``seed`` (see the module docstring)."""
-        path = model_dir.check_checkpoint(encoder_dir or model_dir.default_encoder_dir())
+        encoder = resolve_encoder(encoder_dir)
+        path = encoder.directory
         config = model_dir.load_hf_config(path)
         if getattr(config, model_dir.REFUSAL_KEY, None) is not None:  # an entitune model as the start: its encoder
             config = copy.deepcopy(config)
@@ -232,7 +235,7 @@ class MaskedLM(nn.Module):
         head = _head_kind(path, hf_model, info)
         if head == "new":
             _init_new_head(hf_model, seed)
-        name, sha256 = model_dir.encoder_identity(path)
+        name, sha256 = encoder.identity()
         settings = MaskedLMSettings(encoder=name, encoder_sha256=sha256, head=head,
                                     architecture=type(hf_model).__name__, max_length=max_length)
         pooler = pretrained_pooler(path)

@@ -16,6 +16,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..artifact import model_dir
+from ..artifact.hub import Encoder, resolve_encoder
 from .encoder_model import EncoderModel, gather_words
 from ..artifact.settings import TaggerSettings
 from .build import build_tagging_head
@@ -106,7 +107,7 @@ class Tagger(EncoderModel):
     @classmethod
     def from_encoder(
         cls,
-        encoder_dir: str | Path | None,
+        encoder_dir: str | Path | Encoder | None,
         labels: Sequence[str],
         *,
         head: str = "linear",
@@ -121,7 +122,8 @@ class Tagger(EncoderModel):
         char_vocab: str | None = None,
         context: int = 0,
     ) -> "Tagger":
-        """A new tagger on a pretrained local checkpoint (default: the bundled MiniLM); ``seed``
+        """A new tagger on a pretrained encoder: a local checkpoint directory or a Hugging Face Hub name
+        ``ORG/NAME[@REVISION]`` (``hub.resolve_encoder``; default: the bundled MiniLM); ``seed``
         drives the head's initialisation; ``scheme`` (IOB2 or BIOES) is the scheme of ``labels``.
 
         ``word_features`` (none, shape, chars, shape+chars) adds each word's shape and/or a character
@@ -137,9 +139,10 @@ class Tagger(EncoderModel):
             constrained=constrained, dropout=dropout, scheme=scheme, word_features=word_features,
             char_vocab=char_vocab if "chars" in word_features else "", context=context,
         )
-        path = model_dir.check_checkpoint(encoder_dir or model_dir.default_encoder_dir())
+        encoder = resolve_encoder(encoder_dir)
+        path = encoder.directory
         config = model_dir.load_hf_config(path)
-        name, sha256 = model_dir.encoder_identity(path)
+        name, sha256 = encoder.identity()
         settings = replace(settings, encoder=name, encoder_sha256=sha256)
         tagger = cls(model_dir.build_encoder(config, path), model_dir.load_tokenizer(path, config.model_type), settings)
         tagger.init_classifier(seed)

@@ -10,8 +10,9 @@ from .declare import Options, option
 #: every format a labelled file is read in: annotated sentences and labelled texts
 READ_FORMATS = tuple(dict.fromkeys([*FORMATS, *TEXT_FORMATS]))
 READ_FORMAT_HELP = ("conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens+tags, text+entities, or text+label(s)) | "
-                    "gmb (Sentence #,Word,POS,Tag CSV) | weibo (char+digit<TAB>tag) | klue | kmou | csv | tsv (label "
-                    "and text); auto: from the first lines")
+                    "gmb (Sentence #,Word,POS,Tag CSV) | weibo (char+digit<TAB>tag) | klue | kmou | labelstudio (Label "
+                    "Studio's JSON export) | doccano (doccano's JSONL) | csv | tsv (label and text); auto: from the "
+                    "first lines")
 
 
 

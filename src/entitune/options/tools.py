@@ -12,10 +12,10 @@ from ..errors import ConfigError
 from .choices import INITS, SPLIT_BY, TASK_CHOICES, UNITS, WRITE_SCHEMES
 from .declare import Options, option
 from .inference import ReadOptions, json_option
-from .training import CORPUS_FORMAT_HELP, model_option, parse_texts
+from .training import CORPUS_FORMAT_HELP, MODEL_SOURCES, model_option, parse_texts
 
 ANNOTATED_FORMAT_HELP = ("conll (word ... TAG) | bio (TAG<TAB>word) | jsonl (tokens+tags or text+entities) | gmb | "
-                         "weibo | klue | kmou; auto: from the first lines")
+                         "weibo | klue | kmou | labelstudio | doccano; auto: from the first lines")
 
 
 def data_files_option(help: str) -> Any:
@@ -54,7 +54,8 @@ class DoctorConfig(ReadOptions):
     json_out: str | None = json_option("the report")
     task: str = option("auto", "auto | ner | classify (auto: from the first file)", group="data", choices=TASK_CHOICES)
     compare: str | None = option(None, "a second checkpoint (e.g. the base of 'vocab extend'): its [UNK] share and "
-                                 "sub-words per sentence beside --model's", group="model", metavar="PATH")
+                                 f"sub-words per sentence beside --model's; {MODEL_SOURCES}", group="model",
+                                 metavar="DIR|NAME")
 
 
 @dataclass(frozen=True, kw_only=True)

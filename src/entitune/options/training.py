@@ -160,10 +160,16 @@ def check_averaging(average_last: int, patience: int) -> None:
                           "the evaluations averaged before an early stop are those without improvement")
 
 
-def model_option(help: str = "encoder to start from: a local Hugging Face checkpoint directory") -> Any:
+#: what ``--model`` (and doctor's ``--compare``) takes, said once for every verb's help
+MODEL_SOURCES = ("a local checkpoint directory or a Hugging Face Hub name ORG/NAME[@REVISION] (from the Hugging Face "
+                 "cache, else downloaded; HF_HUB_OFFLINE=1: the cache only)")
+
+
+def model_option(help: str = "encoder to start from") -> Any:
     """``model``, the encoder a verb starts from or reads the tokenizer of (train, pretrain, tune,
-    doctor, vocab)."""
-    return option(None, help, group="model", default_help="the bundled MiniLM", metavar="PATH", searchable=False)
+    doctor, vocab): ``help`` says what it is for, then what it takes (``MODEL_SOURCES``)."""
+    return option(None, f"{help}: {MODEL_SOURCES}", group="model", default_help="the bundled MiniLM",
+                  metavar="DIR|NAME", searchable=False)
 
 
 def threads_option() -> Any:

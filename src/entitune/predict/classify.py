@@ -6,26 +6,35 @@ mean of their distributions). A window that carries no evidence gives every labe
 log-probability, so it shifts them all alike and does not decide; a window with evidence does, however
 many neutral windows surround it (the arithmetic mean of probabilities would dilute it). Multi-label:
 each label's highest probability over the windows (a label holds if some part of the text shows it).
+numpy, no torch: the scores come from any backend as numpy arrays.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
+import numpy as np
 
+from ..decoding import log_softmax
 from ..encode import Window, text_windows
 from ..types import Classification
 from .engine import WindowScoring
 
 
-def combine(logits: torch.Tensor, multi_label: bool, windows: str = "all") -> torch.Tensor:
-    """(windows, labels) logits of one text -> (labels,) probabilities (see the module docstring);
-    ``windows="first"`` reads only the first window."""
+def combine(logits: np.ndarray, multi_label: bool, windows: str = "all") -> np.ndarray:
+    """(windows, labels) logits of one text -> (labels,) float32 probabilities (see the module
+    docstring); ``windows="first"`` reads only the first window."""
+    logits = np.asarray(logits, dtype=np.float32)
     if windows == "first":
         logits = logits[:1]
     if multi_label:
-        return torch.sigmoid(logits.float()).max(0).values
-    return logits.float().log_softmax(-1).mean(0).softmax(-1)
+        return sigmoid(logits).max(axis=0)
+    return np.exp(log_softmax(log_softmax(logits).mean(axis=0)))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, float32, without overflow warnings for large negative logits."""
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
 
 
 class ClassPredictor(WindowScoring):
@@ -42,19 +51,19 @@ class ClassPredictor(WindowScoring):
 
     predict = classify  # the name the service and the CLI call
 
-    def probabilities(self, texts: Sequence[str]) -> torch.Tensor:
-        """(texts, labels) combined probabilities."""
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """(texts, labels) combined probabilities, float32."""
         out = self.classify(texts)
         labels = self.scorer.labels
-        return torch.tensor([[c.scores[label] for label in labels] for c in out])
+        return np.array([[c.scores[label] for label in labels] for c in out], dtype=np.float32).reshape(len(out), len(labels))
 
     def _windows(self, texts: Sequence[str]) -> list[Window]:
         return text_windows(self.scorer.word_encoder, texts, self.scorer.settings.pooling)
 
     def _finish(self, texts: Sequence[str], windows: list[Window], batches: list[list[int]],
-                scores: list[torch.Tensor]) -> list[Classification]:
+                scores: list[np.ndarray]) -> list[Classification]:
         settings = self.scorer.settings
-        per_text: list[list[tuple[int, torch.Tensor]]] = [[] for _ in texts]
+        per_text: list[list[tuple[int, np.ndarray]]] = [[] for _ in texts]
         for idx, batch_scores in zip(batches, scores):
             for row, i in enumerate(idx):
                 per_text[windows[i].sentence].append((windows[i].first_word, batch_scores[row]))
@@ -62,7 +71,7 @@ class ClassPredictor(WindowScoring):
         labels = self.scorer.labels
         for text, rows in zip(texts, per_text):
             rows.sort(key=lambda r: r[0])  # windows in text order: "first" is the text's start
-            probs = combine(torch.stack([r[1] for r in rows]), settings.multi_label, settings.windows).tolist()
+            probs = combine(np.stack([r[1] for r in rows]), settings.multi_label, settings.windows).tolist()
             best = max(range(len(labels)), key=probs.__getitem__)
             if settings.multi_label:
                 chosen = tuple(label for label, p in zip(labels, probs) if p >= settings.threshold)

@@ -5,6 +5,9 @@ worker threads chunk by chunk, so that this thread's Python work (encoding one c
 another) overlaps their scoring. Which windows share a batch depends on the input, the batch size
 and the number of streams, never on thread timing: answers are repeatable. A task's predictor says
 how its items become windows (``_windows``) and how window scores become answers (``_finish``).
+
+Batches are numpy arrays (``encode.pad_batch``) and scores come back as numpy: no torch here, so
+the same engine runs a PyTorch model and an ONNX export under onnxruntime alone.
 """
 from __future__ import annotations
 
@@ -13,9 +16,9 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import torch
+import numpy as np
 
-from ..encode import Window, collate, length_grouped_batches
+from ..encode import Window, length_grouped_batches, pad_batch
 from .scorer import Scorer
 
 
@@ -47,7 +50,6 @@ class WindowScoring:
         for lo in range(0, len(items), self.chunk_size):
             yield items[lo : lo + self.chunk_size]
 
-    @torch.inference_mode()
     def _run(self, chunks: Iterable[Sequence]) -> Iterator:
         """The answers for chunks of items, in order. With ``streams`` > 1 the next chunk is drawn
         (so it may be made lazily) and the answers are handed on while the workers score."""
@@ -89,16 +91,16 @@ class WindowScoring:
         batches = list(length_grouped_batches([len(w.input_ids) for w in windows], size, seed=0, shuffle=False))
         return windows, batches
 
-    def _score(self, windows: Sequence[Window], idx: list[int]) -> torch.Tensor:
-        """Scores of one batch of windows. ``score_windows`` enters inference mode itself, which
-        matters on worker threads (the mode is per thread)."""
-        return self.scorer.score_windows(collate([windows[i] for i in idx], self.scorer.pad_id))
+    def _score(self, windows: Sequence[Window], idx: list[int]) -> np.ndarray:
+        """Scores of one batch of windows. A PyTorch scorer's ``score_windows`` enters inference
+        mode itself, which matters on worker threads (the mode is per thread)."""
+        return self.scorer.score_windows(pad_batch([windows[i] for i in idx], self.scorer.pad_id))
 
     def _windows(self, items: Sequence) -> list[Window]:
         """The windows of ``items`` (``Window.sentence`` indexes ``items``)."""
         raise NotImplementedError
 
     def _finish(self, items: Sequence, windows: list[Window], batches: list[list[int]],
-                scores: list[torch.Tensor]) -> list:
+                scores: list[np.ndarray]) -> list:
         """The answers for ``items`` from their windows' batch scores."""
         raise NotImplementedError

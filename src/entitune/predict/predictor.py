@@ -1,10 +1,10 @@
 """``Predictor``: words or raw text -> tags and entities with character offsets and scores.
 
 The one decode path of entitune: evaluation, the CLI and the server all call ``Predictor.tag`` or
-``Predictor.predict``. Windows are batched by length under ``torch.inference_mode``, scored by a
-``Scorer`` (any backend), merged back per sentence (``encode.merge_windows``), then decoded over
-whole sentences by the model's head. Batching and worker threads are ``engine.WindowScoring``'s;
-for an fp32 export answers are the same with any number of streams (tested). An int8 export scales
+``Predictor.predict``. Windows are batched by length, scored by a ``Scorer`` (any backend), merged
+back per sentence (``encode.merge_windows``), then decoded over whole sentences by the model's
+decoder (``decoding.TagDecoder``, in numpy for every backend: no torch here). Batching and worker
+threads are ``engine.WindowScoring``'s; for an fp32 export answers are the same with any number of streams (tested). An int8 export scales
 activations per batch, so its scores can move in the last digits with the batching.
 """
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterator, Sequence
 from typing import NamedTuple
 
-import torch
-from torch.nn.utils.rnn import pad_sequence
+import numpy as np
 
 from ..data.text import join_words, split_words
 from ..encode import Window, length_grouped_batches, merge_windows
@@ -59,16 +58,16 @@ class Predictor(WindowScoring):
         return self.scorer.word_encoder.encode(sentences)
 
     def _finish(self, sentences: Sequence, windows: list[Window], batches: list[list[int]],
-                scores: list[torch.Tensor]) -> list[Tagged]:
+                scores: list[np.ndarray]) -> list[Tagged]:
         """Merge the batches' scores per sentence and decode them."""
         sentences = [s.item if isinstance(s, InDocument) else s for s in sentences]
         return self._decode(sentences, self._merge(sentences, windows, batches, scores))
 
     @staticmethod
     def _merge(sentences: Sequence[Sequence[str]], windows: list[Window], batches: list[list[int]],
-               scores: list[torch.Tensor]) -> list[torch.Tensor]:
-        """Per sentence, a (words, labels) score tensor merged from its windows' batch scores."""
-        window_scores: list[torch.Tensor | None] = [None] * len(windows)
+               scores: list[np.ndarray]) -> list[np.ndarray]:
+        """Per sentence, a (words, labels) score array merged from its windows' batch scores."""
+        window_scores: list[np.ndarray | None] = [None] * len(windows)
         for idx, batch_scores in zip(batches, scores):
             for row, i in enumerate(idx):
                 window_scores[i] = batch_scores[row, : windows[i].n_words]
@@ -76,22 +75,25 @@ class Predictor(WindowScoring):
             return window_scores  # type: ignore[return-value]  # one window per sentence, in order
         return merge_windows(windows, window_scores, [len(s) for s in sentences])
 
-    def _decode(self, sentences: Sequence[Sequence[str]], merged: list[torch.Tensor]) -> list[Tagged]:
+    def _decode(self, sentences: Sequence[Sequence[str]], merged: list[np.ndarray]) -> list[Tagged]:
         """Decode whole sentences with the head, batched by length."""
         scheme = self.scorer.settings.scheme
         labels = self.scorer.labels
         out: list[Tagged | None] = [None] * len(sentences)
         lengths = [len(s) for s in sentences]
-        none = torch.zeros((0, len(labels)))  # the scores of an empty sentence
-        # decoding never depends on the grouping: large groups mean few (vectorised) torch calls
+        # decoding never depends on the grouping: large groups mean few (vectorised) numpy calls
         for idx in length_grouped_batches(lengths, max(self.batch_size, self.decode_group), seed=0, shuffle=False):
             if lengths[idx[0]] == 0:  # longest first: the whole group is empty sentences
                 for i in idx:
                     out[i] = Tagged((), (), (), ())
                 continue
-            # shape: (batch, words, labels) and (batch, words)
-            padded = pad_sequence([merged[i] if lengths[i] else none for i in idx], batch_first=True)
-            mask = torch.arange(padded.shape[1]) < torch.tensor([lengths[i] for i in idx]).unsqueeze(1)
+            group_lengths = np.array([lengths[i] for i in idx])
+            # shape: (batch, words, labels) and (batch, words), zeros past each sentence's end
+            padded = np.zeros((len(idx), int(group_lengths.max()), len(labels)), dtype=np.float32)
+            for row, i in enumerate(idx):
+                if lengths[i]:
+                    padded[row, : lengths[i]] = merged[i]
+            mask = np.arange(padded.shape[1]) < group_lengths[:, None]
             tag_ids, probs = self.scorer.decode(padded, mask)
             tag_ids, probs = tag_ids.tolist(), probs.tolist()
             for row, i in enumerate(idx):

@@ -24,7 +24,7 @@ import shutil
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..artifact import model_dir
+from ..artifact.hub import resolve_encoder
 from ..errors import ConfigError
 from ..files import atomic_write_text, check_input_file
 from ..options import AdaptConfig, PretrainConfig, VocabExtendConfig, config_dict
@@ -54,9 +54,11 @@ def adapt(config: AdaptConfig, console: Console | None = None) -> AdaptResult:
     for path in (*config.corpus_files, *config.measure, config.dev_text):  # before anything is written
         if path is not None:
             check_input_file(path)
-    base = str(model_dir.check_checkpoint(config.model or model_dir.default_encoder_dir()))
+    encoder = resolve_encoder(config.model)  # a directory or a Hugging Face Hub name (default: the bundled MiniLM)
+    base = str(encoder.directory)
     out = Path(config.out)
-    record: dict = {"config": config_dict(config), "base": base}
+    record: dict = {"config": config_dict(config), "base": encoder.asked,
+                    **({"base_model": encoder.record()} if encoder.from_hub else {})}
 
     # ---- 1. vocabulary extension
     start, extension = _extend(config, base, out / EXTENDED_DIR, console)

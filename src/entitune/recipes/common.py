@@ -4,17 +4,18 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..backends import torch_backend
 from ..data import Dataset, TextDataset, load_annotated, read_texts
 from ..errors import DataFormatError
 from ..terminal import Console
 
 
 def set_threads(threads: int | None) -> None:
-    """torch's intra-op threads for this process (None: leave torch's choice)."""
+    """torch's intra-op threads for this process (None: leave torch's choice), for the verbs that run
+    torch (train, export): through the PyTorch backend, which loads torch (``backends.torch_backend``).
+    The verbs on an export never call it: onnxruntime takes its threads per session."""
     if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+        torch_backend().set_threads(threads)
 
 
 def load_data(path: str | Path, format: str, console: Console, word_column: int = 0, tag_column: int = -1) -> Dataset:

@@ -26,8 +26,10 @@ def doctor(config: DoctorConfig, console: Console | None = None) -> dict:
     text_columns, label_column, task = config.text_columns, config.label_column, config.task
     for path in data:  # every file before the tokenizer loads: a FIFO or a device fails at once
         check_input_file(path)
-    task = sniff_task(data[0]) if task == "auto" else task
+    # both tokenizers before any data is read: a Hub name that is not there fails first
     encoder, path = word_encoder_for(model, max_length)
+    other, other_path = word_encoder_for(compare, max_length) if compare is not None else (None, "")
+    task = sniff_task(data[0]) if task == "auto" else task
 
     def run(encoder):
         if task == "classify":
@@ -36,18 +38,17 @@ def doctor(config: DoctorConfig, console: Console | None = None) -> dict:
 
     report = run(encoder)
     text = format_text_doctor(report) if task == "classify" else format_doctor(report)
-    if compare is not None:
-        other, other_path = word_encoder_for(compare, max_length)
+    if other is not None:
         text += "\n\n" + _compare_tokenizers(report, run(other), other_path, path)
     report["task"] = task
-    report["model"] = str(path)
+    report["model"] = path
     console.result(text)
     if config.json_out is not None:
         Path(config.json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return report
 
 
-def _compare_tokenizers(report: dict, other: dict, other_path: Path, path: Path) -> str:
+def _compare_tokenizers(report: dict, other: dict, other_path: str, path: str) -> str:
     """Add each file's ``[UNK]`` share and sub-words per sentence under ``other_path`` to ``report``
     (``unk_words.compare``) and say them side by side."""
     lines = [f"[UNK] words and sub-words per sentence: {other_path} (--compare) -> {path} (--model)"]

@@ -1,7 +1,12 @@
-"""Recipes over a trained model (a tagger or a classifier): ``evaluate``, ``predict``, ``export`` and
-``serve``, one per CLI verb, each taking its config object (``entitune.options``) and callable from
-Python with the same result; ``evaluate_file``, ``predict_lines`` and ``export_model`` take the same
-options as keywords."""
+"""Recipes over a trained model (a tagger or a classifier) or its ONNX export: ``evaluate``,
+``predict`` and ``serve``, one per CLI verb, each taking its config object (``entitune.options``)
+and callable from Python with the same result; ``evaluate_file`` and ``predict_lines`` take the same
+options as keywords. (``export`` is ``recipes.exporting``'s.)
+
+Nothing here imports torch: on an export these verbs run with numpy, tokenizers and onnxruntime
+alone; a PyTorch model directory brings in the torch backend when it is loaded
+(``backends.load_scorer``). pyproject.toml's import-linter contract "serving an export never imports
+torch" checks it."""
 from __future__ import annotations
 
 import json
@@ -17,13 +22,12 @@ from ..data._lines import iter_lines, iter_stream_lines, json_line
 from ..errors import ConfigError, DataFormatError
 from ..evaluate import evaluate as evaluate_tagger
 from ..evaluate import evaluate_classifier, format_classification_report, format_errors, format_report
-from ..export import export_and_rescore
 from ..files import atomic_write_text, check_input_file
-from ..artifact import model_dir
 from ..artifact.archive import model_directory
-from ..options import EvaluateConfig, ExportConfig, PredictConfig, ServeConfig, parse_shard
+from ..artifact.layout import read_settings
+from ..options import EvaluateConfig, PredictConfig, ServeConfig, parse_shard
 from ..terminal import Console
-from .common import load_data, read_labelled_texts, set_threads
+from .common import load_data, read_labelled_texts
 
 
 def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | None = None, *,
@@ -43,9 +47,8 @@ def evaluate(config: EvaluateConfig, console: Console | None = None) -> dict:
     model, data, errors_out = config.model, config.data, config.errors_out
     console = console or Console()
     check_input_file(data)  # before the model loads: a FIFO or a device fails at once
-    if errors_out is not None and model_dir.read_settings(model_directory(model))[0].task == "classify":
+    if errors_out is not None and read_settings(model_directory(model))[0].task == "classify":
         raise ConfigError("--errors is for taggers; a classifier's confusion matrix is in its report (--json)")
-    set_threads(config.threads)
     scorer = load_scorer(model, config.backend, config.threads, config.device, config.precision)
     _say_precision(scorer, config.precision, console)
     if scorer.settings.task == "classify":
@@ -176,7 +179,6 @@ def predict(config: PredictConfig, stdin: TextIO | None = None, stdout: TextIO |
     On a terminal, a bar on stderr counts lines and lines/s."""
     model, input, output, documents = config.model, config.input, config.output, config.documents
     part = parse_shard(config.shard)
-    set_threads(config.threads)
     if input is not None and str(input) != "-":
         name, where, numbered = str(input), str(input), iter_lines(input)
     else:
@@ -311,49 +313,19 @@ def _with_fields(answer: dict, fields: dict, line: int | None) -> dict:
     return row
 
 
-def export_model(model: str | Path, onnx: str | Path, *, console: Console | None = None, **options) -> dict:
-    """``export`` with the options as keywords (``ExportConfig``'s fields)."""
-    if options.get("eval_file") is not None:
-        options["eval_file"] = str(options["eval_file"])
-    return export(ExportConfig(model=str(model), onnx=str(onnx), **options), console)
-
-
-def export(config: ExportConfig, console: Console | None = None) -> dict:
-    """Export ``config.model`` to ONNX (``quantize`` int8 or none), re-scored on ``eval_file`` and
-    refused if its score (entity F1, or accuracy for a classifier) drops more than ``max_drop``
-    points; returns the report (``export.json``)."""
-    onnx, eval_file, quantize, max_drop = config.onnx, config.eval_file, config.quantize, config.max_drop
-    console = console or Console()
-    if eval_file is not None:
-        check_input_file(eval_file)  # before the model loads
-    set_threads(config.threads)
-    model = model_directory(config.model)  # an 'entitune package' archive: its unpacked folder
-    settings = model_dir.read_settings(model)[0]
-    task = settings.task
-    examples = None
-    if eval_file is not None:
-        examples = (read_labelled_texts(eval_file, config.format, config.text_columns, config.label_column,
-                                        settings.label_names).examples
-                    if task == "classify" else load_data(eval_file, config.format, console).sentences)
-    else:
-        console.note("notice: no --eval file: the export is not re-scored")
-    report = export_and_rescore(model, onnx, examples, quantize, max_drop, config.accept_drop)
-    if examples is not None:
-        metric = report["metric"]
-        console.result(f"{metric}: PyTorch {report['torch_score']:.4f} | ONNX ({quantize}) "
-                       f"{report['onnx_score']:.4f} | drop {report['drop_points']:.2f} points (max {max_drop})")
-    console.result(f"wrote {onnx} ({report['onnx_bytes'] / 1e6:.1f} MB model.onnx; report in {Path(onnx) / 'export.json'})")
-    return report
-
-
 def serve(config: ServeConfig, console: Console | None = None) -> None:
     """Serve ``config.model`` over HTTP until interrupted (see ``serve.create_app``), within
     ``config``'s request limits (``ServeLimits``). ``device``: auto, cpu or cuda
     (``backends.resolve_device``)."""
-    from ..serve import model_info, run  # FastAPI loads only for this verb
+    try:
+        from ..serve import model_info, run  # FastAPI loads only for this verb
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("fastapi", "fastapi_offline", "starlette", "pydantic", "uvicorn"):
+            raise
+        raise ConfigError(f"entitune serve needs {exc.name}, which this install lacks: pip install 'entitune[runtime]' "
+                          "(an ONNX export) or 'entitune[train]' (a PyTorch model)") from None
 
     console = console or Console()
-    set_threads(config.threads)
     scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
     _say_precision(scorer, config.precision, console)
     info = model_info(scorer, str(config.model), backend_name(scorer))

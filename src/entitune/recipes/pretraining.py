@@ -19,6 +19,8 @@ import shutil
 from pathlib import Path
 
 from .._version import __version__
+from ..artifact.card import base_model
+from ..artifact.hub import Encoder, resolve_encoder
 from ..encode import FileRead, MaskingRule, TokenStore, corpus_stores
 from ..errors import ConfigError
 from ..files import atomic_write_text, check_input_file, display_name, size_text
@@ -39,7 +41,8 @@ def pretrain(config: PretrainConfig, console: Console | None = None) -> Finetune
     """Pretrain an encoder as a masked language model on ``config.text``, keep the epoch with the
     lowest dev masked-token loss (the last without dev text), save it to ``config.out`` as a
     transformers masked-LM checkpoint, and write ``train_log.json``."""
-    return run_task(config, console or Console(), "pretrain", lambda console: PretrainTask(config, console))
+    return run_task(config, console or Console(), "pretrain",
+                    lambda console, encoder: PretrainTask(config, console, encoder))
 
 
 def describe(report: dict) -> str:
@@ -67,12 +70,13 @@ class PretrainTask(TaskRun):
 
     name = "mlm"
 
-    def __init__(self, config: PretrainConfig, console: Console) -> None:
+    def __init__(self, config: PretrainConfig, console: Console, encoder: Encoder | None = None) -> None:
         self.config, self.console = config, console
         self.auto: dict = {}
         for path in (*config.text, config.dev_text):  # before the output directory is made or anything read
             if path is not None:
                 check_input_file(path)
+        self.encoder = resolve_encoder(encoder or config.model)
 
     def _note_file(self, read: FileRead) -> None:
         how = _READ_AS.get(read.format, f"{read.format}, the words of each sentence")
@@ -119,7 +123,7 @@ class PretrainTask(TaskRun):
 
     def _build_model(self) -> MaskedLM:
         c = self.config
-        model = MaskedLM.from_encoder(c.model, max_length=c.max_length, seed=c.seed)
+        model = MaskedLM.from_encoder(self.encoder, max_length=c.max_length, seed=c.seed)
         self.rule = MaskingRule.for_tokenizer(model.tokenizer, model.vocab_size, c.mlm_probability, c.whole_word_mask,
                                               name=str(c.model or model.settings.encoder))
         head = ("its own masked-LM head" if model.settings.head == "pretrained" else
@@ -187,7 +191,9 @@ def model_card(out: Path, log: dict) -> str:
     table = [f"| {what} | {r['masked_accuracy']:.4f} | {r['perplexity']:.2f} |" for what, r in rows if r]
     scores = ("\n## Dev masked-token scores\n\n| weights | masked accuracy | perplexity |\n|---|---|---|\n"
               + "\n".join(table) + "\n") if table else "\nNo dev text was held out: the last epoch was kept.\n"
-    return (f"---\nlibrary_name: transformers\npipeline_tag: fill-mask\ntags:\n- entitune\n- fill-mask\n---\n\n# {name}\n\n"
+    base = base_model(log)
+    front = f"base_model: {base}\n" if base else ""
+    return (f"---\n{front}library_name: transformers\npipeline_tag: fill-mask\ntags:\n- entitune\n- fill-mask\n---\n\n# {name}\n\n"
             f"{name} is {model.get('encoder') or 'an encoder'} further pretrained as a masked language model by "
             f"`entitune pretrain` (entitune {model.get('version', '')}) on {log.get('data', {}).get('train', 0):,} "
             f"texts of {files}, with {head}: {config.get('mlm_probability', 0.15):.0%} of {unit} masked, windows of "

@@ -12,6 +12,7 @@ from ..errors import ConfigError, shorten
 from ..evaluate import check_labels, evaluate, evaluate_classifier, format_classification_report, format_report
 from ..artifact.card import write_model_card
 from ..artifact import model_dir
+from ..artifact.hub import Encoder, resolve_encoder
 from ..model.classifier import Classifier
 from ..model.tagger import Tagger
 from ..options import AUTO_CONTEXT, FinetuneConfig
@@ -91,9 +92,10 @@ def _check_train_left(config: "FinetuneConfig", train: list, read_count: int, un
 
 
 class TaskRun:
-    """What a task adds to a training run (``finetune.run_task``): ``load`` (train, dev, test),
-    ``build`` (the model), ``fit``, and ``evaluate`` / ``format`` for a test set; here the parts
-    with a common default: nothing after the fit, the model card of ``model.card``."""
+    """What a task adds to a training run (``finetune.run_task``) on its encoder (``encoder``, the
+    ``hub.Encoder`` the run resolved): ``load`` (train, dev, test), ``build`` (the model), ``fit``,
+    and ``evaluate`` / ``format`` for a test set; here the parts with a common default: nothing
+    after the fit, the model card of ``model.card``."""
 
     name: str
     #: what each option left at ``auto`` resolved to, and why (``train_log.json``'s ``auto``)
@@ -114,8 +116,9 @@ class NerTask(TaskRun):
 
     name = "ner"
 
-    def __init__(self, config: "FinetuneConfig", console: Console) -> None:
+    def __init__(self, config: "FinetuneConfig", console: Console, encoder: Encoder | None = None) -> None:
         self.config, self.console = config, console
+        self.encoder = resolve_encoder(encoder or config.model)
         self.auto: dict = {}
 
     def load(self) -> tuple[list, list, list | None]:
@@ -153,7 +156,7 @@ class NerTask(TaskRun):
         c = self.config
         word_features, context = c.word_features, c.context
         if word_features == "auto":
-            path = model_dir.check_checkpoint(c.model or model_dir.default_encoder_dir())
+            path = self.encoder.directory
             tokenizer = model_dir.load_tokenizer(path, model_dir.load_hf_config(path).model_type)
             word_features, reason = choose_word_features((s.words for s in self._train), tokenizer)
             self.auto["word_features"] = {"chosen": word_features, "reason": reason}
@@ -176,7 +179,7 @@ class NerTask(TaskRun):
                               "head with the encoder from the start (or alone: --features frozen-sum4)")
         word_features, context = self.resolve_auto()
         chars = char_vocabulary(s.words for s in self._train) if "chars" in word_features else None
-        tagger = Tagger.from_encoder(c.model, self.labels, head=c.head, features=c.features, max_length=c.max_length,
+        tagger = Tagger.from_encoder(self.encoder, self.labels, head=c.head, features=c.features, max_length=c.max_length,
                                      stride=c.resolved_stride, constrained=not c.unconstrained, seed=c.seed, scheme=c.scheme,
                                      dropout=c.dropout, word_features=word_features, char_vocab=chars,
                                      context=context)
@@ -203,8 +206,9 @@ class ClassifyTask(TaskRun):
 
     name = "classify"
 
-    def __init__(self, config: "FinetuneConfig", console: Console) -> None:
+    def __init__(self, config: "FinetuneConfig", console: Console, encoder: Encoder | None = None) -> None:
         self.config, self.console = config, console
+        self.encoder = resolve_encoder(encoder or config.model)
         self.auto: dict = {}
         self.multi_label = False  # set by the files read: any multi-label file makes the task multi-label
 
@@ -252,7 +256,7 @@ class ClassifyTask(TaskRun):
                               "several (or none): leave it at none")
         weights = balanced_class_weights(self._train, self.labels) if c.class_weights == "balanced" else None
         names = label_map(c.label_names) if c.label_names else None
-        model = Classifier.from_encoder(c.model, self.labels, pooling=c.pooling, multi_label=self.multi_label,
+        model = Classifier.from_encoder(self.encoder, self.labels, pooling=c.pooling, multi_label=self.multi_label,
                                         max_length=c.max_length, stride=c.resolved_stride, dropout=c.dropout, seed=c.seed,
                                         class_weights=weights, label_names=names)
         kind = "multi-label" if self.multi_label else "single-label"

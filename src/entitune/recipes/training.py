@@ -23,6 +23,7 @@ from pathlib import Path
 from ..errors import ConfigError, output_error
 from ..files import RunLock, atomic_write_text
 from ..artifact import model_dir
+from ..artifact.hub import Encoder, resolve_encoder
 from ..model.encoder_model import EncoderModel
 from ..train import CheckpointOptions, JsonlLog, Listeners, TensorBoardLog, TrainConfig, tensorboard_available
 from ..train.distributed import all_sum, barrier, gather, init_from_env, shutdown
@@ -59,24 +60,27 @@ def finetune(config: FinetuneConfig, console: Console | None = None, listeners: 
     on ``config.train``, keep the best dev epoch, save the model to ``config.out``, score it on
     ``config.test``, and write ``train_log.json``. ``listeners``: more training listeners (in this
     process; ``tune`` prunes a trial by raising from one), beside the console's and the logs."""
-    return run_task(config, console or Console(), "train", lambda console: TASK_RUNS[resolve_task(config)](config, console),
-                    listeners)
+    return run_task(config, console or Console(), "train",
+                    lambda console, encoder: TASK_RUNS[resolve_task(config)](config, console, encoder), listeners)
 
 
 def run_task(config, console: Console, verb: str, make_task, listeners: tuple = ()) -> FinetuneResult:
     """The run every training verb shares (``train``; ``pretrain``, ``recipes.pretrain``): threads,
     processes, precision, the locked output directory, resume, logs and checkpoints, the one loop,
-    save, ``train_log.json``. ``make_task(console)`` gives what the task adds (``tasks.TaskRun``);
-    with ``config.nproc`` > 1 the run is relaunched under torchrun as ``entitune VERB --config``."""
+    save, ``train_log.json``. ``make_task(console, encoder)`` gives what the task adds
+    (``tasks.TaskRun``) on the encoder ``config.model`` names (``hub.Encoder``: resolved here, once,
+    before any data loads, so a name that is not there fails first); with ``config.nproc`` > 1 the
+    run is relaunched under torchrun as ``entitune VERB --config``."""
+    encoder = resolve_encoder(config.model)
+    model_dir.refuse_custom_code(encoder.directory)
+    model_dir.check_max_length(encoder.directory, config.max_length, encoder.asked if encoder.from_hub else None)
     if config.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(config, console, verb)
-    model_dir.check_max_length(model_dir.check_checkpoint(config.model or model_dir.default_encoder_dir()),
-                               config.max_length)  # before any data loads
     set_threads(config.threads)
     world = init_from_env(config.device)
     if not world.is_main:  # one voice: only rank 0 prints, logs and saves
         console = Console(quiet=True)
-    task = make_task(console)
+    task = make_task(console, encoder)
 
     # ---- the output directory, ours alone for the run (a second run into it stops here)
     out = Path(config.out)
@@ -88,13 +92,14 @@ def run_task(config, console: Console, verb: str, make_task, listeners: tuple = 
             return FinetuneResult(out, (_read_log(out) or {}) if world.is_main else {})
         if world.is_main and not config.resume:
             _start_clean(out, console)
-        return _run(config, console, world, task, out, listeners)
+        return _run(config, console, world, task, out, listeners, encoder)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run(config: FinetuneConfig, console: Console, world, task, out: Path, listeners: tuple = ()) -> FinetuneResult:
+def _run(config: FinetuneConfig, console: Console, world, task, out: Path, listeners: tuple = (),
+         encoder: Encoder | None = None) -> FinetuneResult:
     """``finetune`` once the output directory is locked."""
     # ---- data and model: the task's own
     train_data, dev_data, test_data = task.load()
@@ -141,6 +146,7 @@ def _run(config: FinetuneConfig, console: Console, world, task, out: Path, liste
     log = {"config": config_dict(config), "task": task.name, "training": asdict(train_config),
            "precision": precision.to_dict(), **({"auto": task.auto} if task.auto else {}),
            "model": asdict(model.settings),
+           **({"base_model": encoder.record()} if encoder is not None and encoder.from_hub else {}),
            "data": {"train": len(train_data) - task.augmented, **({"augmented": task.augmented} if task.augmented else {}),
                     "dev": len(dev_data), "test": len(test_data or [])},
            "train": result.to_dict()}

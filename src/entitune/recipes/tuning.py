@@ -34,6 +34,7 @@ try:
 except ImportError:  # an optional extra: one line, not a traceback
     raise ConfigError("tune needs Optuna: pip install 'entitune[tune]'") from None
 
+from ..artifact.hub import resolve_encoder
 from ..files import RunLock, atomic_write_text
 from ..train.progress import Silent
 from ..terminal import Console
@@ -134,6 +135,7 @@ def _search(config: TuneConfig, place: StudyPlace, out: Path, console: Console) 
         base["dev_fraction"] = 0.1
     # the shared options, checked before a study is made (with the test file: it must be there)
     shared = build_config(FinetuneConfig, {**base, "out": str(out / TRIALS_DIR / "check")}, "options")
+    resolve_encoder(shared.model)  # the encoder of every trial, once, before a study is made (a Hub name: fetched now)
     space = load_space(config.space, fixed=set(config.base), task=resolve_task(shared), console=console)
     # without --storage the study is in OUT and this process its only worker; with it, each trial's
     # directory is locked by its own run and the tables are written whole (workers may share OUT)

@@ -24,7 +24,7 @@ from ..data.corpus import CORPUS_FORMATS, iter_corpus
 from ..data._lines import text_head_lines
 from ..errors import ConfigError, DataFormatError, shorten
 from ..files import check_input_file
-from ..artifact import model_dir
+from ..artifact.hub import Encoder, resolve_encoder
 from ..vocab.counting import BoundedCounter
 from ..vocab.wordpiece import UNK_COST, CorpusStats, VocabPlan, WordPiece, analyse, corpus_stats, plan_vocabulary
 from ..options import VocabExtendConfig, VocabPlanConfig
@@ -48,8 +48,13 @@ def read_words(path: str | Path, format: str = "auto", counter: BoundedCounter |
     return counter.counts
 
 
-def _wordpiece(model: str | Path | None) -> WordPiece:
-    return WordPiece.read(model or model_dir.default_encoder_dir())
+def _wordpiece(model: str | Path | None, weights: bool) -> tuple[WordPiece, Encoder]:
+    """The WordPiece tokenizer of ``model`` (a directory or a Hugging Face Hub name; default: the
+    bundled MiniLM), and the encoder it belongs to, checked (and for a Hub name fetched) with its
+    weights when ``weights``: the tokenizer is checked first, so a model without one says so."""
+    encoder = resolve_encoder(model, weights=False)
+    wp = WordPiece.read(encoder.directory)
+    return wp, (resolve_encoder(model) if weights else encoder)
 
 
 def _check_files(data: Sequence[str | Path], allow_none: bool = False) -> None:
@@ -99,12 +104,13 @@ def _stats_args(d: dict) -> dict:
             "zero_words": d["zero_subword_words"]}
 
 
-def format_plan(plan: VocabPlan, wp: WordPiece, files: Sequence[str | Path], shown: int = SHOWN) -> str:
-    """The plan as ``vocab plan`` prints it."""
+def format_plan(plan: VocabPlan, wp: WordPiece, files: Sequence[str | Path], shown: int = SHOWN,
+                name: str | None = None) -> str:
+    """The plan as ``vocab plan`` prints it (``name``: the model as asked, default its directory)."""
     b, a = plan.before, plan.after
     n = len(plan.chosen)
     lines = [
-        f"model: {wp.directory} (WordPiece, {wp.size:,} entries, {len(wp.unused_ids):,} [unusedN] slots)",
+        f"model: {name or wp.directory} (WordPiece, {wp.size:,} entries, {len(wp.unused_ids):,} [unusedN] slots)",
         f"data: {', '.join(map(str, files))}",
         f"  {b.words:,} words, {plan.distinct_words:,} distinct; unit: {plan.unit} ({plan.unit_reason})",
         f"{'':26}{'now':>10}  {f'with {n:,} new tokens':>22}",
@@ -132,13 +138,13 @@ def vocab_plan(config: VocabPlanConfig, console: Console | None = None) -> dict:
     max_new, min_count, unit = config.max_new, config.min_count, config.unit
     _check_files(data)
     _check_files(config.measure, allow_none=True)
-    wp = _wordpiece(model)
+    wp, encoder = _wordpiece(model, weights=False)
     words = _read_all(data, format, config.max_words, console)
     plan = plan_vocabulary(wp, words, max_new, min_count, unit)
     measured = measure_files(wp, config.measure, "auto", [c.token for c in plan.chosen])
-    report = {"model": str(wp.directory), "data": [str(p) for p in data], "vocab_size": wp.size,
+    report = {"model": encoder.asked, "data": [str(p) for p in data], "vocab_size": wp.size,
               "unused_slots": len(wp.unused_ids), **plan.as_dict(), "measured": measured}
-    console.result(format_plan(plan, wp, data))
+    console.result(format_plan(plan, wp, data, name=encoder.asked))
     if measured:
         console.result(format_measured(measured, len(plan.chosen)))
     if json_out is not None:
@@ -158,10 +164,9 @@ def vocab_extend(config: VocabExtendConfig, console: Console | None = None) -> d
     max_new, min_count, unit, init = config.max_new, config.min_count, config.unit, config.init
     _check_files(add_from)
     _check_files(config.measure, allow_none=True)
-    wp = _wordpiece(model)
-    model_dir.check_checkpoint(wp.directory)
+    wp, encoder = _wordpiece(model, weights=True)
     if use_unused and max_new > len(wp.unused_ids):
-        raise ConfigError(f"{wp.directory}: --max-new {max_new:,} is more than its {len(wp.unused_ids):,} [unusedN] "
+        raise ConfigError(f"{encoder.asked}: --max-new {max_new:,} is more than its {len(wp.unused_ids):,} [unusedN] "
                           "slots; lower --max-new or leave out --use-unused to append the tokens")
     words = _read_all(add_from, format, config.max_words, console)
     plan = plan_vocabulary(wp, words, max_new, min_count, unit)
@@ -170,11 +175,13 @@ def vocab_extend(config: VocabExtendConfig, console: Console | None = None) -> d
                           f"{min_count} times (min_count)")
     measured = measure_files(wp, config.measure, "auto", [c.token for c in plan.chosen])
     record = {"unit": plan.unit, "min_count": min_count, "max_new": max_new, "data": [str(p) for p in add_from],
-              "before": plan.before.as_dict(), "after": plan.after.as_dict(), "measured": measured}
-    summary = extend_checkpoint(wp, [c.token for c in plan.chosen], out, use_unused=use_unused, init=init, record=record)
+              "before": plan.before.as_dict(), "after": plan.after.as_dict(), "measured": measured,
+              **({"base_model": encoder.record()} if encoder.from_hub else {})}
+    summary = extend_checkpoint(wp, [c.token for c in plan.chosen], out, use_unused=use_unused, init=init, record=record,
+                                base_name=encoder.repo)
     route = "over [unusedN] slots" if use_unused else f"appended (vocab_size {wp.size:,} -> {summary['vocab_size']:,})"
     console.result(
-        f"added {summary['added']:,} tokens to {wp.directory}, {route}; unit {plan.unit}; init {init}: "
+        f"added {summary['added']:,} tokens to {encoder.asked}, {route}; unit {plan.unit}; init {init}: "
         f"{summary['from_pieces']:,} from their pieces, {summary['from_fallback']:,} without known pieces"
         + (" (mean of all rows, perturbed)" if init == "mean" else "") + "\n"
         f"on the data: [UNK] words {plan.before.unk_share:.2%} -> {plan.after.unk_share:.2%}, sub-words per word "

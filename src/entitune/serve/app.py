@@ -19,6 +19,7 @@ and idle or slow connections are closed (``limits``: ``idle_timeout_s``, ``body_
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -76,17 +77,16 @@ def model_info(scorer: Any, model_path: str, backend: str = "torch") -> dict:
 
 
 def _torch_threads(threads: int | None) -> Callable[[], None] | None:
-    """A worker-thread initializer that sets torch's intra-op threads. Threads started later take
-    the same count: in effect the setting is the process's."""
+    """A worker-thread initializer that sets torch's intra-op threads where torch runs the model
+    (it is then loaded). Threads started later take the same count: in effect the setting is the
+    process's. An ONNX export never loads torch, and nothing here imports it."""
     if not threads:
         return None
 
     def init() -> None:
-        try:
-            import torch
-        except ImportError:  # an ONNX-only install
-            return
-        torch.set_num_threads(threads)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(threads)
 
     return init
 

@@ -115,10 +115,12 @@ def _check_out(out: Path, base: Path) -> None:
 
 
 def extend_checkpoint(base: WordPiece, tokens: Sequence[str], out: str | Path, *, use_unused: bool = False,
-                      init: str = "mean", seed: int = 0, record: dict | None = None) -> dict:
+                      init: str = "mean", seed: int = 0, record: dict | None = None,
+                      base_name: str | None = None) -> dict:
     """Write ``base``'s checkpoint with ``tokens`` added to its vocabulary to ``out`` (a new or empty
     directory, written whole or not at all); returns the record also saved as ``vocab_extension.json``
-    (``record`` adds keys to it)."""
+    (``record`` adds keys to it). ``base_name``: the base's name (a Hub repository), default the one
+    ``model_dir.encoder_identity`` gives."""
     import torch
 
     check_choice("init", init, INITS)
@@ -161,7 +163,8 @@ def extend_checkpoint(base: WordPiece, tokens: Sequence[str], out: str | Path, *
         state[name] = state[names[0]].clone()
     config["vocab_size"] = new_rows
 
-    base_name, base_sha = model_dir.encoder_identity(src)
+    identity_name, base_sha = model_dir.encoder_identity(src)
+    base_name = base_name or identity_name
     by_id = {i: t for t, i in base.vocab.items()}
     summary = {
         "base": {"name": base_name, "sha256": base_sha, "vocab_size": rows},

@@ -2,6 +2,8 @@
 names files and the encoder without paths, carries the run's numbers, and says how to load the
 model, with transformers only where transformers computes the same."""
 import json
+
+from huggingface_hub import ModelCard
 import shutil
 
 import pytest
@@ -39,7 +41,9 @@ def tagger_dir(tiny_tagger_dir, tmp_path):
 def test_tagger_card_from_the_log(tagger_dir, tmp_path):
     card = model_card(tagger_dir, _log("ner", tmp_path, NER_TEST))
     settings = json.loads((tagger_dir / "entitune.json").read_text())
-    assert card.startswith("---\nlibrary_name: transformers\npipeline_tag: token-classification\n")
+    data = ModelCard(card).data  # the front matter, as the Hub reads it
+    assert (data.library_name, data.pipeline_tag, data.datasets) == ("transformers", "token-classification", ["train.bio"])
+    assert data.license == "apache-2.0"  # the bundled MiniLM's card says so
     assert "# movie" in card
     for t in ("ACTOR", "DIRECTOR", "PLOT", "YEAR"):
         assert f"`{t}`" in card
@@ -72,7 +76,8 @@ def test_card_of_a_model_transformers_refuses(tiny_bert, tmp_path):
     path = write_model_card(tmp_path / "crf", _log("ner", tmp_path, NER_TEST))
     card = path.read_text()
     assert path.name == "README.md"
-    assert "library_name" not in card and "pipeline_tag" not in card
+    data = ModelCard(card).data  # transformers cannot compute a CRF: the Hub is told it is entitune's
+    assert data.library_name == "entitune" and data.pipeline_tag == "token-classification"
     assert "refuses this model on purpose" in card and "CRF head" in card
     assert "from transformers import pipeline" not in card
 
@@ -86,3 +91,17 @@ def test_classifier_card(tiny_classifier_dir, tmp_path):
     assert "pipeline_tag: text-classification" in card and "text classifier over 3 classes" in card
     assert "Accuracy 0.8765, macro F1 0.8432" in card and "| actor | 0.5000 | 0.2500 | 0.3333 | 33 |" in card
     assert "| split | file | texts |" in card and "| train | train.bio | 1,234 |" in card
+
+
+def test_the_front_matter_holds_the_test_scores_as_the_hub_reads_them(tagger_dir, tmp_path):
+    """``model-index``: each test metric of the log, under the test file's name, parsed back by
+    huggingface_hub's own ModelCard (the Hub's reader) to the same values."""
+    log = _log("ner", tmp_path, NER_TEST)
+    results = ModelCard(model_card(tagger_dir, log)).data.eval_results
+    got = {(r.metric_name, r.metric_value) for r in results}
+    entity = log["test"]["entity"]
+    assert got == {("entity F1 (strict, micro)", round(entity["f1"], 4)), ("entity precision", round(entity["precision"], 4)),
+                   ("entity recall", round(entity["recall"], 4)), ("token micro F1", round(log["test"]["token_micro_f1"], 4))}
+    assert {r.task_type for r in results} == {"token-classification"} and {r.dataset_split for r in results} == {"test"}
+    del log["test"]
+    assert ModelCard(model_card(tagger_dir, log)).data.eval_results is None  # no test file, no scores

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -455,7 +456,7 @@ def test_an_onnx_export_keeps_its_own_precision(tiny_tagger_dir, tmp_path, monke
             scorer = load_scorer(export, backend, precision=precision)
             assert isinstance(scorer, OnnxScorer) and backend_name(scorer) == "onnx"
             assert getattr(scorer, "choice", None) is None
-            assert torch.equal(scorer.score_windows(batch), expected)
+            assert np.array_equal(scorer.score_windows(batch), expected)
     with pytest.raises(ConfigError, match="ONNX export, which runs on the CPU"):
         load_scorer(export, "auto", device="cuda", precision="auto")
     with pytest.raises(ConfigError, match="precision"):

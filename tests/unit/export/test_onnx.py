@@ -17,8 +17,7 @@ from entitune import OnnxScorer, Predictor, Tagger, TorchScorer  # noqa: E402
 from entitune.backends import load_scorer  # noqa: E402
 from entitune.encode import collate  # noqa: E402
 from entitune.errors import ExportError  # noqa: E402
-from entitune.export import WordVectorGraph, export_and_rescore, export_onnx  # noqa: E402
-from entitune.artifact import model_dir  # noqa: E402
+from entitune.export import ScoreGraph, export_and_rescore, export_onnx  # noqa: E402
 from entitune.tags import label_set  # noqa: E402
 from entitune.types import Sentence  # noqa: E402
 from tests.helpers.data import TINY_SENTENCES, WORDS, entity_spans, gold_entities  # noqa: E402
@@ -71,6 +70,11 @@ def test_export_fusions(tiny_tagger_dir, tmp_path, quantize):
     assert "SkipLayerNormalization" not in ops
     # exact GELU in fp32; the faster tanh form where int8 rounding dwarfs its error
     assert ("FastGelu" in ops) == (quantize == "int8") and ("BiasGelu" in ops) == (quantize == "none")
+    # the head is in the graph, and stays float32 under int8 (its MatMul is not quantized)
+    head = {node.op_type for node in onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph.node
+            if node.name.startswith("/head/")}
+    assert "MatMul" in head and not head & {"MatMulInteger", "DynamicQuantizeLinear", "QAttention"}
+    assert ("MatMulInteger" in ops) == (quantize == "int8")  # the encoder's are
 
 
 def test_streams_and_chunks_do_not_change_answers(tiny_tagger_dir, tmp_path):
@@ -122,22 +126,27 @@ def test_worker_errors_reach_the_caller(tiny_tagger_dir, tmp_path):
     assert calls  # the workers ran and the failure came back instead of hanging
 
 
-@pytest.mark.parametrize("features", ["finetune", "frozen-sum4"])
-def test_exported_forward_matches_the_model(tiny_bert, features):
+@pytest.mark.parametrize("features, head", [("finetune", "linear"), ("frozen-sum4", "linear"), ("finetune", "crf"),
+                                            ("finetune", "bilstm-crf")])
+def test_exported_forward_matches_the_model(tiny_bert, features, head):
+    """The exported network (``ScoreGraph``: encoder, gather, head) gives the model's own scores at
+    every real word, with the last layer at word starts only where that applies, and a BiLSTM run
+    without packing (``PaddedBiLSTM``) as the packed one. Broken: a BiLSTM whose backward direction
+    starts in the padding, or a head left out of the graph."""
     labels = label_set([t for _, ts in TINY_SENTENCES for t in ts])
-    tagger = Tagger.from_encoder(tiny_bert, labels, features=features, max_length=16, stride=4).eval()
+    tagger = Tagger.from_encoder(tiny_bert, labels, features=features, head=head, max_length=16, stride=4).eval()
     # unequal lengths (padding), a word of several sub-tokens
     batch = collate(tagger.word_encoder.encode([WORDS[:3], ["barrymore", "1980s"] + WORDS[:6], ["x"]]), tagger.pad_id)
-    wrapper = WordVectorGraph(copy.deepcopy(tagger)).eval()
+    wrapper = ScoreGraph(copy.deepcopy(tagger)).eval()
     # the last layer runs at word starts only where its input is one layer's output
     assert (wrapper.last is not None) == (features == "finetune")
-    args = [batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "word_starts")]
+    args = [batch[k] for k in wrapper.inputs]
     with torch.no_grad():
-        expected = tagger.encode_words(batch["input_ids"], batch["attention_mask"], batch["word_starts"],
-                                       batch["token_type_ids"])
+        expected = tagger(batch["input_ids"], batch["attention_mask"], batch["word_starts"], batch["word_mask"],
+                          batch["token_type_ids"])
         got = wrapper(*args)
     real = batch["word_mask"]
-    assert got.shape == expected.shape
+    assert got.shape == expected.shape == (*real.shape, len(labels))
     assert torch.allclose(got[real], expected[real], atol=1e-5)
 
 
@@ -181,6 +190,7 @@ def test_word_features_export_tags_like_pytorch(tiny_bert, tmp_path, mode, head)
     export_onnx(tagger, tmp_path / "onnx")
     graph = onnx.load(str(tmp_path / "onnx" / "model.onnx")).graph
     extra = {"shape": ["word_shapes"], "chars": ["word_chars"], "shape+chars": ["word_shapes", "word_chars"]}[mode]
+    extra += ["word_mask"] if head == "bilstm-crf" else []  # the BiLSTM reads each sentence's length
     assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "token_type_ids", "word_starts", *extra]
     exported = load_scorer(tmp_path / "onnx")
     assert exported.word_encoder.features.mode == mode
@@ -203,14 +213,14 @@ def test_int8_export_is_rescored_and_tags_every_word(tiny_tagger_dir, tmp_path):
 
 
 def _export_with_bias(label: str, bias: float):
-    """``export_onnx``, then the export's head gets ``bias`` for ``label``: a real export whose
+    """``export_onnx`` of the model with ``bias`` for ``label`` in its head: a real export whose
     tagging differs from its model's by a known, deterministic change (-1e4: it never says ``label``)."""
 
     def export(model, out, quantize="none"):
-        export_onnx(model, out, quantize)
-        state = model_dir.load_safetensors(out / model_dir.HEAD_FILE)
-        state["classifier.bias"][model.settings.labels.index(label)] = bias
-        model_dir.save_safetensors(state, out / model_dir.HEAD_FILE)
+        changed = copy.deepcopy(model)
+        with torch.no_grad():
+            changed.head.classifier.bias[model.settings.labels.index(label)] = bias
+        export_onnx(changed, out, quantize)
 
     return export
 

@@ -106,7 +106,7 @@ def test_the_export_is_kept_exactly_when_its_drop_is_at_most_max_drop(known, mod
     if kept:
         report = rescore.export_and_rescore(models / "tagger", out, SENTENCES, max_drop=max_drop)
         assert report["accepted"] is True
-        assert (out / "model.onnx").is_file() and (out / "head.safetensors").is_file()
+        assert (out / "model.onnx").is_file() and (out / "decoder.json").is_file()
         assert json.loads((out / "export.json").read_text()) == report
     else:
         with pytest.raises(ExportError) as refused:

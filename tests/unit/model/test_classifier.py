@@ -77,7 +77,7 @@ def test_a_long_document_is_read_through_its_last_window(classifier):
     i, j = classifier.labels.index("director"), classifier.labels.index("actor")
     odds = {}
     for label, ws in windows.items():
-        log_probs = torch.cat([scorer.score_windows(collate(ws[k : k + 64], scorer.pad_id)) for k in range(0, n, 64)]).log_softmax(-1)
+        log_probs = torch.cat([torch.as_tensor(scorer.score_windows(collate(ws[k : k + 64], scorer.pad_id))) for k in range(0, n, 64)]).log_softmax(-1)
         odds[label] = log_probs[:, i] - log_probs[:, j]  # per window: log p(director) - log p(actor)
     differs = (odds["director"] - odds["actor"]).abs() > 1e-6
     assert differs[-1] and not differs[:-2].any()  # only the windows that hold the ending differ

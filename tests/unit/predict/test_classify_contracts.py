@@ -61,7 +61,7 @@ def _scorer(model, **settings) -> TorchScorer:
 def _window_logits(scorer, text) -> torch.Tensor:
     """Each window of ``text`` scored alone (no padding), in text order: (windows, labels)."""
     windows = ClassPredictor(scorer)._windows([text])
-    return torch.cat([scorer.score_windows(collate([w], scorer.pad_id)) for w in windows])
+    return torch.cat([torch.as_tensor(scorer.score_windows(collate([w], scorer.pad_id))) for w in windows])
 
 
 # ---------------------------------------------------------------- combine, by hand

@@ -15,11 +15,12 @@ BIOES = ("O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-
 
 
 def _scorer(labels, scheme, masks):
-    def decode(scores, mask):
+    def decode(scores, mask):  # the predictor's numpy arrays
+        scores, mask = torch.as_tensor(scores), torch.as_tensor(mask)
         masks.append(mask.clone())
         probs = scores.softmax(-1)
         tags = scores.argmax(-1)
-        return tags, probs.gather(2, tags.unsqueeze(2)).squeeze(2)
+        return tags.numpy(), probs.gather(2, tags.unsqueeze(2)).squeeze(2).numpy()
 
     return SimpleNamespace(settings=SimpleNamespace(scheme=scheme), word_encoder=None, streams=1, labels=labels,
                            pad_id=0, score_windows=lambda batch: None, decode=decode)

@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -60,7 +61,8 @@ class WindowEcho:
 
         self.word_encoder = _Recording(encoder.tokenizer, encoder.max_length, encoder.stride, context=encoder.context)
 
-    def score_windows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def score_windows(self, batch: dict) -> np.ndarray:
+        batch = {k: torch.as_tensor(v) for k, v in batch.items()}  # the predictor's numpy arrays
         ids, mask = batch["input_ids"], batch["attention_mask"]
         with self._lock:
             self.scored.extend(tuple(row[m.bool()].tolist()) for row, m in zip(ids, mask))
@@ -70,13 +72,14 @@ class WindowEcho:
         labels = torch.arange(len(LABELS))
         # shape: (batch, words, labels)
         scores = 4.0 * (first.unsqueeze(2) % len(LABELS) == labels).float()
-        return scores + 0.01 * ((total.unsqueeze(2) + labels) % 7).float()
+        return (scores + 0.01 * ((total.unsqueeze(2) + labels) % 7).float()).numpy()
 
     @staticmethod
-    def decode(scores: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode(scores: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scores = torch.as_tensor(scores)
         probs = scores.softmax(-1)
         tags = scores.argmax(-1)
-        return tags, probs.gather(2, tags.unsqueeze(2)).squeeze(2)
+        return tags.numpy(), probs.gather(2, tags.unsqueeze(2)).squeeze(2).numpy()
 
 
 def _expected_tags(tokenizer, words) -> tuple[str, ...]:

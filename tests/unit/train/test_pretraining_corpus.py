@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import platform
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,7 +18,6 @@ import torch
 from entitune.encode import MaskingRule, example_seed, mask_window, maskable_units
 from entitune.model.masked_lm import MaskedLM
 from entitune.train import TrainConfig, fit_masked_lm
-from entitune.train.memory import release_freed_memory
 from entitune.train.pretraining import TRAIN_STREAM, masked_windows, softmax_ids
 from tests.helpers.data import WORDS
 
@@ -149,18 +150,26 @@ def test_max_steps_stops_mid_epoch_and_is_the_schedules_length(tiny_bert):
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc_trim")
 def test_freed_memory_goes_back_to_the_system():
     """Blocks freed below a live one stay resident in glibc's heap (as a training step's activations
-    do); ``release_freed_memory`` hands them back. Broken: a release that does nothing."""
-    def rss() -> int:
-        with open("/proc/self/statm") as fh:
-            return int(fh.read().split()[1]) * 4096
+    do); ``release_freed_memory`` hands them back. In a fresh process: how much of a long test
+    session's heap is free already depends on the tests before. Broken: a release that does nothing."""
+    code = """
+import numpy as np
+from entitune.train.memory import release_freed_memory
 
-    big = np.ones(30 * 2**20 // 8)  # freed once, it raises glibc's mmap threshold: later blocks come from the heap
-    del big
-    blocks = [np.ones(24 * 2**20 // 8) for _ in range(8)]  # 192 MiB on the heap
-    keep = np.ones(2**20 // 8)  # a live block above them, from the heap's top: the top cannot shrink past it
-    del blocks
-    before = rss()
-    assert release_freed_memory()
-    after = rss()
-    assert before - after > 100 * 2**20, (before, after)
-    del keep
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+big = np.ones(30 * 2**20 // 8)  # freed once, it raises glibc's mmap threshold: later blocks come from the heap
+del big
+blocks = [np.ones(24 * 2**20 // 8) for _ in range(8)]  # 192 MiB on the heap
+keep = np.ones(2**20 // 8)  # a live block above them, from the heap's top: the top cannot shrink past it
+del blocks
+before = rss()
+assert release_freed_memory()
+after = rss()
+print(before - after)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) > 100 * 2**20, r.stdout

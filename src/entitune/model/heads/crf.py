@@ -8,13 +8,16 @@ forward-backward for entity scores, and the decoder shared with the linear head.
 
 Loss: negative log-likelihood, forward algorithm in log space, batched. The scheme's start/end
 constraints are left out of the loss because training windows of long sentences may start inside an
-entity; decoding always runs over whole sentences and applies them.
+entity; decoding always runs over whole sentences and applies them. At inference every backend
+decodes in numpy (``tag_decoder``: ``decoding.TagDecoder`` with these transitions); ``decode`` and
+``marginals`` here are its torch twins, checked equal to it.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from ...decoding import TagDecoder, Transitions
 from ...encode import IGNORE
 from .viterbi import register_constraints, viterbi
 
@@ -126,6 +129,18 @@ class CRFHead(nn.Module):
         betas.reverse()
         log_marg = torch.stack(alphas, 1) + torch.stack(betas, 1) - log_z.view(batch, 1, 1)
         return log_marg.exp()
+
+    def tag_decoder(self) -> TagDecoder:
+        """This head's decoding rule as data (``decoding.TagDecoder``, kind ``crf``: the learned
+        transitions and the constraints): what every backend decodes with at inference, and what an
+        export writes to ``decoder.json``."""
+
+        def tables(*tensors: torch.Tensor) -> Transitions:
+            return Transitions.of(*(t.detach().float().cpu().numpy() for t in tensors))
+
+        constraints = (tables(self.start_constraint, self.trans_constraint, self.end_constraint)
+                       if self.constrained else None)
+        return TagDecoder("crf", constraints, tables(self.start_transitions, self.transitions, self.end_transitions))
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Viterbi path (with constraints) and each chosen tag's marginal probability; both (batch, words)."""

@@ -3,13 +3,15 @@
 Its decode runs the shared Viterbi over log-softmax scores with the scheme's hard transition
 constraints (so no ``I-X`` after ``O``), or plain argmax when constraints are off. The constraints
 are hard (allowed or not), so where the argmax path is allowed it is Viterbi's answer, and Viterbi
-runs only for the sentences where it is not.
+runs only for the sentences where it is not. At inference every backend runs that rule in numpy
+(``tag_decoder``: ``decoding.TagDecoder``); ``decode`` here is its torch twin, checked equal to it.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from ...decoding import TagDecoder, Transitions
 from ...encode import IGNORE
 from .viterbi import register_constraints, viterbi
 
@@ -80,6 +82,14 @@ class LinearHead(nn.Module):
                 tags[bad] = viterbi(log_probs[bad], mask[bad], self.start_constraint, self.trans_constraint,
                                     self.end_constraint)
         return tags, log_probs.gather(2, tags.unsqueeze(2)).squeeze(2).exp()
+
+    def tag_decoder(self) -> TagDecoder:
+        """This head's decoding rule as data (``decoding.TagDecoder``, kind ``softmax``): what every
+        backend decodes with at inference, and what an export writes to ``decoder.json``."""
+        if not self.constrained:
+            return TagDecoder("softmax")
+        tables = (self.start_constraint, self.trans_constraint, self.end_constraint)
+        return TagDecoder("softmax", Transitions.of(*(t.detach().float().cpu().numpy() for t in tables)))
 
     def _allowed(self, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """(batch,) True where the path ``tags`` (batch, words) breaks no constraint within ``mask``."""
