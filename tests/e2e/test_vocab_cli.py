@@ -27,13 +27,13 @@ from tests.helpers.vocab import UNUSED, build_mlm_checkpoint
 CALLS: dict[str, list[str]] = {
     # ---- plan: every flag
     "plan_char": ["vocab", "plan", "{cjk}", "{bio}", "--model", "{bert}", "--json", "{plan_json}", "--max-new", "3",
-                  "--min-count", "1", "--unit", "char", "--format", "auto"],
+                  "--min-count", "1", "--unit", "char", "--format", "auto", "--max-words", "1000", "--measure", "{cjk}"],
     "plan_word_text": ["vocab", "plan", "{text}", "--model", "{bert}", "--unit", "word", "--format", "text"],
     "plan_default_model": ["vocab", "plan", "{cjk}", "--min-count", "2"],
     # ---- extend: append (mean init, auto unit) and over [unusedN] slots (random init, word unit)
     "extend_append": ["vocab", "extend", "--model", "{bert}", "--add-from", "{text}", "--add-from", "{cjk}",
                       "--max-new", "6", "--min-count", "2", "--append", "--init", "mean", "--unit", "auto",
-                      "--format", "auto", "--out", "{ext}"],
+                      "--format", "auto", "--max-words", "100000", "--measure", "{text}", "--out", "{ext}"],
     "extend_unused": ["vocab", "extend", "--model", "{mlm}", "--add-from", "{text}", "--max-new", "4", "--use-unused",
                       "--init", "random", "--unit", "word", "--format", "text", "--out", "{ext_unused}"],
     # ---- the extended checkpoint elsewhere
@@ -128,6 +128,10 @@ def test_plan_prints_and_writes_the_numbers(files):
     assert set(tokens[:2]) == {"北", "京"}  # twice each, [UNK] now
     assert plan["before"]["unk_words"] == len(CJK) and plan["after"]["unk_words"] == 2  # 大 学 好: only one taken
     assert plan["vocab_size"] == WordPiece.read(files["bert"]).size and plan["unused_slots"] == 0
+    # --measure: the file's [UNK] words before and with the 3 tokens taken (not used to choose them)
+    (measured,) = plan["measured"]
+    assert measured["file"] == files["cjk"] and "measured (not used to choose)" in r.out
+    assert measured["before"]["unk_words"] == len(CJK) > measured["after"]["unk_words"]
 
 
 def test_plan_of_plain_text_normalizes_words_as_the_tokenizer(files):
@@ -196,7 +200,7 @@ def test_train_on_the_extended_model(files, extended):
     ("extend_no_tokenizer_json", "no_tokenizer: no tokenizer.json"),
     ("extend_out_not_empty", "bio_dir: exists and is not an empty directory"),
     ("extend_bad_init", "--init must be one of mean, random, got 'zeros'"),
-    ("plan_bad_unit", "--unit must be one of auto, word, char, got 'syllable'"),
+    ("plan_bad_unit", "--unit must be one of auto, word, char, learned, got 'syllable'"),
     ("plan_bad_max_new", "--max-new must be in [1, 10000000], got 0"),
     ("extend_nothing_to_add", "nothing to add"),
 ])
