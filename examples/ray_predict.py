@@ -2,8 +2,15 @@
 batches of lines; the same answers, in the same order, as ``entitune predict`` in one process.
 
     pip install "entitune[ray]"
-    python examples/ray_predict.py runs/movie answers.jsonl part-0.jsonl part-1.jsonl --workers 4
+    python examples/ray_predict.py runs/movie answers.jsonl part-0.jsonl part-1.jsonl
     python examples/ray_predict.py runs/movie answers.jsonl in.jsonl --address auto   # a running cluster
+
+- Sizing: by default as many actors as the cluster's CPUs allow with one CPU left for reading
+  (``actor_pool``: one actor on a 2-CPU machine), said in one line on stderr; ``--workers N`` asks
+  for fewer, never for more than fit. On a multi-node cluster, start Ray on each node (``ray start
+  --head`` on one, ``ray start --address HEAD:6379`` on the others), install entitune and the model
+  directory at the same path on every node (or put it on shared storage), give input paths every
+  node can read, and run this with ``--address auto`` on the head node.
 
 - Reading: each input file is one task (``read_binary_files``) split into lines by entitune's own
   reader (``iter_stream_lines``: LF only, CRLF and a BOM stripped, the same size and line bounds),
@@ -62,14 +69,36 @@ def file_lines(row: dict) -> list[dict]:
     return [{"path": path, "line": n, "text": text} for n, text in iter_stream_lines(io.BytesIO(row["bytes"]), path)]
 
 
-def predict_files(model_dir: str, inputs: list[str], output: str, *, workers: int = 2, batch_size: int = 32,
+def actor_pool(workers: int | None, cpus_per_worker: float, cpus: float) -> tuple[int, float, str]:
+    """How many actors of how many CPUs each to ask a cluster of ``cpus`` CPUs for, leaving one CPU
+    (half of a one-CPU cluster) to the read tasks, and a line that says so: ``workers`` None fills
+    the rest; more than fit are cut to what fits (Ray would wait forever for the others).
+
+    >>> actor_pool(None, 1, 2)[:2], actor_pool(None, 1, 16)[:2], actor_pool(8, 1, 4)[:2], actor_pool(None, 1, 1)[:2]
+    ((1, 1), (15, 1), (3, 1), (1, 0.5))
+    """
+    free = cpus - 1 if cpus >= 2 else cpus / 2
+    per = min(cpus_per_worker, free)
+    fit = max(1, int(free // per))
+    chosen = fit if workers is None else min(workers, fit)
+    why = (f"ray: {chosen} actor(s) of {per:g} CPU each on a cluster of {cpus:g} CPUs "
+           f"({cpus - chosen * per:g} left for reading the input)")
+    if workers is not None and workers > fit:
+        why += f"; {workers} asked, {fit} fit"
+    return chosen, per, why
+
+
+def predict_files(model_dir: str, inputs: list[str], output: str, *, workers: int | None = None, batch_size: int = 32,
                   lines_per_batch: int = 256, device: str = "auto", cpus_per_worker: float = 1,
                   gpus_per_worker: float = 0, all_scores: bool = False) -> int:
     """Answer every line of ``inputs`` (in order) into the JSONL file ``output`` with ``workers``
-    actors, each holding one predictor; returns how many lines were answered. ``ray.init`` first.
+    actors (default: as many as the cluster's CPUs allow, ``actor_pool``), each holding one
+    predictor; returns how many lines were answered. ``ray.init`` first.
 
-    Leave the cluster a CPU beside the actors' (``workers * cpus_per_worker``) for the read tasks:
-    actors holding every CPU wait forever for lines no task can read."""
+    A CPU is left beside the actors' for the read tasks: actors holding every CPU wait forever for
+    lines no task can read."""
+    workers, cpus_per_worker, why = actor_pool(workers, cpus_per_worker, ray.cluster_resources().get("CPU", 1))
+    print(why, file=sys.stderr, flush=True)
     if __name__ != "__main__":  # imported (a test, a notebook): workers get this module by value, not by import
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.data.DataContext.get_current().execution_options.preserve_order = True
@@ -93,14 +122,19 @@ def main() -> None:
     parser.add_argument("model_dir")
     parser.add_argument("output", help="JSONL file to write")
     parser.add_argument("inputs", nargs="+", help="files with one input per line (text, JSON words or JSON records)")
-    parser.add_argument("--workers", type=int, default=2, help="actors, each with its own copy of the model")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="actors, each with its own copy of the model (default: as many as the CPUs allow)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--cpus-per-worker", type=float, default=1)
     parser.add_argument("--gpus-per-worker", type=float, default=0)
     parser.add_argument("--address", default=None, help="a running cluster ('auto'); default: start a local one")
+    parser.add_argument("--local-cpus", type=int, default=None, help="CPUs of the local cluster (default: all)")
     args = parser.parse_args()
-    ray.init(address=args.address)
+    if args.address is None:
+        ray.init(num_cpus=args.local_cpus, include_dashboard=False)
+    else:
+        ray.init(address=args.address)
     n = predict_files(args.model_dir, args.inputs, args.output, workers=args.workers, batch_size=args.batch_size,
                       device=args.device, cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker)
     print(f"wrote {n} answers to {args.output}", file=sys.stderr)

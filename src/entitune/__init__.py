@@ -44,9 +44,11 @@ __all__ = ["__version__", "load", *sorted(_EXPORTS)]
 def load(path: str, backend: str = "auto", batch_size: int = 32, threads: int | None = None, device: str = "cpu",
          precision: str = "fp32"):
     """The predictor of a saved model or an ONNX export (``backend``: auto, torch or onnx): a
-    ``Predictor`` for a tagger, a ``ClassPredictor`` for a classifier; both have ``predict``.
-    ``precision``: fp32, bf16 or auto (bf16 where the hardware runs it fast; the CLI's default)."""
-    from .backends import load_predictor
+    ``Predictor`` for a tagger, a ``ClassPredictor`` for a classifier; both have ``predict``, its
+    lazy form ``stream``, and ``evaluate`` (a labelled file scored as ``entitune evaluate`` scores it).
+    ``precision``: fp32 (the scoring rule's, the default), bf16 or auto (bf16 where the hardware runs
+    it fast)."""
+    from .evaluate.loaded import load as load_predictor
 
     return load_predictor(path, backend, batch_size, threads, device, precision)
 

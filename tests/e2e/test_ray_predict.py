@@ -86,3 +86,35 @@ def test_ray_worker_loads_the_model_once(tiny_tagger_dir):
         answers = [json.loads(a) for a in worker(batch)["answer"]]
         assert len(answers) == len(texts) and worker.predictor is predictor
     assert answers[0]["id"] == 1 and answers[0]["words"] == ["drew", "barrymore"]
+
+
+def test_the_example_with_its_defaults_finishes_on_two_cpus(tmp_path, tiny_tagger_dir):
+    """``python examples/ray_predict.py MODEL OUT IN`` with every default, on a local cluster of two
+    CPUs, in its own process: it says how many actors it asked for (one: one CPU is left for
+    reading), finishes within the limit, and writes ``entitune predict``'s answers. Broken: the
+    default asked for two actors of one CPU each, leaving none to read the input, and Ray waited
+    forever (the run hit the time limit with nothing written)."""
+    import os
+    import subprocess
+
+    lines = ["show me films with drew barrymore", "", '{"id": 3, "text": "movies from the 1980s"}'] * 10
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    local = io.StringIO()
+    assert predict_lines(tiny_tagger_dir, source, stdout=local, device="cpu") == len(lines)
+    out = tmp_path / "ray.jsonl"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "RAY_DEDUP_LOGS": "0"}
+    proc = subprocess.run([sys.executable, str(EXAMPLE), str(tiny_tagger_dir), str(out), str(source), "--local-cpus", "2"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ray: 1 actor(s) of 1 CPU each on a cluster of 2 CPUs (1 left for reading the input)" in proc.stderr
+    _same([json.loads(x) for x in out.read_text().splitlines()], [json.loads(x) for x in local.getvalue().splitlines()])
+
+
+@pytest.mark.parametrize("workers, per, cpus, want", [(None, 1, 2, (1, 1)), (None, 1, 16, (15, 1)), (8, 1, 4, (3, 1)),
+                                                      (2, 0.5, 2, (2, 0.5)), (None, 1, 1, (1, 0.5))])
+def test_actor_pool_never_asks_for_more_than_the_cluster_has(workers, per, cpus, want):
+    """Actors of ``per`` CPUs on ``cpus`` CPUs: at most what fits beside one CPU left for reading."""
+    got = _example().actor_pool(workers, per, cpus)
+    assert got[:2] == want
+    assert got[0] * got[1] <= cpus - min(1, cpus / 2)

@@ -556,6 +556,49 @@ def test_cli_serve_answers_like_the_predictor(tiny_tagger_dir, predictor):
             proc.communicate()
 
 
+def test_cli_serve_on_a_taken_port_is_one_line_and_exit_2(tiny_tagger_dir):
+    """A port another process listens on: one line that says so, exit 2, and no "serving on" (the
+    socket is bound before anything is printed or loaded). Broken: "serving ... on" was printed,
+    then uvicorn failed to bind (exit 3, a traceback), and a client talked to the other server."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = _entitune("serve", tiny_tagger_dir, "--port", port)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "in use" in lines[0], err
+    assert "serving" not in err + out and "Traceback" not in err
+
+
+def test_cli_serve_on_port_0_prints_the_port_it_got(tiny_tagger_dir):
+    """``--port 0``: a free port is bound and the "serving on" line names it; the server answers
+    there. Broken: the line said port 0 (a client could not find the server)."""
+    proc = _entitune("serve", tiny_tagger_dir, "--port", 0)
+    try:
+        line = ""
+        deadline = time.monotonic() + 120
+        while "serving" not in line:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()[1]
+            line = proc.stderr.readline()
+        port = int(line.split("http://127.0.0.1:")[1].split(" ")[0])
+        assert port != 0
+        while True:
+            assert time.monotonic() < deadline, "no answer on the port it printed"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def test_cli_serve_refuses_a_non_model_dir(tmp_path):
     proc = _entitune("serve", tmp_path, "--port", _free_port())
     out, err = proc.communicate(timeout=120)

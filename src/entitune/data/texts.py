@@ -20,7 +20,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import DataFormatError, check_choice
@@ -212,3 +212,32 @@ def _read_jsonl(path: str) -> tuple[list[TextExample], bool]:
             raise DataFormatError(path, number, what)
         examples.append(TextExample(text, tuple(dict.fromkeys(x.strip() for x in raw)), number))
     return examples, bool(multi)
+
+
+def text_options(format: str, text_columns: str | None) -> tuple[str, list[str] | None]:
+    """The flags' forms as ``data.read_texts`` takes them: ``format`` when it is a text format (else
+    ``auto``, sniffed), the comma-separated ``text_columns`` as a list."""
+    fmt = format if format in ("csv", "tsv", "jsonl") else "auto"
+    return fmt, [c.strip() for c in text_columns.split(",")] if text_columns else None
+
+
+def read_labelled_texts(path: str | Path, format: str = "auto", text_columns: str | None = None,
+                        label_column: str | None = None, label_names: dict[str, str] | None = None) -> TextDataset:
+    """A file of labelled texts (``read_texts``) from the flags' forms (``text_options``), each
+    label named by ``label_names`` (a classifier's ``--label-names``); a label it names already
+    (the data written with the names) stays, any other is a one-line error at its line."""
+    fmt, columns = text_options(format, text_columns)
+    data = read_texts(path, fmt, columns, label_column)
+    if not label_names:
+        return data
+    names = set(label_names.values())
+    examples = []
+    for example in data.examples:
+        labels = example.labels or ()
+        for label in labels:
+            if label not in label_names and label not in names:
+                raise DataFormatError(path, example.line or None, f"label {label!r} has no name in --label-names "
+                                      f"(named: {', '.join(sorted(label_names))})")
+        examples.append(replace(example, labels=tuple(label_names.get(x, x) for x in labels) if example.labels else
+                                example.labels))
+    return replace(data, examples=examples)

@@ -10,14 +10,14 @@ numpy, no torch: the scores come from any backend as numpy arrays.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from ..decoding import log_softmax
 from ..encode import Window, text_windows
 from ..types import Classification
-from .engine import WindowScoring
+from .engine import WindowScoring, as_sequence
 
 
 def combine(logits: np.ndarray, multi_label: bool, windows: str = "all") -> np.ndarray:
@@ -41,11 +41,11 @@ class ClassPredictor(WindowScoring):
     """Batched, windowed text classification with any backend's ``Scorer`` of a classifier.
     See ``engine.WindowScoring`` for ``batch_size`` and ``chunk_size``."""
 
-    def classify(self, texts: Sequence[str | Sequence[str]]) -> list[Classification]:
-        """Label each text (a pre-split word list is joined by spaces). A single string is one text
-        (a list of one result), not a list of characters."""
-        if isinstance(texts, str):
-            texts = [texts]
+    def classify(self, texts: Iterable[str | Sequence[str]]) -> list[Classification]:
+        """Label each text (a pre-split word list is joined by spaces), from any iterable (a
+        generator is read whole first: ``stream`` is the lazy form). A single string is one text (a
+        list of one result), not a list of characters."""
+        texts = as_sequence(texts)
         items = [t if isinstance(t, str) else " ".join(t) for t in texts]
         return list(self._run(self._chunks(items)))
 

@@ -15,6 +15,7 @@ import math
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 
 import numpy as np
 
@@ -44,6 +45,29 @@ class WindowScoring:
         self.scorer = scorer
         self.batch_size = batch_size
         self.chunk_size = chunk_size
+
+    def stream(self, inputs: Iterable, **options) -> Iterator:
+        """The lazy form of ``predict``: answers for any iterable of inputs (a generator, a file's
+        lines...), yielded in input order as each chunk of ``chunk_size`` inputs is answered, so
+        memory holds one chunk (two with worker streams) however many inputs come. ``options`` go
+        to ``predict`` (``documents`` for a tagger: an iterable of ids beside the inputs; a chunk
+        then ends only where the id changes). A single string is one input."""
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        documents = options.pop("documents", None)
+        if documents is None:
+            items = iter(inputs)
+            while chunk := list(islice(items, self.chunk_size)):
+                yield from self.predict(chunk, **options)
+            return
+        chunk: list = []
+        for pair in zip(inputs, documents, strict=True):
+            if len(chunk) >= self.chunk_size and pair[1] != chunk[-1][1]:
+                yield from self.predict([item for item, _ in chunk], documents=[doc for _, doc in chunk], **options)
+                chunk = []
+            chunk.append(pair)
+        if chunk:
+            yield from self.predict([item for item, _ in chunk], documents=[doc for _, doc in chunk], **options)
 
     def _chunks(self, items: Sequence) -> Iterator[Sequence]:
         """``items`` in chunks of ``chunk_size`` (the streamed path's unit of work)."""
@@ -104,3 +128,11 @@ class WindowScoring:
                 scores: list[np.ndarray]) -> list:
         """The answers for ``items`` from their windows' batch scores."""
         raise NotImplementedError
+
+
+def as_sequence(inputs: Iterable) -> Sequence:
+    """``inputs`` as a sequence: a list or tuple as it is, a single string as one input, any other
+    iterable (a generator...) read into a list."""
+    if isinstance(inputs, str):
+        return [inputs]
+    return inputs if isinstance(inputs, Sequence) else list(inputs)

@@ -9,7 +9,7 @@ activations per batch, so its scores can move in the last digits with the batchi
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -18,7 +18,7 @@ from ..data.text import join_words, split_words
 from ..encode import Window, length_grouped_batches, merge_windows
 from ..tags import spans_from_tags, to_iob2
 from ..types import Entity, Prediction, Tagged
-from .engine import WindowScoring
+from .engine import WindowScoring, as_sequence
 
 
 class Predictor(WindowScoring):
@@ -33,7 +33,8 @@ class Predictor(WindowScoring):
         per sentence (a document is a run of consecutive sentences with equal ids), lets a model
         trained with document context (``settings.context``) read each sentence's neighbours; it
         changes nothing for a model without."""
-        return list(self._run(self._document_chunks(sentences, documents)))
+        sentences = as_sequence(sentences)
+        return list(self._run(self._document_chunks(sentences, None if documents is None else as_sequence(documents))))
 
     def _document_chunks(self, items: Sequence, documents: Sequence[Hashable] | None) -> Iterator[Sequence]:
         """``_chunks`` of ``items``, or with document context, of ``InDocument`` items in chunks that
@@ -103,16 +104,17 @@ class Predictor(WindowScoring):
                 out[i] = Tagged(tuple(sentences[i]), tags, tuple(probs[row][:n]), native)
         return out  # type: ignore[return-value]
 
-    def predict(self, inputs: Sequence[str | Sequence[str]], documents: Sequence[Hashable] | None = None) -> list[Prediction]:
-        """Tag raw texts (split into words here) or pre-split word lists.
+    def predict(self, inputs: Iterable[str | Sequence[str]], documents: Iterable[Hashable] | None = None) -> list[Prediction]:
+        """Tag raw texts (split into words here) or pre-split word lists, from any iterable (a
+        generator is read whole first: ``stream`` is the lazy form, with bounded memory).
 
         Entity offsets index the raw text; for pre-split words they index the words joined by
         single spaces (the ``text`` of the result). An entity's score is the mean probability of
         its words' tags. A single string is one input (a list of one result), not a list of characters.
         ``documents``: one document id per input, as for ``tag``.
         """
-        if isinstance(inputs, str):
-            inputs = [inputs]
+        inputs = as_sequence(inputs)
+        documents = None if documents is None else as_sequence(documents)
         parsed: list[tuple[str, list[str], list[tuple[int, int]]]] = []
 
         def word_chunks() -> Iterator[list]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from itertools import chain, islice, repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import TextIO
 
@@ -28,6 +28,7 @@ from ..artifact.layout import read_settings
 from ..options import EvaluateConfig, PredictConfig, ServeConfig, parse_shard
 from ..terminal import Console
 from .common import load_data, read_labelled_texts
+from .streaming import paced_chunks
 
 
 def evaluate_file(model: str | Path, data: str | Path, json_out: str | Path | None = None, *,
@@ -170,8 +171,9 @@ def predict(config: PredictConfig, stdin: TextIO | None = None, stdout: TextIO |
     blank line); a model trained with document context (``settings.context``) then reads each
     line's neighbours.
 
-    Streams: ``PREDICT_CHUNK`` lines are read, predicted and written (and flushed) at a time, so
-    memory stays flat however long the input, and output follows input as it comes. Every line
+    Streams: up to ``PREDICT_CHUNK`` lines are read, predicted and written (and flushed) at a time,
+    so memory stays flat however long the input; when the input stalls (a slow pipe), the lines that
+    have come are answered at once (``streaming.paced_chunks``), so output follows input as it comes. Every line
     gets one answer, in order: a blank line an empty one (no words; for a classifier no label), so
     output rows line up with input rows. The input is read as data files are (a regular file, UTF-8,
     bounded in size and line length: ``data._lines``); its first chunk is read before the model
@@ -186,7 +188,8 @@ def predict(config: PredictConfig, stdin: TextIO | None = None, stdout: TextIO |
     if part is not None:
         numbered = ((n, line) for n, line in numbered if (n - 1) % part[1] == part[0])
     items = ((n, line, parse_input_record(line, where, n)) for n, line in numbered)
-    chunks = _document_chunks(items, PREDICT_CHUNK) if documents else iter(lambda: list(islice(items, PREDICT_CHUNK)), [])
+    # a chunk is answered when full, at the end, or when the input stalls (a slow pipe: each line at once)
+    chunks = paced_chunks(items, PREDICT_CHUNK, may_end=_document_may_end if documents else None)
     first = next(chunks, [])
     scorer = load_scorer(model, config.backend, config.threads, config.device, config.precision)
     predictor = predictor_for(scorer, config.batch_size)
@@ -233,27 +236,23 @@ def _document_key(line: str, record: tuple | None) -> str | None:
     return json.dumps(record[1]["doc"], sort_keys=True, ensure_ascii=False)
 
 
-def _document_chunks(items, size: int):
-    """Chunks of at least ``size`` items (the last may be smaller) that end at a document boundary:
-    after a blank line, or before an item whose ``doc`` field differs from the one before."""
-    chunk: list = []
-    for item in items:
-        key = _document_key(item[1], item[2])
-        if len(chunk) >= size and key is not None and key != _document_key(chunk[-1][1], chunk[-1][2]):
-            yield chunk
-            chunk = []
-        chunk.append(item)
-        if len(chunk) >= size and not item[1].strip():
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _document_may_end(chunk: list, item) -> bool:
+    """Whether a chunk of input items may end before ``item`` (None: the input stalled) with
+    ``documents``: after a blank line, or before an item whose ``doc`` field differs from the one
+    before."""
+    last = chunk[-1]
+    if not last[1].strip():
+        return True
+    if item is None:
+        return False
+    key = _document_key(item[1], item[2])
+    return key is not None and key != _document_key(last[1], last[2])
 
 
 def document_ids(items: list[tuple[int | None, str, tuple | None]]) -> list:
     """One document id per item: its ``doc`` field where it has one, else none, each with the number
     of blank lines before it (a blank line ends a document, one with a ``doc`` field too: as
-    ``_document_chunks`` may end a chunk there, grouping across it would depend on the chunking)."""
+    ``_document_may_end`` may end a chunk there, grouping across it would depend on the chunking)."""
     ids: list = []
     blanks = 0
     for _, line, record in items:
@@ -318,7 +317,7 @@ def serve(config: ServeConfig, console: Console | None = None) -> None:
     ``config``'s request limits (``ServeLimits``). ``device``: auto, cpu or cuda
     (``backends.resolve_device``)."""
     try:
-        from ..serve import model_info, run  # FastAPI loads only for this verb
+        from ..serve import listen, model_info, run  # FastAPI loads only for this verb
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in ("fastapi", "fastapi_offline", "starlette", "pydantic", "uvicorn"):
             raise
@@ -326,10 +325,15 @@ def serve(config: ServeConfig, console: Console | None = None) -> None:
                           "(an ONNX export) or 'entitune[train]' (a PyTorch model)") from None
 
     console = console or Console()
-    scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
-    _say_precision(scorer, config.precision, console)
-    info = model_info(scorer, str(config.model), backend_name(scorer))
-    console.note(f"serving {config.model} on http://{config.host}:{config.port} (page at /, API docs at /docs; "
-                 f"{backend_name(scorer)} on {getattr(scorer, 'device', 'cpu')})")
-    run(predictor_for(scorer, config.batch_size), info=info, limits=config.limits(), host=config.host,
-        port=config.port, threads=config.threads)
+    sock = listen(config.host, config.port)  # first: a taken port fails before the model loads or anything is said
+    try:
+        scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
+        _say_precision(scorer, config.precision, console)
+        info = model_info(scorer, str(config.model), backend_name(scorer))
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        console.note(f"serving {config.model} on http://{host}:{sock.getsockname()[1]} (page at /, API docs at /docs; "
+                     f"{backend_name(scorer)} on {getattr(scorer, 'device', 'cpu')})")
+        run(predictor_for(scorer, config.batch_size), info=info, limits=config.limits(), threads=config.threads,
+            sock=sock)
+    finally:
+        sock.close()

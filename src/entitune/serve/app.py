@@ -34,6 +34,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._version import __version__
+from ..errors import ConfigError
 from ..files import display_name, name_for_display
 from ..palette import label_styles
 from ..tags import entity_types
@@ -182,12 +183,44 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
     return app
 
 
+def listen(host: str = "127.0.0.1", port: int = 8000):
+    """A socket bound to ``host``:``port`` and listening (port 0: a free one; ``getsockname`` says
+    which), made before anything is loaded or printed: a port another process holds, or a host this
+    machine cannot bind, is a ``ConfigError`` here rather than an error after "serving on"."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host}: not an address or name this machine can listen on ({exc.strerror})") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":  # a restart reuses a port in TIME_WAIT
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        why = {errno.EADDRINUSE: "the port is in use by another process (--port 0 picks a free one)",
+               errno.EACCES: "permission denied (ports below 1024 need privileges)",
+               errno.EADDRNOTAVAIL: "no interface of this machine has that address"}.get(exc.errno, exc.strerror)
+        raise ConfigError(f"cannot listen on {host}:{port}: {why}") from None
+    return sock
+
+
 def run(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = ServeLimits(), host: str = "127.0.0.1",
-        port: int = 8000, threads: int | None = None, log_level: str = "info") -> None:
+        port: int = 8000, threads: int | None = None, log_level: str = "info", sock=None) -> None:
     """Serve ``predictor`` with uvicorn until interrupted (one process, one event loop), on uvicorn's
-    h11 protocol with the idle-connection timeout (``limits.idle_timeout_protocol``)."""
+    h11 protocol with the idle-connection timeout (``limits.idle_timeout_protocol``), on ``sock``
+    (from ``listen``; default: one bound to ``host``:``port`` here)."""
     import uvicorn
 
+    sock = sock if sock is not None else listen(host, port)
     app = create_app(predictor, info=info, limits=limits, threads=threads)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                http=idle_timeout_protocol(limits.idle_timeout_s))
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, http=idle_timeout_protocol(limits.idle_timeout_s))
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
