@@ -105,6 +105,17 @@ CALLS: dict[str, list[str]] = {
         "--max-steps", "4", "--batch-size", "4", "--max-length", "16", "--stride", "4", "--device", "cpu",
         "--precision", "fp32", "--warmup", "0.0",
     ],
+    # ---- train: --refit: the stopping point chosen on the held-out quarter, then all of --train to it
+    "train_refit": [
+        "train", "--train", "{train}", "--out", "{o_refit}", "--model", "{bert}", "--format", "bio", "--epochs", "2",
+        "--refit", "--dev-fraction", "0.25", "--batch-size", "4", "--max-length", "16", "--stride", "4", "--device",
+        "cpu", "--precision", "fp32",
+    ],
+    # ---- train: --threshold is for multi-label texts (refused on single-label ones, before training)
+    "train_threshold_single_label": [
+        "train", "--train", "{cls}", "--out", "{o_bad}", "--model", "{bert}", "--task", "classify", "--format", "csv",
+        "--text-columns", "sentence", "--label-column", "category", "--threshold", "0.4", "--no-refit",
+    ],
     # ---- tune: one tiny trial; base options from a file, two more by --set, a space file, test scored at the end
     "tune": [
         "tune", "--config", "{tune_toml}", "--train", "{train}", "--dev", "{dev}", "--test", "{test}", "--out", "{o_tune}",
@@ -370,7 +381,7 @@ def paths(tiny_bert, tmp_path_factory) -> dict:
     Path(p["doc_lines"]).write_text("show me films with drew barrymore\nmovies from the 1980s\n\n"
                                     "films directed by steven spielberg\nwhat movies star bruce willis\n")
     p.update(p1=str(d / "p1"), p2=str(d / "p2"), p_nproc=str(d / "p_nproc"), pt_toml=str(d / "pretrain.toml"))
-    p.update(p4=str(d / "p4"), p5=str(d / "p5"), o_steps=str(d / "o_steps"), a1=str(d / "a1"), a2=str(d / "a2"),
+    p.update(p4=str(d / "p4"), p5=str(d / "p5"), o_steps=str(d / "o_steps"), o_refit=str(d / "o_refit"), a1=str(d / "a1"), a2=str(d / "a2"),
              adapt_toml=str(d / "adapt.toml"))
     p["pt_xz"] = str(d / "pretrain.txt.xz")  # 20 texts, xz-compressed
     Path(p["pt_xz"]).write_bytes(lzma.compress("".join(" ".join(w) + "\n" for w, _ in TINY_SENTENCES * 4).encode()))
@@ -705,6 +716,21 @@ def test_train_max_steps_caps_the_run_and_the_schedule(paths):
     lrs = [e["lr"] for e in steps if e["event"] == "step"]
     assert len(lrs) == 4 and lrs[-1] == pytest.approx(lrs[0] / 4)
     assert steps[0]["total_steps"] == 4 and "--max-steps 4 reached" in r.err
+
+
+def test_train_refit_trains_again_on_all_the_data(paths):
+    """--refit with 2 epochs and a quarter held out: the selection run chose an epoch on 18 sentences
+    and 6 dev; the saved model trained that many epochs on all 24, no dev; --threshold on
+    single-label texts is one line, exit 2."""
+    r = ok(run_cli("train_refit", paths))
+    out = Path(paths["o_refit"])
+    chosen = read_json(out / "refit-selection" / "train_log.json")
+    log = read_json(out / "train_log.json")
+    assert chosen["data"]["train"] == 18 and chosen["data"]["dev"] == 6
+    assert log["data"]["train"] == 24 and log["data"]["dev"] == 0
+    assert log["refit"]["epochs"] == chosen["train"]["best_epoch"] == len(log["train"]["epochs"])
+    assert "refit 2/2: training on all of --train (24 examples)" in r.err
+    refused(run_cli("train_threshold_single_label", paths), "--threshold", "multi-label")
 
 
 def test_tune_flags_reach_the_trials(paths):

@@ -300,6 +300,14 @@ class FinetuneConfig(LoopOptions, ReadOptions):
         "or a file with one LABEL=NAME (or LABEL<TAB>NAME) a line; the model learns and predicts the names, keeps "
         "them in id2label, and maps the data's labels to them wherever it reads a labelled file", group="data",
         tasks=frozenset({"classify"}), parse=parse_label_names, metavar="PAIRS|FILE", searchable=False)
+    threshold: float | None = option(
+        None, "multi-label decision threshold: a label holds where its probability reaches it", group="model",
+        low=0.0, low_open=True, high=1.0, high_open=True, tasks=frozenset({"classify"}),
+        default_help="chosen on dev; 0.5 without dev")
+    refit: bool = option(
+        False, "with dev held out from --train (--dev-fraction): train once to choose on that dev where to stop (and "
+        "a multi-label threshold), then train again from the start on all of --train to that point and save that "
+        "model (about twice the training time)", group="training", negative="--no-refit")
     pooling: str = option("cls", "cls (the [CLS] vector, through the pretrained pooler where there is one) | mean",
                           group="model", choices=POOLINGS, tasks=frozenset({"classify"}))
     class_weights: str = option("none", "none | balanced (weight classes by n / (classes x count))", group="training",
@@ -344,6 +352,14 @@ class FinetuneConfig(LoopOptions, ReadOptions):
                               "overlapping windows must advance")
         if self.dev is None and self.dev_fraction == 0.0 and (self.epochs == AUTO_EPOCHS or self.patience):
             raise ConfigError("epochs auto and patience stop on dev scores: give a dev file or a dev_fraction above 0")
+        if self.refit and self.dev is not None:
+            raise ConfigError("refit trains again on --train with the dev share it held out; with a --dev file "
+                              "nothing was held out (give the dev file as a second --train to train on it)")
+        if self.refit and self.dev_fraction == 0.0:
+            raise ConfigError("refit needs dev held out from --train to choose where to stop: a dev_fraction above 0")
+        if self.refit and not self.selects_on_dev:
+            raise ConfigError("refit: this run chooses nothing on dev (one epoch); give --epochs N or auto, "
+                              "--eval-every, --patience or --average-last")
 
     @property
     def resolved_stride(self) -> int:

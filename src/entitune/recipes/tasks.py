@@ -228,6 +228,8 @@ class ClassifyTask(TaskRun):
         train, dev = _split(train, c.dev, self._read, c, self.console, "texts", needs_dev=c.selects_on_dev or self.multi_label)
         test = self._read(c.test) if c.test is not None else None
         self._check_learnable(train)  # again: the dev split may have taken every text of a class
+        if c.threshold is not None and not self.multi_label:
+            raise ConfigError(f"--threshold is for multi-label texts; {c.train_name} gives each text one label")
         self.labels = tuple(sorted({label for e in train for label in e.labels or ()}))
         if dev:
             check_labels(dev, self.labels, str(c.dev or c.train_name))  # unknown labels are errors at their lines
@@ -279,7 +281,9 @@ class ClassifyTask(TaskRun):
         return result
 
     def after_fit(self, model: Classifier, dev) -> None:
-        if self.multi_label and dev:
+        if self.config.threshold is not None:
+            model.with_threshold(self.config.threshold)
+        elif self.multi_label and dev:
             threshold = choose_threshold(model, dev, TrainConfig.eval_batch_size)
             model.with_threshold(threshold)
             self.console.note(f"multi-label threshold chosen on dev: {threshold}")

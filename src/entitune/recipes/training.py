@@ -12,12 +12,13 @@ holds every option; ``entitune train`` only turns flags (and ``--config FILE``) 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError, output_error
@@ -33,6 +34,8 @@ from ..options import DEVICES, FinetuneConfig, config_dict, differences
 from .tasks import TASK_RUNS, resolve_task
 
 LOG_FILE = "train_log.json"
+#: where ``--refit``'s first run (the one that chooses where to stop) writes, inside OUT
+REFIT_DIR = "refit-selection"
 CHECKPOINT_DIR = "checkpoints"
 #: options that change how a run goes, not what it computes: ``--resume`` of a finished run
 #: accepts any values of these (the time budget too: a killed run may be resumed with a longer one)
@@ -60,8 +63,61 @@ def finetune(config: FinetuneConfig, console: Console | None = None, listeners: 
     on ``config.train``, keep the best dev epoch, save the model to ``config.out``, score it on
     ``config.test``, and write ``train_log.json``. ``listeners``: more training listeners (in this
     process; ``tune`` prunes a trial by raising from one), beside the console's and the logs."""
-    return run_task(config, console or Console(), "train",
+    console = console or Console()
+    if config.refit:
+        return refit(config, console, listeners)
+    return run_task(config, console, "train",
                     lambda console, encoder: TASK_RUNS[resolve_task(config)](config, console, encoder), listeners)
+
+
+def refit(config: FinetuneConfig, console: Console, listeners: tuple = ()) -> FinetuneResult:
+    """``--refit``: two runs, so that the saved model has learned from every training example and
+    still stopped where a dev score said. The first, into ``OUT/refit-selection`` with dev held out
+    from ``--train`` and no test, chooses the point (its best epoch; its best step too with
+    ``--eval-every``, scaled to the larger data; whether the average of the last evaluations won)
+    and, for multi-label texts, the threshold. The second trains from the start on all of
+    ``--train``, no dev, to that point, with that threshold, into ``OUT``, and scores ``--test``.
+    Its ``train_log.json`` records the choice under ``refit``; the selection keeps its logs, not
+    its weights. Each run resumes as any run does (``--resume`` passes through)."""
+    out = Path(config.out)
+    chooser = replace(config, refit=False, out=str(out / REFIT_DIR), test=None, keep_checkpoints_after=False)
+    console.note(f"refit 1/2: choosing where to stop on dev held out from --train ({REFIT_DIR}/)")
+    finetune(chooser, console, listeners)
+    chosen = _read_log(out / REFIT_DIR)
+    if chosen is None:  # a process of a distributed run other than the first has no log to read: none is written
+        raise ConfigError(f"refit: the selection run left no {LOG_FILE} in {out / REFIT_DIR}")
+    final, point = refit_config(config, chosen)
+    (out / REFIT_DIR / "model.safetensors").unlink(missing_ok=True)  # its weights were only there to be scored
+    console.note(f"refit 2/2: training on all of --train ({point['train_examples']} examples) to {point['describe']}")
+    result = finetune(final, console, listeners)
+    if result.log:
+        result.log["refit"] = point
+        atomic_write_text(json.dumps(result.log, indent=2) + "\n", out / LOG_FILE)
+    return result
+
+
+def refit_config(config: FinetuneConfig, chosen: dict) -> tuple[FinetuneConfig, dict]:
+    """The second run of ``refit``, from the selection run's ``train_log.json`` (``chosen``), and
+    what was chosen (for the log): epochs = the best epoch; with ``eval_every``, also a step limit,
+    the best step times (train + dev) / train, as the dev examples join the training data; the
+    average of the last evaluations kept only where it won on dev; the multi-label threshold."""
+    train, data = chosen["train"], chosen["data"]
+    epochs = max(1, int(train["best_epoch"]))
+    examples = data["train"] + data["dev"]
+    max_steps = (max(1, math.ceil(train["best_step"] * examples / max(1, data["train"]))) if config.eval_every
+                 else config.max_steps)
+    averaged = bool((train.get("average") or {}).get("kept"))
+    model = chosen.get("model") or {}
+    threshold = model.get("threshold") if model.get("multi_label") and config.threshold is None else config.threshold
+    final = replace(config, refit=False, dev_fraction=0.0, epochs=epochs, max_steps=max_steps, patience=0,
+                    eval_every=0, average_last=config.average_last if averaged else 0, threshold=threshold)
+    point = {"epochs": epochs, "max_steps": max_steps, "average_last": final.average_last, "threshold": threshold,
+             "dev_score": train.get("best_score"), "dev_examples": data["dev"], "train_examples": examples,
+             "selection": REFIT_DIR}
+    point["describe"] = (f"epoch {epochs}" + (f", step {max_steps}" if config.eval_every else "")
+                         + (f", averaging the last {final.average_last} epochs" if final.average_last else "")
+                         + (f", threshold {threshold}" if threshold is not None else ""))
+    return final, point
 
 
 def run_task(config, console: Console, verb: str, make_task, listeners: tuple = ()) -> FinetuneResult:
