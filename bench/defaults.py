@@ -8,7 +8,8 @@ then leave-one-dataset-out, so a default is judged on a set it was not chosen on
 For each task (NER: MIT Movie, CoNLL-2003, WNUT-17, GMB, Weibo, KMOU; classification: AG News, SST-2),
 each candidate of ``CANDIDATES`` trains on a fixed-size seeded slice of each set's training file
 (``--slice`` sentences or texts; the set's own dev file where it has one, else the candidate's own
-dev rule) and is scored on the full test file, for every seed. Then, for each set, the candidate
+dev rule; a ``--refit`` candidate reads no dev file: it holds out its own share of the slice, then
+trains again on all of it) and is scored on the full test file, for every seed. Then, for each set, the candidate
 with the best mean gain over today's defaults on the *other* sets of its task is chosen, and its
 score on the left-out set is reported against today's: the leave-one-dataset-out table. The
 results file is rewritten after each run and a rerun skips the runs it holds, so the procedure can
@@ -42,6 +43,8 @@ CANDIDATES: dict[str, dict] = {
     "lr2e-4": {"lr": 2e-4},
     "context_auto": {"context": "auto"},
     "no_probe": {"probe_epochs": 0},
+    "refit": {"refit": True},
+    "crf_refit": {"head": "crf", "refit": True},
 }
 #: options that only one task reads: a candidate made only of the other task's options is skipped there
 NER_ONLY, CLASSIFY_ONLY = {"head", "context"}, {"probe_epochs"}
@@ -104,7 +107,9 @@ def run_one(dataset: str, spec: dict, files: dict, candidate: str, seed: int, wo
     options = {k: v for k, v in CANDIDATES[candidate].items()}
     # the NER slice is written as CoNLL columns and dev/test stay in their own format: each file is sniffed
     fmt = spec["format"] if spec["task"] == "classify" else "auto"
-    config = FinetuneConfig(**{**common, **options}, train=files["train"], dev=files.get("dev"), test=files["test"],
+    # --refit holds its dev out of the training slice and trains on all of it again: it reads no dev file
+    dev = None if options.get("refit") else files.get("dev")
+    config = FinetuneConfig(**{**common, **options}, train=files["train"], dev=dev, test=files["test"],
                             out=str(work / "runs" / f"{dataset}-{candidate}-{seed}"), seed=seed, format=fmt)
     started = time.perf_counter()
     result = finetune(config, Console(quiet=True))
