@@ -432,9 +432,9 @@ def test_idle_connections_are_closed_within_the_idle_timeout(hostile_server, pre
     stays open 65 s and more and a few hundred of them exhaust the server."""
     idle = [_connect(hostile_server) for _ in range(20)]
     partial = _connect(hostile_server)
-    partial.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Ty")  # a head that never ends
+    partial.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")  # a head that never ends
     after_response = _connect(hostile_server)
-    after_response.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    after_response.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     texts = ["show me films with drew barrymore"]
     with httpx.Client(base_url=hostile_server.url, timeout=30) as good:
         answer = good.post("/predict", json={"texts": texts}).json()
@@ -481,7 +481,7 @@ def test_a_body_shorter_than_its_content_length_gets_408(hostile_server, predict
     connection closed within the body timeout; a good client at the same time gets its answers
     at once. Broken, the server waits for the missing bytes for as long as the client likes."""
     lying = _connect(hostile_server)
-    lying.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    lying.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 100\r\n\r\n" + b'{"texts": [')
     start = time.monotonic()
     texts = ["films directed by steven spielberg", "movies from the 1980s"]
@@ -499,6 +499,78 @@ def test_a_body_shorter_than_its_content_length_gets_408(hostile_server, predict
     error = json.loads(body)["error"]
     assert "not received within 1 s" in error and "11 of 100 bytes" in error and "--body-timeout-s" in error
     assert served_in < BODY_S  # the good client did not wait for the liar
+
+
+# -------------------------------------------------------------------------------------------
+# the request head: which Host is answered (DNS rebinding), ambiguous framing (request smuggling)
+
+
+def _ask_raw(server, request: bytes) -> bytes:
+    """What the server sends back to ``request`` written as is, until it closes (or 5 s pass)."""
+    with _connect(server) as sock:
+        sock.sendall(request)
+        data, _ = _closed_within(sock, 5 + MARGIN_S)
+    return data
+
+
+@pytest.mark.parametrize("host,answered", [
+    ("127.0.0.1", True), ("localhost", True), ("LOCALHOST:8000", True), ("[::1]:443", True), ("127.0.0.1:1", True),
+    ("evil.example", False), ("evil.example:8000", False), ("127.0.0.1.evil.example", False),
+    ("localhost.evil.example", False), ("127.0.0.2", False), ("", False),
+])
+def test_only_the_hosts_a_loopback_server_is_meant_for_are_answered(hostile_server, host, answered):
+    """A server on 127.0.0.1 answers Host localhost, 127.0.0.1 and [::1] (any port) and refuses every
+    other Host with a JSON 400 naming it: a page on evil.example whose name was rebound to 127.0.0.1
+    sends Host evil.example and gets nothing. Broken (no allow-list), that page reads the answers."""
+    head = f"HTTP/1.1\r\nHost: {host}\r\n" if host else "HTTP/1.0\r\n"  # h11 refuses HTTP/1.1 without a Host
+    data = _ask_raw(hostile_server, f"GET /info {head}Connection: close\r\n\r\n".encode())
+    status, _, body = data.partition(b"\r\n\r\n")
+    if answered:
+        assert status.startswith(b"HTTP/1.1 200") and json.loads(body)["labels"]
+    else:
+        assert status.startswith(b"HTTP/1.1 400"), data[:200]
+        error = json.loads(body)["error"]
+        assert (f"Host header {host!r}" in error and "--allowed-hosts" in error) if host else "no Host" in error
+
+
+def test_allowed_hosts_names_the_hosts_answered():
+    """``allowed_hosts`` replaces the default list (a port in the header is ignored, ``*.domain``
+    matches its subdomains) and ``*`` answers any Host; a server on a non-loopback address answers
+    that address by default. Broken, the option would not reach the check or would not replace the
+    loopback names."""
+    def status(app, host: str) -> int:
+        with BackgroundServer(app) as running:
+            return httpx.get(running.url + "/health", headers={"Host": host}).status_code
+
+    named = create_app(_SlowEcho(), info={"labels": ["O"]}, limits=ServeLimits(allowed_hosts="api.example.org,*.corp"))
+    assert [status(named, h) for h in ("api.example.org:8000", "x.corp", "localhost", "example.org")] == [200, 200, 400, 400]
+    anything = create_app(_SlowEcho(), info={"labels": ["O"]}, limits=ServeLimits(allowed_hosts="*"))
+    assert status(anything, "evil.example") == 200
+    lan = create_app(_SlowEcho(), info={"labels": ["O"]}, host="10.1.2.3")
+    assert [status(lan, h) for h in ("10.1.2.3:8000", "localhost")] == [200, 400]
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_the_connection_closed(hostile_server, predictor):
+    """A request with both Content-Length and Transfer-Encoding gets a JSON 400 and the connection is
+    closed, even when a second request is smuggled behind it; a request with either alone is answered.
+    uvicorn's h11 protocol alone answers it (Transfer-Encoding wins): broken, the first response is a 200
+    and the smuggled request is answered too, or the connection stays open."""
+    body = b'{"texts": ["show me films"]}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    smuggled = b"GET /info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    head = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    for framing in (b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(chunked),
+                    b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n"):
+        data = _ask_raw(hostile_server, head + framing + b"\r\n" + chunked + smuggled)
+        status, _, rest = data.partition(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 400") and b"connection: close" in status.lower(), data[:300]
+        assert "Content-Length and Transfer-Encoding" in json.loads(rest)["error"]
+        assert data.count(b"HTTP/1.1") == 1  # the smuggled request was not answered
+    want = _plain(predictor.predict(["show me films"]))
+    for framing, payload in ((b"Transfer-Encoding: chunked\r\n", chunked), (b"Content-Length: %d\r\n" % len(body), body)):
+        data = _ask_raw(hostile_server, head + framing + b"Connection: close\r\n\r\n" + payload)
+        assert data.startswith(b"HTTP/1.1 200"), data[:300]
+        _same_answers(json.loads(data.partition(b"\r\n\r\n")[2])["predictions"], want)
 
 
 # -------------------------------------------------------------------------------------------

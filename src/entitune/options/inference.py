@@ -122,6 +122,12 @@ class ServeLimits(Options):
                                    low_open=True, high=86_400.0)
     body_timeout_s: float = option(30.0, "seconds a request body may take to arrive; then 408 and the connection is "
                                    "closed", group="service", low=0.0, low_open=True, high=86_400.0)
+    allowed_hosts: str | None = option(None, "Host header values answered, comma-separated: names, addresses, "
+                                       "*.example.com, or * for any; a request with another Host gets 400 (a web page "
+                                       "cannot reach the server by DNS rebinding)", group="service",
+                                       parse=lambda value: ",".join(parse_allowed_hosts(value)),
+                                       default_help="localhost, 127.0.0.1 and [::1] when --host is a loopback address; "
+                                       "else --host itself (any, for 0.0.0.0 or ::)", metavar="HOSTS")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +181,28 @@ class ReportConfig(Options):
                                    default_help="the run's test report, else its best dev scores")
     out: str | None = option(None, "HTML file to write", group="output", default_help="RUN_DIR/report.html",
                              metavar="FILE")
+
+
+def parse_allowed_hosts(value: str) -> list[str]:
+    """``--allowed-hosts`` as a list of Host patterns, lower case, IPv6 addresses in brackets (as a
+    Host header writes them); ``*`` alone or as the first label (``*.example.com``) only.
+
+    >>> parse_allowed_hosts("Example.org, ::1,*.local")
+    ['example.org', '[::1]', '*.local']
+    """
+    hosts = []
+    for item in str(value).split(","):
+        host = item.strip().lower()
+        if not host:
+            continue
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
+            raise ConfigError(f"allowed hosts: {item.strip()!r} is not a name, an address, *.domain or *")
+        hosts.append(host)
+    if not hosts:
+        raise ConfigError("allowed hosts: no host given (write * to answer any Host)")
+    return hosts
 
 
 def parse_shard(shard: str | None) -> tuple[int, int] | None:

@@ -14,7 +14,9 @@ Nothing is loaded at import time: ``create_app`` takes a ready predictor (anythi
 Hostile input stays with its sender: every text and word is checked before it joins a micro-batch
 (``limits.check_limits``: lone surrogates get a 422 naming the field and index), a failure inside a
 batch fails only the request it came from (``batching``: a 500 ``{"error": ...}`` and one log line),
-and idle or slow connections are closed (``limits``: ``idle_timeout_s``, ``body_timeout_s``).
+and idle or slow connections are closed (``limits``: ``idle_timeout_s``, ``body_timeout_s``). A request
+whose Host header is not one the server is meant for (DNS rebinding) gets a 400, and so does one with
+both Content-Length and Transfer-Encoding (request smuggling; the connection is then closed).
 ``/info`` names the model and encoder directories, never their absolute paths.
 """
 from __future__ import annotations
@@ -39,8 +41,8 @@ from ..files import display_name, name_for_display
 from ..palette import label_styles
 from ..tags import entity_types
 from .batching import MicroBatcher
-from .limits import (BodyLimitMiddleware, RequestLimitError, ServeLimits, check_limits, error_response,
-                     idle_timeout_protocol, validation_message)
+from .limits import (BodyLimitMiddleware, FramingGuardMiddleware, HostAllowListMiddleware, RequestLimitError, ServeLimits,
+                     allowed_host_patterns, check_limits, error_response, idle_timeout_protocol, validation_message)
 from .schemas import ErrorResponse, HealthResponse, InfoResponse, PredictRequest, PredictResponse
 
 
@@ -93,7 +95,7 @@ def _torch_threads(threads: int | None) -> Callable[[], None] | None:
 
 
 def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = ServeLimits(),
-               threads: int | None = None) -> FastAPI:
+               threads: int | None = None, host: str = "127.0.0.1") -> FastAPI:
     """The ASGI app serving ``predictor``.
 
     Args:
@@ -101,6 +103,8 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
         info: what ``/info`` reports about the model (see ``model_info``); needs ``labels``.
         limits: request limits and micro-batching settings.
         threads: torch threads for the prediction thread (None: leave torch's setting).
+        host: the address the server listens on; it decides which Host headers are answered
+            unless ``limits.allowed_hosts`` says (``limits.allowed_host_patterns``).
     """
 
     def predict_dicts(inputs: list) -> list[dict]:
@@ -137,6 +141,8 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
     # the report's palette, by place in the sorted types (or classes): the page colours labels with it
     full_info["label_colours"] = label_styles(full_info.get("entity_types") or full_info.get("classes") or [])
     full_info["limits"] = asdict(limits)
+    allowed_hosts = allowed_host_patterns(limits.allowed_hosts, host)
+    full_info["limits"]["allowed_hosts"] = ",".join(allowed_hosts)
     errors = {400: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 
     @app.exception_handler(RequestValidationError)
@@ -180,6 +186,8 @@ def create_app(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = 
         return HTMLResponse(page_text)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes, timeout_s=limits.body_timeout_s)
+    app.add_middleware(FramingGuardMiddleware)
+    app.add_middleware(HostAllowListMiddleware, allowed_hosts=allowed_hosts)  # outermost: before a body is read
     return app
 
 
@@ -218,7 +226,7 @@ def run(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = ServeLi
     import uvicorn
 
     sock = sock if sock is not None else listen(host, port)
-    app = create_app(predictor, info=info, limits=limits, threads=threads)
+    app = create_app(predictor, info=info, limits=limits, threads=threads, host=host)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, http=idle_timeout_protocol(limits.idle_timeout_s))
     try:
         uvicorn.Server(config).run(sockets=[sock])
