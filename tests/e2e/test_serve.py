@@ -574,6 +574,140 @@ def test_content_length_with_transfer_encoding_is_refused_and_the_connection_clo
 
 
 # -------------------------------------------------------------------------------------------
+# expensive clients: requests costed in sub-words before they are queued, a budget, deadlines,
+# cheap work first (a predictor double that takes 0.1 s per input; costs given as characters)
+
+
+class _PerInput:
+    """A predictor taking ``seconds`` per input (one call at a time), noting every input predicted."""
+
+    def __init__(self, seconds: float = 0.1) -> None:
+        self.seconds = seconds
+        self.predicted: list[str] = []
+
+    def predict(self, inputs):
+        time.sleep(self.seconds * len(inputs))
+        self.predicted.extend(inputs)
+        return [_SlowEcho._Answer(x) for x in inputs]
+
+
+def _by_chars(inputs) -> list[int]:
+    return [len(x) for x in inputs]
+
+
+def _served(predictor, **limits):
+    app = create_app(predictor, info={"labels": ["O"]}, count_subwords=_by_chars,
+                     limits=ServeLimits(max_batch_wait_ms=1, **limits))
+    return app, BackgroundServer(app)
+
+
+def _post(url: str, texts: list[str], timeout: float = 60) -> tuple[httpx.Response, float]:
+    """The response and when it came (monotonic seconds)."""
+    with httpx.Client(base_url=url, timeout=timeout) as own:
+        response = own.post("/predict", json={"texts": texts})
+    return response, time.monotonic()
+
+
+def test_a_one_line_request_is_answered_before_an_expensive_one_queued_earlier():
+    """One worker; an expensive request of 20 long texts (2 s of work, 4 texts a micro-batch), then
+    a one-line request 0.2 s later: the one-line request is answered while the expensive one is
+    still under way, and both get 200 with their own answers. Broken (first come first served, or
+    the expensive request one unbroken batch), the one-line request waits the whole 2 s."""
+    app, server = _served(_PerInput(), workers=1, max_batch_subwords=400)
+    big = [f"{i:03d}" + "x" * 97 for i in range(20)]
+    with server as running, ThreadPoolExecutor(2) as pool:
+        expensive = pool.submit(_post, running.url, big)
+        time.sleep(0.2)
+        cheap = pool.submit(_post, running.url, ["show me films"])
+        (cheap_response, cheap_at), (big_response, big_at) = cheap.result(), expensive.result()
+    assert cheap_response.status_code == 200 and cheap_response.json() == {"predictions": [{"echo": "show me films"}]}
+    assert big_response.status_code == 200 and big_response.json() == {"predictions": [{"echo": t} for t in big]}
+    assert cheap_at < big_at
+    assert app.state.batcher.batches >= 6  # five micro-batches of the expensive request, one of the cheap
+
+
+def test_a_full_budget_answers_503_with_retry_after_and_queues_nothing():
+    """``max_queued_subwords`` 1,000: while a request of 800 sub-words is predicted, one of 300 gets
+    a 503 with a Retry-After header (whole seconds, at least 1) and a one-line error naming
+    --max-queued-subwords, and none of its inputs is ever predicted; one of 100 is admitted; after
+    that, the same 300 is answered. No other 5xx. Broken: the 300 is queued (answered late, not
+    refused), or refused without Retry-After."""
+    predictor = _PerInput(0.5)
+    app, server = _served(predictor, workers=1, max_queued_subwords=1_000)
+    with server as running, ThreadPoolExecutor(3) as pool:
+        first = pool.submit(_post, running.url, ["a" * 800])
+        time.sleep(0.2)
+        refused, _ = _post(running.url, ["b" * 300])
+        admitted = pool.submit(_post, running.url, ["c" * 100])
+        assert first.result()[0].status_code == 200 and admitted.result()[0].status_code == 200
+        later, _ = _post(running.url, ["b" * 300])
+    assert refused.status_code == 503, refused.text
+    assert int(refused.headers["retry-after"]) >= 1
+    error = refused.json()["error"]
+    assert "--max-queued-subwords" in error and "1000" in error and "300" in error
+    assert later.status_code == 200
+    assert predictor.predicted.count("b" * 300) == 1  # only the later one
+
+
+def test_a_request_past_its_deadline_gets_503_and_its_remaining_work_is_dropped():
+    """``request_timeout_s`` 0.5, one input per micro-batch, 0.3 s each: a request of five inputs
+    gets a 503 with Retry-After naming --request-timeout-s, its inputs after the second are never
+    predicted, and the server holds nothing afterwards; a later request is answered. Broken, the
+    request is answered after 1.5 s, or its work goes on after the 503."""
+    predictor = _PerInput(0.3)
+    app, server = _served(predictor, workers=1, max_batch_texts=1, request_timeout_s=0.5)
+    texts = [f"text {i}" for i in range(5)]
+    with server as running:
+        late, _ = _post(running.url, texts)
+        time.sleep(0.8)  # what was running when the deadline passed is done; nothing else starts
+        batcher = app.state.batcher
+        held = (batcher.queued, batcher.load)
+        after, _ = _post(running.url, ["again"])
+    assert late.status_code == 503, late.text
+    assert int(late.headers["retry-after"]) >= 1 and "--request-timeout-s" in late.json()["error"]
+    assert predictor.predicted[:2] == texts[:2] and not set(texts[2:]) & set(predictor.predicted)
+    assert held == (0, 0)
+    assert after.status_code == 200
+
+
+def test_a_client_that_disconnects_has_its_queued_work_dropped():
+    """A client sends a request of five inputs (one per micro-batch, 0.3 s each) and disconnects
+    during the first: the others are never predicted and nothing stays queued. Broken, the server
+    predicts all five for nobody."""
+    predictor = _PerInput(0.3)
+    app, server = _served(predictor, workers=1, max_batch_texts=1)
+    body = json.dumps({"texts": [f"gone {i}" for i in range(5)]}).encode()
+    with server as running:
+        with _connect(running) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            time.sleep(0.15)
+        time.sleep(1.0)
+        held = (app.state.batcher.queued, app.state.batcher.load)
+    assert predictor.predicted[:1] == ["gone 0"] and len(predictor.predicted) <= 2
+    assert held == (0, 0)
+
+
+def test_a_request_over_the_subword_maximum_is_413_saying_how_many_and_the_maximum(predictor, tagger, tiny_tagger_dir):
+    """With the real model, whose tokenizer counts the sub-words: with ``max_request_subwords`` twice
+    a text's sub-words, three such texts get a 413 whose one line names their count, the maximum
+    and the option; one is answered. Broken (the cost not counted, or counted in characters), the
+    three are answered or the count is another."""
+    text = "show me films with drew barrymore from the 1980s"
+    one = len(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
+    limits = ServeLimits(max_request_subwords=2 * one)
+    app = create_app(predictor, info=model_info(tagger, str(tiny_tagger_dir)), limits=limits)
+    with BackgroundServer(app) as running:
+        refused, _ = _post(running.url, [text] * 3)
+        answered, _ = _post(running.url, [text])
+    assert refused.status_code == 413, refused.text
+    error = refused.json()["error"]
+    assert f"{3 * one} sub-words" in error and f"maximum is {2 * one}" in error and "--max-request-subwords" in error
+    assert answered.status_code == 200
+    _same_answers(answered.json()["predictions"], _plain(predictor.predict([text])))
+
+
+# -------------------------------------------------------------------------------------------
 # the CLI verb, as a user runs it
 
 
