@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from contextlib import contextmanager
 
 import httpx
@@ -705,6 +706,45 @@ def test_a_request_over_the_subword_maximum_is_413_saying_how_many_and_the_maxim
     assert f"{3 * one} sub-words" in error and f"maximum is {2 * one}" in error and "--max-request-subwords" in error
     assert answered.status_code == 200
     _same_answers(answered.json()["predictions"], _plain(predictor.predict([text])))
+
+
+def test_the_service_keeps_nothing_per_request():
+    """Hundreds of requests of every outcome (answered, split, 413, 503 overdue or busy, a client
+    that goes away) leave the service holding what it held before: no queued work, no load, one
+    waiter per idle worker, and no more Python objects than a few dozen (the growth of resident
+    memory over an afternoon would show here first). Broken (a dropped request's pieces left in the
+    queue, or a waiter kept per wait), the queue, the load or the objects grow with the requests."""
+    import gc
+
+    app, server = _served(_PerInput(0.001), workers=2, max_request_subwords=5_000, max_queued_subwords=20_000,
+                          request_timeout_s=0.03, max_batch_subwords=400)
+    body = json.dumps({"texts": ["z" * 100] * 20}).encode()
+
+    def rounds(n: int) -> Counter:
+        statuses: Counter = Counter()
+        with httpx.Client(base_url=running.url, timeout=30) as own:
+            for _ in range(n):
+                for texts in (["x" * 100] * 40, ["y" * 1000] * 6, ["show me films"]):
+                    statuses[own.post("/predict", json={"texts": texts}).status_code] += 1
+                with _connect(running) as sock:  # sends a request and goes away
+                    sock.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        return statuses
+
+    with server as running, ThreadPoolExecutor(4) as pool:
+        list(pool.map(rounds, [10] * 4))
+        time.sleep(1.0)
+        gc.collect()
+        before = len(gc.get_objects())
+        statuses = sum(pool.map(rounds, [40] * 4), Counter())
+        time.sleep(1.0)
+        gc.collect()
+        grown = len(gc.get_objects()) - before
+        batcher = app.state.batcher
+        held = (batcher.queued, batcher.load, len(batcher._waiters))
+    assert statuses[413] == 160 and statuses[200] + statuses[503] == 320 and statuses[200] >= 160 and statuses[503] > 0
+    assert held == (0, 0, 2)
+    assert grown < 100, grown
 
 
 # -------------------------------------------------------------------------------------------
