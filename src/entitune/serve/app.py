@@ -30,6 +30,7 @@ into micro-batches that the batcher orders cheapest-first, one worker kept for s
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -152,9 +153,9 @@ class PredictService:
             predictions = await _unless_gone(batcher.submit(inputs, costs, timeout=max(deadline - loop.time(), 0.001)),
                                              receive)
         except Busy as exc:
-            return error_response(503, str(exc), {"Retry-After": str(exc.retry_after)})
+            return error_response(503, str(exc), {"Retry-After": str(self._retry_after(exc.retry_after))})
         except Overdue:
-            wait = batcher.seconds_until_room()
+            wait = self._retry_after(batcher.seconds_until_room())
             return error_response(503, f"not answered within {self.limits.request_timeout_s:g} s (--request-timeout-s): "
                                   "the server is busy, and the work of this request not yet started was dropped; "
                                   f"retry after {wait} s, or send less", {"Retry-After": str(wait)})
@@ -167,6 +168,11 @@ class PredictService:
         # the predictor's dicts are already the response shape: answering with a JSONResponse skips
         # re-validating them through the response model (which only documents it)
         return JSONResponse({"predictions": predictions})
+
+    def _retry_after(self, estimate: int) -> int:
+        """The batcher's estimate, at most the deadline: whatever the server holds now is answered or
+        dropped by then."""
+        return max(1, min(estimate, math.ceil(self.limits.request_timeout_s)))
 
 
 class _ClientGone(Exception):

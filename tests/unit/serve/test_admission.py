@@ -241,3 +241,13 @@ def test_a_request_over_the_maximum_is_refused_before_all_of_it_is_counted():
     assert sum(counted) == 4
     counted.clear()
     assert asyncio.run(main(10**9, refuse_over(10**9))) == [GROUP_CHARS // 5] * 6 and sum(counted) == 6
+
+
+def test_retry_after_is_never_longer_than_the_deadline():
+    """Whatever the server holds now is answered or dropped within ``request_timeout_s``, so the
+    Retry-After it sends is at most that (rounded up), and at least 1 s. Broken (the raw estimate
+    sent), a client is told to wait 434 s behind work that is dropped after 20."""
+    from entitune.serve import PredictService, ServeLimits
+
+    service = PredictService(object(), ServeLimits(request_timeout_s=2.5), count_subwords=lambda inputs: [1] * len(inputs))
+    assert [service._retry_after(s) for s in (434, 3, 2, 1, 0)] == [3, 3, 2, 1, 1]
