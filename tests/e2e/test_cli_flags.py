@@ -207,7 +207,9 @@ CALLS: dict[str, list[str]] = {
         "serve", "{onnx}", "--host", "127.0.0.9", "--port", "8123", "--batch-size", "2", "--threads", "{threads}",
         "--max-texts", "3", "--max-chars", "40", "--max-words", "7", "--max-body-bytes", "4000",
         "--max-batch-texts", "5", "--max-batch-wait-ms", "1.5", "--workers", "1", "--idle-timeout-s", "4",
-        "--body-timeout-s", "6", "--backend", "onnx", "--device", "cpu",
+        "--body-timeout-s", "6", "--backend", "onnx", "--device", "cpu", "--allowed-hosts", "testserver,127.0.0.9",
+        "--max-request-subwords", "30", "--max-queued-subwords", "500", "--request-timeout-s", "20",
+        "--max-batch-subwords", "300", "--quick-lane-subwords", "12",
     ],
     "serve_onnx_on_cuda": ["serve", "{onnx}", "--device", "cuda", "--port", "0"],
     "serve_bf16": ["serve", "{o1}", "--precision", "bf16", "--port", "0"],
@@ -1024,9 +1026,18 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
         assert info["backend"] == "onnx"  # --backend
         assert info["limits"] == {"max_texts": 3, "max_chars": 40, "max_words": 7, "max_body_bytes": 4000,
                                   "max_batch_texts": 5, "max_batch_wait_ms": 1.5, "workers": 1,
-                                  "idle_timeout_s": 4.0, "body_timeout_s": 6.0}
+                                  "idle_timeout_s": 4.0, "body_timeout_s": 6.0, "max_request_subwords": 30,
+                                  "max_queued_subwords": 500, "request_timeout_s": 20.0, "max_batch_subwords": 300,
+                                  "quick_lane_subwords": 12, "allowed_hosts": "testserver,127.0.0.9"}
         batcher = server_app.state.batcher
         assert (batcher._max_batch, batcher._max_wait, batcher._workers) == (5, 0.0015, 1)
+        assert (batcher._max_subwords, batcher._budget) == (300, 500)  # --max-batch-subwords, --max-queued-subwords
+        assert server_app.state.limits.quick_lane_subwords == 12  # --quick-lane-subwords (no lane with --workers 1)
+        assert server_app.state.service.limits.request_timeout_s == 20.0  # --request-timeout-s
+        assert client.get("/health", headers={"Host": "evil.example"}).status_code == 400  # --allowed-hosts
+        many = ["a b c d e f g h i j k l m n o p q r s"] * 2  # 38 one-letter words: over 30 sub-words
+        too_many = client.post("/predict", json={"texts": many})
+        assert too_many.status_code == 413 and "--max-request-subwords" in too_many.json()["error"]
         texts = ["show me films", "movies from the 1980s", "films in paris"]
         assert len(client.post("/predict", json={"texts": texts}).json()["predictions"]) == 3
         assert max(b["size"] for b in batches) == 2 and {b["scorer"] for b in batches} == {"OnnxScorer"}  # --batch-size
@@ -1043,7 +1054,7 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
     batches.clear()
     ok(run_cli("serve_bf16", paths))
     (server_app, _, _), = served
-    with TestClient(server_app) as client:
+    with TestClient(server_app, base_url="http://127.0.0.1") as client:  # a loopback server answers loopback names
         assert client.get("/info").json()["backend"] == "torch"
         assert len(client.post("/predict", json={"texts": ["show me films"]}).json()["predictions"]) == 1
     assert batches and {(b["scorer"], b["precision"]) for b in batches} == {("TorchScorer", "bf16")}

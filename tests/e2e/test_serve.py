@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 from contextlib import contextmanager
 
 import httpx
@@ -432,9 +433,9 @@ def test_idle_connections_are_closed_within_the_idle_timeout(hostile_server, pre
     stays open 65 s and more and a few hundred of them exhaust the server."""
     idle = [_connect(hostile_server) for _ in range(20)]
     partial = _connect(hostile_server)
-    partial.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Ty")  # a head that never ends
+    partial.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")  # a head that never ends
     after_response = _connect(hostile_server)
-    after_response.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    after_response.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     texts = ["show me films with drew barrymore"]
     with httpx.Client(base_url=hostile_server.url, timeout=30) as good:
         answer = good.post("/predict", json={"texts": texts}).json()
@@ -481,7 +482,7 @@ def test_a_body_shorter_than_its_content_length_gets_408(hostile_server, predict
     connection closed within the body timeout; a good client at the same time gets its answers
     at once. Broken, the server waits for the missing bytes for as long as the client likes."""
     lying = _connect(hostile_server)
-    lying.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    lying.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                   b"Content-Length: 100\r\n\r\n" + b'{"texts": [')
     start = time.monotonic()
     texts = ["films directed by steven spielberg", "movies from the 1980s"]
@@ -499,6 +500,256 @@ def test_a_body_shorter_than_its_content_length_gets_408(hostile_server, predict
     error = json.loads(body)["error"]
     assert "not received within 1 s" in error and "11 of 100 bytes" in error and "--body-timeout-s" in error
     assert served_in < BODY_S  # the good client did not wait for the liar
+
+
+# -------------------------------------------------------------------------------------------
+# the request head: which Host is answered (DNS rebinding), ambiguous framing (request smuggling)
+
+
+def _ask_raw(server, request: bytes) -> bytes:
+    """What the server sends back to ``request`` written as is, until it closes (or 5 s pass)."""
+    with _connect(server) as sock:
+        sock.sendall(request)
+        data, _ = _closed_within(sock, 5 + MARGIN_S)
+    return data
+
+
+@pytest.mark.parametrize("host,answered", [
+    ("127.0.0.1", True), ("localhost", True), ("LOCALHOST:8000", True), ("[::1]:443", True), ("127.0.0.1:1", True),
+    ("evil.example", False), ("evil.example:8000", False), ("127.0.0.1.evil.example", False),
+    ("localhost.evil.example", False), ("127.0.0.2", False), ("", False),
+])
+def test_only_the_hosts_a_loopback_server_is_meant_for_are_answered(hostile_server, host, answered):
+    """A server on 127.0.0.1 answers Host localhost, 127.0.0.1 and [::1] (any port) and refuses every
+    other Host with a JSON 400 naming it: a page on evil.example whose name was rebound to 127.0.0.1
+    sends Host evil.example and gets nothing. Broken (no allow-list), that page reads the answers."""
+    head = f"HTTP/1.1\r\nHost: {host}\r\n" if host else "HTTP/1.0\r\n"  # h11 refuses HTTP/1.1 without a Host
+    data = _ask_raw(hostile_server, f"GET /info {head}Connection: close\r\n\r\n".encode())
+    status, _, body = data.partition(b"\r\n\r\n")
+    if answered:
+        assert status.startswith(b"HTTP/1.1 200") and json.loads(body)["labels"]
+    else:
+        assert status.startswith(b"HTTP/1.1 400"), data[:200]
+        error = json.loads(body)["error"]
+        assert (f"Host header {host!r}" in error and "--allowed-hosts" in error) if host else "no Host" in error
+
+
+def test_allowed_hosts_names_the_hosts_answered():
+    """``allowed_hosts`` replaces the default list (a port in the header is ignored, ``*.domain``
+    matches its subdomains) and ``*`` answers any Host; a server on a non-loopback address answers
+    that address by default. Broken, the option would not reach the check or would not replace the
+    loopback names."""
+    def status(app, host: str) -> int:
+        with BackgroundServer(app) as running:
+            return httpx.get(running.url + "/health", headers={"Host": host}).status_code
+
+    named = create_app(_SlowEcho(), info={"labels": ["O"]}, limits=ServeLimits(allowed_hosts="api.example.org,*.corp"))
+    assert [status(named, h) for h in ("api.example.org:8000", "x.corp", "localhost", "example.org")] == [200, 200, 400, 400]
+    anything = create_app(_SlowEcho(), info={"labels": ["O"]}, limits=ServeLimits(allowed_hosts="*"))
+    assert status(anything, "evil.example") == 200
+    lan = create_app(_SlowEcho(), info={"labels": ["O"]}, host="10.1.2.3")
+    assert [status(lan, h) for h in ("10.1.2.3:8000", "localhost")] == [200, 400]
+
+
+def test_content_length_with_transfer_encoding_is_refused_and_the_connection_closed(hostile_server, predictor):
+    """A request with both Content-Length and Transfer-Encoding gets a JSON 400 and the connection is
+    closed, even when a second request is smuggled behind it; a request with either alone is answered.
+    uvicorn's h11 protocol alone answers it (Transfer-Encoding wins): broken, the first response is a 200
+    and the smuggled request is answered too, or the connection stays open."""
+    body = b'{"texts": ["show me films"]}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    smuggled = b"GET /info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    head = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    for framing in (b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n" % len(chunked),
+                    b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n"):
+        data = _ask_raw(hostile_server, head + framing + b"\r\n" + chunked + smuggled)
+        status, _, rest = data.partition(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 400") and b"connection: close" in status.lower(), data[:300]
+        assert "Content-Length and Transfer-Encoding" in json.loads(rest)["error"]
+        assert data.count(b"HTTP/1.1") == 1  # the smuggled request was not answered
+    want = _plain(predictor.predict(["show me films"]))
+    for framing, payload in ((b"Transfer-Encoding: chunked\r\n", chunked), (b"Content-Length: %d\r\n" % len(body), body)):
+        data = _ask_raw(hostile_server, head + framing + b"Connection: close\r\n\r\n" + payload)
+        assert data.startswith(b"HTTP/1.1 200"), data[:300]
+        _same_answers(json.loads(data.partition(b"\r\n\r\n")[2])["predictions"], want)
+
+
+# -------------------------------------------------------------------------------------------
+# expensive clients: requests costed in sub-words before they are queued, a budget, deadlines,
+# cheap work first (a predictor double that takes 0.1 s per input; costs given as characters)
+
+
+class _PerInput:
+    """A predictor taking ``seconds`` per input (one call at a time), noting every input predicted."""
+
+    def __init__(self, seconds: float = 0.1) -> None:
+        self.seconds = seconds
+        self.predicted: list[str] = []
+
+    def predict(self, inputs):
+        time.sleep(self.seconds * len(inputs))
+        self.predicted.extend(inputs)
+        return [_SlowEcho._Answer(x) for x in inputs]
+
+
+def _by_chars(inputs) -> list[int]:
+    return [len(x) for x in inputs]
+
+
+def _served(predictor, **limits):
+    app = create_app(predictor, info={"labels": ["O"]}, count_subwords=_by_chars,
+                     limits=ServeLimits(max_batch_wait_ms=1, **limits))
+    return app, BackgroundServer(app)
+
+
+def _post(url: str, texts: list[str], timeout: float = 60) -> tuple[httpx.Response, float]:
+    """The response and when it came (monotonic seconds)."""
+    with httpx.Client(base_url=url, timeout=timeout) as own:
+        response = own.post("/predict", json={"texts": texts})
+    return response, time.monotonic()
+
+
+def test_a_one_line_request_is_answered_before_an_expensive_one_queued_earlier():
+    """One worker; an expensive request of 20 long texts (2 s of work, 4 texts a micro-batch), then
+    a one-line request 0.2 s later: the one-line request is answered while the expensive one is
+    still under way, and both get 200 with their own answers. Broken (first come first served, or
+    the expensive request one unbroken batch), the one-line request waits the whole 2 s."""
+    app, server = _served(_PerInput(), workers=1, max_batch_subwords=400)
+    big = [f"{i:03d}" + "x" * 97 for i in range(20)]
+    with server as running, ThreadPoolExecutor(2) as pool:
+        expensive = pool.submit(_post, running.url, big)
+        time.sleep(0.2)
+        cheap = pool.submit(_post, running.url, ["show me films"])
+        (cheap_response, cheap_at), (big_response, big_at) = cheap.result(), expensive.result()
+    assert cheap_response.status_code == 200 and cheap_response.json() == {"predictions": [{"echo": "show me films"}]}
+    assert big_response.status_code == 200 and big_response.json() == {"predictions": [{"echo": t} for t in big]}
+    assert cheap_at < big_at
+    assert app.state.batcher.batches >= 6  # five micro-batches of the expensive request, one of the cheap
+
+
+def test_a_full_budget_answers_503_with_retry_after_and_queues_nothing():
+    """``max_queued_subwords`` 1,000: while a request of 800 sub-words is predicted, one of 300 gets
+    a 503 with a Retry-After header (whole seconds, at least 1) and a one-line error naming
+    --max-queued-subwords, and none of its inputs is ever predicted; one of 100 is admitted; after
+    that, the same 300 is answered. No other 5xx. Broken: the 300 is queued (answered late, not
+    refused), or refused without Retry-After."""
+    predictor = _PerInput(0.5)
+    app, server = _served(predictor, workers=1, max_queued_subwords=1_000)
+    with server as running, ThreadPoolExecutor(3) as pool:
+        first = pool.submit(_post, running.url, ["a" * 800])
+        time.sleep(0.2)
+        refused, _ = _post(running.url, ["b" * 300])
+        admitted = pool.submit(_post, running.url, ["c" * 100])
+        assert first.result()[0].status_code == 200 and admitted.result()[0].status_code == 200
+        later, _ = _post(running.url, ["b" * 300])
+    assert refused.status_code == 503, refused.text
+    assert int(refused.headers["retry-after"]) >= 1
+    error = refused.json()["error"]
+    assert "--max-queued-subwords" in error and "1000" in error and "300" in error
+    assert later.status_code == 200
+    assert predictor.predicted.count("b" * 300) == 1  # only the later one
+
+
+def test_a_request_past_its_deadline_gets_503_and_its_remaining_work_is_dropped():
+    """``request_timeout_s`` 0.5, one input per micro-batch, 0.3 s each: a request of five inputs
+    gets a 503 with Retry-After naming --request-timeout-s, its inputs after the second are never
+    predicted, and the server holds nothing afterwards; a later request is answered. Broken, the
+    request is answered after 1.5 s, or its work goes on after the 503."""
+    predictor = _PerInput(0.3)
+    app, server = _served(predictor, workers=1, max_batch_texts=1, request_timeout_s=0.5)
+    texts = [f"text {i}" for i in range(5)]
+    with server as running:
+        late, _ = _post(running.url, texts)
+        time.sleep(0.8)  # what was running when the deadline passed is done; nothing else starts
+        batcher = app.state.batcher
+        held = (batcher.queued, batcher.load)
+        after, _ = _post(running.url, ["again"])
+    assert late.status_code == 503, late.text
+    assert int(late.headers["retry-after"]) >= 1 and "--request-timeout-s" in late.json()["error"]
+    assert predictor.predicted[:2] == texts[:2] and not set(texts[2:]) & set(predictor.predicted)
+    assert held == (0, 0)
+    assert after.status_code == 200
+
+
+def test_a_client_that_disconnects_has_its_queued_work_dropped():
+    """A client sends a request of five inputs (one per micro-batch, 0.3 s each) and disconnects
+    during the first: the others are never predicted and nothing stays queued. Broken, the server
+    predicts all five for nobody."""
+    predictor = _PerInput(0.3)
+    app, server = _served(predictor, workers=1, max_batch_texts=1)
+    body = json.dumps({"texts": [f"gone {i}" for i in range(5)]}).encode()
+    with server as running:
+        with _connect(running) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            time.sleep(0.15)
+        time.sleep(1.0)
+        held = (app.state.batcher.queued, app.state.batcher.load)
+    assert predictor.predicted[:1] == ["gone 0"] and len(predictor.predicted) <= 2
+    assert held == (0, 0)
+
+
+def test_a_request_over_the_subword_maximum_is_413_saying_how_many_and_the_maximum(predictor, tagger, tiny_tagger_dir):
+    """With the real model, whose tokenizer counts the sub-words: with ``max_request_subwords`` twice
+    a text's sub-words, three such texts get a 413 whose one line names their count, the maximum
+    and the option; one is answered. Broken (the cost not counted, or counted in characters), the
+    three are answered or the count is another."""
+    text = "show me films with drew barrymore from the 1980s"
+    one = len(tagger.tokenizer(text, add_special_tokens=False)["input_ids"])
+    limits = ServeLimits(max_request_subwords=2 * one)
+    app = create_app(predictor, info=model_info(tagger, str(tiny_tagger_dir)), limits=limits)
+    with BackgroundServer(app) as running:
+        refused, _ = _post(running.url, [text] * 3)
+        answered, _ = _post(running.url, [text])
+    assert refused.status_code == 413, refused.text
+    error = refused.json()["error"]
+    assert f"{3 * one} sub-words" in error and f"maximum is {2 * one}" in error and "--max-request-subwords" in error
+    assert answered.status_code == 200
+    _same_answers(answered.json()["predictions"], _plain(predictor.predict([text])))
+
+
+def test_the_service_keeps_nothing_per_request():
+    """Hundreds of requests of every outcome (answered, split, 413, 503 overdue or busy, a client
+    that goes away) leave the service holding what it held before: no queued work, no load, one
+    waiter per idle worker, and fewer new Python objects than requests (the growth of resident
+    memory over an afternoon would show here first). Broken (a waiter kept per wait, or every
+    request kept after its answer), the waiters or the objects grow with the requests."""
+    import gc
+
+    app, server = _served(_PerInput(0.001), workers=2, max_request_subwords=5_000, max_queued_subwords=20_000,
+                          request_timeout_s=0.03, max_batch_subwords=400)
+    body = json.dumps({"texts": ["z" * 100] * 20}).encode()
+
+    def rounds(n: int) -> Counter:
+        statuses: Counter = Counter()
+        with httpx.Client(base_url=running.url, timeout=30) as own:
+            for _ in range(n):
+                for texts in (["x" * 100] * 40, ["y" * 1000] * 6, ["show me films"]):
+                    statuses[own.post("/predict", json={"texts": texts}).status_code] += 1
+                with _connect(running) as sock:  # sends a request and goes away
+                    sock.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        return statuses
+
+    def settled() -> tuple[int, tuple]:
+        """Objects once the service holds nothing (waiting up to 20 s for the last requests to end)."""
+        batcher = app.state.batcher
+        deadline = time.monotonic() + 20
+        while (batcher.queued, batcher.load, len(batcher._waiters)) != (0, 0, 2) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        gc.collect()
+        return len(gc.get_objects()), (batcher.queued, batcher.load, len(batcher._waiters))
+
+    with server as running, ThreadPoolExecutor(4) as pool:
+        list(pool.map(rounds, [10] * 4))
+        before, _ = settled()
+        statuses = sum(pool.map(rounds, [40] * 4), Counter())
+        after, held = settled()
+    assert statuses[413] == 160 and statuses[200] + statuses[503] == 320, statuses  # 30 ms: even a line may be overdue
+    assert statuses[200] > 0 and statuses[503] > 0, statuses
+    assert held == (0, 0, 2)
+    assert after - before < 640, (before, after)  # under one object per request
 
 
 # -------------------------------------------------------------------------------------------

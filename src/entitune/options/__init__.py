@@ -5,7 +5,7 @@ from .curation import AuditConfig, SelectConfig
 from .declare import Options, OptionError, Spec, build_config, config_dict, declared, differences, option, spec_of
 from .files import merged, parse_assignments, read_config_file
 from .inference import (EvaluateConfig, ExportConfig, PackageConfig, PredictConfig, ReadOptions, ReportConfig,
-                        ScorerOptions, ServeConfig, ServeLimits, parse_shard)
+                        ScorerOptions, ServeConfig, ServeLimits, parse_allowed_hosts, parse_shard)
 from .tools import ConvertConfig, DoctorConfig, SplitConfig, VocabExtendConfig, VocabOptions, VocabPlanConfig
 from .training import FinetuneConfig, LoopOptions, PretrainConfig, TuneConfig
 from .adapt import AdaptConfig
@@ -15,6 +15,6 @@ __all__ = [
     "EvaluateConfig", "ExportConfig", "FinetuneConfig", "LoopOptions", "OptionError", "Options", "PackageConfig",
     "PredictConfig", "PretrainConfig", "ReadOptions", "ReportConfig", "ScorerOptions", "ServeConfig", "ServeLimits",
     "Spec", "SplitConfig", "TuneConfig", "VocabExtendConfig", "VocabOptions", "VocabPlanConfig", "build_config",
-    "config_dict", "declared", "differences", "merged", "option", "parse_assignments", "parse_shard",
+    "config_dict", "declared", "differences", "merged", "option", "parse_allowed_hosts", "parse_assignments", "parse_shard",
     "read_config_file", "spec_of",
 ]

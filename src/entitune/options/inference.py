@@ -103,9 +103,12 @@ class PredictConfig(ScorerOptions):
 class ServeLimits(Options):
     """What one request to the service may cost (``max_texts`` inputs, ``max_chars`` characters per
     text (a word list's words joined by spaces), ``max_words`` words per pre-split input,
-    ``max_body_bytes`` checked before parsing), how concurrent requests are combined
-    (``max_batch_texts``, ``max_batch_wait_ms``, ``workers``), and when an idle connection or a slow
-    body is cut off (``idle_timeout_s``, ``body_timeout_s``)."""
+    ``max_body_bytes`` checked before parsing, ``max_request_subwords`` counted with the model's
+    tokenizer before queueing), how much the service takes on at once (``max_queued_subwords``) and
+    for how long (``request_timeout_s``), how concurrent requests are combined and split
+    (``max_batch_texts``, ``max_batch_subwords``, ``max_batch_wait_ms``, ``workers``,
+    ``quick_lane_subwords``), and when an idle connection or a slow body is cut off
+    (``idle_timeout_s``, ``body_timeout_s``)."""
 
     max_texts: int = option(256, "inputs per request", group="service", low=1, high=1_000_000)
     max_chars: int = option(20_000, "characters per text", group="service", low=1, high=100_000_000)
@@ -122,6 +125,28 @@ class ServeLimits(Options):
                                    low_open=True, high=86_400.0)
     body_timeout_s: float = option(30.0, "seconds a request body may take to arrive; then 408 and the connection is "
                                    "closed", group="service", low=0.0, low_open=True, high=86_400.0)
+    max_request_subwords: int = option(65_536, "sub-words (the model's tokens, counted before the request is queued) "
+                                       "per request; a request with more gets 413", group="service", low=1,
+                                       high=1 << 40)
+    max_queued_subwords: int = option(262_144, "sub-words of admitted requests not yet answered (queued or being "
+                                      "predicted); a request that would pass it gets 503 with Retry-After (when "
+                                      "nothing is queued, any request within --max-request-subwords is admitted)",
+                                      group="service", low=1, high=1 << 40)
+    request_timeout_s: float = option(60.0, "seconds from a request's arrival to its answer; past it, 503 with "
+                                      "Retry-After, and its work not yet started is dropped (as is the work of a "
+                                      "client that disconnects)", group="service", low=0.0, low_open=True,
+                                      high=86_400.0)
+    max_batch_subwords: int = option(4_096, "sub-words per micro-batch (at least one input); a larger request is "
+                                     "split into several micro-batches", group="service", low=1, high=1 << 40)
+    quick_lane_subwords: int = option(512, "requests of at most this many sub-words have a worker of their own when "
+                                      "--workers is 2 or more, so they never wait behind a large one (0: none)",
+                                      group="service", low=0, high=1 << 40)
+    allowed_hosts: str | None = option(None, "Host header values answered, comma-separated: names, addresses, "
+                                       "*.example.com, or * for any; a request with another Host gets 400 (a web page "
+                                       "cannot reach the server by DNS rebinding)", group="service",
+                                       parse=lambda value: ",".join(parse_allowed_hosts(value)),
+                                       default_help="localhost, 127.0.0.1 and [::1] when --host is a loopback address; "
+                                       "else --host itself (any, for 0.0.0.0 or ::)", metavar="HOSTS")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,6 +200,28 @@ class ReportConfig(Options):
                                    default_help="the run's test report, else its best dev scores")
     out: str | None = option(None, "HTML file to write", group="output", default_help="RUN_DIR/report.html",
                              metavar="FILE")
+
+
+def parse_allowed_hosts(value: str) -> list[str]:
+    """``--allowed-hosts`` as a list of Host patterns, lower case, IPv6 addresses in brackets (as a
+    Host header writes them); ``*`` alone or as the first label (``*.example.com``) only.
+
+    >>> parse_allowed_hosts("Example.org, ::1,*.local")
+    ['example.org', '[::1]', '*.local']
+    """
+    hosts = []
+    for item in str(value).split(","):
+        host = item.strip().lower()
+        if not host:
+            continue
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
+            raise ConfigError(f"allowed hosts: {item.strip()!r} is not a name, an address, *.domain or *")
+        hosts.append(host)
+    if not hosts:
+        raise ConfigError("allowed hosts: no host given (write * to answer any Host)")
+    return hosts
 
 
 def parse_shard(shard: str | None) -> tuple[int, int] | None:

@@ -334,6 +334,6 @@ def serve(config: ServeConfig, console: Console | None = None) -> None:
         console.note(f"serving {config.model} on http://{host}:{sock.getsockname()[1]} (page at /, API docs at /docs; "
                      f"{backend_name(scorer)} on {getattr(scorer, 'device', 'cpu')})")
         run(predictor_for(scorer, config.batch_size), info=info, limits=config.limits(), threads=config.threads,
-            sock=sock)
+            host=config.host, sock=sock)
     finally:
         sock.close()

@@ -1,10 +1,11 @@
 """The HTTP service: the app (``app``), request/response models (``schemas``), micro-batching
-(``batching``), limits and the body-size guard (``limits``), an in-process server
-(``background``) and the page (``static/index.html``)."""
-from .app import SupportsPredict, create_app, listen, model_info, page_html, run
+(``batching``), what a request costs (``costs``), limits and the body-size guard (``limits``), an
+in-process server (``background``) and the page (``static/index.html``)."""
+from .app import PredictService, SupportsPredict, create_app, listen, model_info, page_html, run
 from .background import BackgroundServer
-from .batching import MicroBatcher
+from .batching import Busy, MicroBatcher, Overdue
+from .costs import SubwordCounter
 from .limits import RequestLimitError, ServeLimits, check_limits
 
-__all__ = ["BackgroundServer", "MicroBatcher", "RequestLimitError", "ServeLimits", "SupportsPredict", "check_limits",
-           "create_app", "listen", "model_info", "page_html", "run"]
+__all__ = ["BackgroundServer", "Busy", "MicroBatcher", "Overdue", "PredictService", "RequestLimitError", "ServeLimits",
+           "SubwordCounter", "SupportsPredict", "check_limits", "create_app", "listen", "model_info", "page_html", "run"]

@@ -32,7 +32,7 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from ..options import ServeLimits  # declared with the other options: the flags of serve
+from ..options import ServeLimits, parse_allowed_hosts  # declared with the other options: the flags of serve
 
 _log = logging.getLogger("entitune.serve")
 
@@ -128,6 +128,96 @@ class BodyLimitMiddleware:
         what = f"at least {size}" if streamed else str(size)
         message = f"request body too large: {what} bytes, the maximum is {self.max_bytes} (--max-body-bytes)"
         await error_response(413, message)(scope, receive, send)
+
+
+#: the Host names of a server bound to a loopback address
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def allowed_host_patterns(allowed_hosts: str | None, host: str) -> list[str]:
+    """The Host patterns a server bound to ``host`` answers: ``allowed_hosts`` (``--allowed-hosts``)
+    when given; else ``LOOPBACK_HOSTS`` for a loopback address (``127.0.0.1``, ``localhost``,
+    ``::1``), any (``*``) for the wildcard addresses (``0.0.0.0``, ``::``: which names reach the
+    machine is not known here), and ``host`` itself for any other."""
+    import ipaddress
+
+    if allowed_hosts is not None:
+        return parse_allowed_hosts(allowed_hosts)
+    bare = host.strip("[]").lower()
+    if bare in ("", "0.0.0.0", "::"):
+        return ["*"]
+    if bare == "localhost":
+        return list(LOOPBACK_HOSTS)
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        return [bare]  # a name
+    if address.is_loopback:
+        return list(LOOPBACK_HOSTS)
+    return [f"[{bare}]" if address.version == 6 else bare]
+
+
+class HostAllowListMiddleware:
+    """Answers only requests whose Host header matches one of ``allowed_hosts`` (any port); others
+    get a 400 JSON error. Against DNS rebinding: a web page on a name its author controls, once that
+    name resolves to 127.0.0.1, could otherwise read this server's answers from a visitor's browser;
+    its requests carry the attacker's name as Host.
+
+    The Host parsing and matching (ports, IPv6 literals, ``*.domain``) are starlette's
+    ``TrustedHostMiddleware``'s, asked whether it would let a request through (it marks the scope);
+    only the refusal is written here, in the service's JSON error shape (starlette answers in plain
+    text)."""
+
+    _MARK = "entitune.host_allowed"
+
+    def __init__(self, app: Any, allowed_hosts: Sequence[str]) -> None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        async def mark(scope: dict, receive: Callable, send: Callable) -> None:
+            scope[self._MARK] = True
+
+        self.app = app
+        self.allowed_hosts = list(allowed_hosts)
+        self.allow_any = "*" in self.allowed_hosts
+        self._check = TrustedHostMiddleware(mark, allowed_hosts=self.allowed_hosts, www_redirect=False)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if self.allow_any or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        async def discard(message: dict) -> None:  # starlette's plain-text refusal, replaced below
+            return None
+
+        await self._check(scope, receive, discard)
+        if scope.pop(self._MARK, False):
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")[:100]
+        message = (f"Host header {host!r} is not one this server answers ({', '.join(self.allowed_hosts)}; "
+                   "--allowed-hosts)" if host else "request has no Host header")
+        await error_response(400, message)(scope, receive, send)
+
+
+class FramingGuardMiddleware:
+    """Refuses a request that carries both Content-Length and Transfer-Encoding with a 400 JSON error
+    and the connection closed (RFC 9112, section 6.3: such a message "might indicate an attempt to
+    perform request smuggling" and a server that refuses it must close the connection). uvicorn's h11
+    protocol accepts such a request and lets Transfer-Encoding win, as the RFC allows; a proxy in
+    front that trusted Content-Length instead would see another request boundary than this server.
+    Checked on the parsed head, before anything reads the body."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http":
+            names = {name.lower() for name, _ in scope.get("headers", [])}
+            if b"content-length" in names and b"transfer-encoding" in names:
+                message = "request has both Content-Length and Transfer-Encoding headers; send one of them"
+                await error_response(400, message, {"connection": "close"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def idle_timeout_protocol(seconds: float) -> type:

@@ -87,4 +87,4 @@ class InfoResponse(BaseModel):
     encoder: Optional[str] = None
     model_version: Optional[str] = None
     entitune_version: str
-    limits: dict[str, float]
+    limits: dict[str, float | str | None]

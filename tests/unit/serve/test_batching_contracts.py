@@ -4,8 +4,8 @@
   never takes seconds), and the app hands ``max_batch_wait_ms`` over in milliseconds;
 - requests arriving within the window share a batch, later ones start the next;
 - a full batch goes at once, without waiting out the window;
-- a request that would overflow the batch opens the next one (whole, in order), one larger than
-  the batch is predicted alone, never split;
+- a request that would overflow the batch opens the next one (the cheapest first), one larger
+  than the batch is split into runs of consecutive inputs;
 - a request whose client went away is not predicted.
 
 Bounds on time are generous for a loaded 2-core machine (seconds where the rule says milliseconds)
@@ -108,22 +108,22 @@ def test_a_full_batch_goes_at_once_without_waiting_out_the_window(requests):
     assert predict.calls == [["a", "b", "c"]]
 
 
-def test_a_request_that_would_overflow_the_batch_opens_the_next_one():
-    """With room for 3 inputs, requests [a, b], [c], [d, e], [f g h i], [j] submitted together are
-    predicted as [a b c] (c fits exactly), [d e] (f g h i would overflow), [f g h i] (larger than a
-    batch: alone, never split), [j]: whole requests, in arrival order, each answered with its own
-    inputs. Broken (a request that exactly fills the batch deferred, or one that overflows it
-    added), the calls are cut elsewhere."""
+def test_a_request_that_would_overflow_the_batch_opens_the_next_one_and_one_larger_than_a_batch_is_split():
+    """With room for 3 inputs, requests [a, b], [c], [d, e], [f g h i], [j] submitted together, every
+    input 100 sub-words, are predicted as [c j] (the cheapest first; [a b] would overflow), [a b]
+    ([d e] would overflow), [d e], [f g h] and [i] (larger than a batch: split into runs of
+    consecutive inputs), each request answered with its own inputs in order. Broken (a request that
+    overflows the batch added, or one larger than a batch never split), the calls are cut elsewhere."""
     predict = _Echo()
     batcher = MicroBatcher(predict, max_batch_texts=3, max_wait_s=0.2)
     requests = [["a", "b"], ["c"], ["d", "e"], ["f", "g", "h", "i"], ["j"]]
 
     async def scenario():
-        return await asyncio.gather(*(batcher.submit(r) for r in requests))
+        return await asyncio.gather(*(batcher.submit(r, [100] * len(r)) for r in requests))
 
     answers = asyncio.run(_with_batcher(batcher, scenario))
     assert answers == [[{"echo": x} for x in r] for r in requests]
-    assert predict.calls == [["a", "b", "c"], ["d", "e"], ["f", "g", "h", "i"], ["j"]]
+    assert predict.calls == [["c", "j"], ["a", "b"], ["d", "e"], ["f", "g", "h"], ["i"]]
 
 
 def test_a_zero_wait_still_combines_requests_already_waiting():

@@ -20,7 +20,7 @@ class _NoPredictor:
 @pytest.fixture
 def client():
     info = {"labels": ["O", "B-PER", "I-PER", "B-ORG", "B-ACTOR", "B-RATINGS_AVERAGE"], "model": "m"}
-    with TestClient(create_app(_NoPredictor(), info=info)) as c:
+    with TestClient(create_app(_NoPredictor(), info=info), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -63,6 +63,6 @@ def test_palette_by_place_in_sorted_labels():
 def test_info_keeps_a_recorded_encoder_name_and_hides_old_paths():
     new = create_app(_NoPredictor(), info={"labels": ["O"], "encoder": "sentence-transformers/all-MiniLM-L6-v2"})
     old = create_app(_NoPredictor(), info={"labels": ["O"], "encoder": "/srv/models/minilm/model"})
-    with TestClient(new) as a, TestClient(old) as b:
+    with TestClient(new, base_url="http://localhost") as a, TestClient(old, base_url="http://localhost") as b:
         assert a.get("/info").json()["encoder"] == "sentence-transformers/all-MiniLM-L6-v2"
         assert b.get("/info").json()["encoder"] == "minilm/model"

@@ -59,3 +59,31 @@ def test_timeouts_are_limits_with_defaults():
 def test_info_names_are_never_absolute_paths(path, name):
     """``/info`` shows a directory's name. Broken, it leaks the server's file system layout."""
     assert display_name(path) == name
+
+
+@pytest.mark.parametrize("bound,allowed,want", [
+    ("127.0.0.1", None, ["localhost", "127.0.0.1", "[::1]"]),
+    ("localhost", None, ["localhost", "127.0.0.1", "[::1]"]),
+    ("::1", None, ["localhost", "127.0.0.1", "[::1]"]),
+    ("127.0.0.9", None, ["localhost", "127.0.0.1", "[::1]"]),
+    ("0.0.0.0", None, ["*"]),
+    ("::", None, ["*"]),
+    ("10.0.0.5", None, ["10.0.0.5"]),
+    ("fe80::1", None, ["[fe80::1]"]),
+    ("serve.example.org", None, ["serve.example.org"]),
+    ("127.0.0.1", "API.example.org, ::1 ,*.corp", ["api.example.org", "[::1]", "*.corp"]),
+    ("0.0.0.0", "10.0.0.5", ["10.0.0.5"]),
+])
+def test_allowed_hosts_default_to_the_names_of_the_bound_address(bound, allowed, want):
+    """Which Host headers are answered: the loopback names for a loopback address, the address itself
+    for another, any for a wildcard address; ``--allowed-hosts`` replaces the default (lower case, IPv6
+    in brackets as a Host header writes it). Broken, a loopback server would answer any Host."""
+    from entitune.serve.limits import allowed_host_patterns
+
+    assert allowed_host_patterns(allowed, bound) == want
+
+
+@pytest.mark.parametrize("value", ["", " , ", "*example.org", "a.*.org", "**"])
+def test_bad_allowed_hosts_are_a_config_error_naming_the_option(value):
+    with pytest.raises(ConfigError, match="allowed hosts"):
+        ServeLimits(allowed_hosts=value)
