@@ -1,10 +1,13 @@
 """The HTTP service: the app (``app``), request/response models (``schemas``), micro-batching
 (``batching``), limits and the body-size guard (``limits``), an in-process server
-(``background``) and the page (``static/index.html``)."""
+(``background``), several server processes on one port (``processes``) and the page
+(``static/index.html``)."""
 from .app import SupportsPredict, create_app, listen, model_info, page_html, run
 from .background import BackgroundServer
 from .batching import MicroBatcher
 from .limits import RequestLimitError, ServeLimits, check_limits
+from .processes import WorkerFailed, supervise, threads_per_process
 
-__all__ = ["BackgroundServer", "MicroBatcher", "RequestLimitError", "ServeLimits", "SupportsPredict", "check_limits",
-           "create_app", "listen", "model_info", "page_html", "run"]
+__all__ = ["BackgroundServer", "MicroBatcher", "RequestLimitError", "ServeLimits", "SupportsPredict", "WorkerFailed",
+           "check_limits", "create_app", "listen", "model_info", "page_html", "run", "supervise",
+           "threads_per_process"]
