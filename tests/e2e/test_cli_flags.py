@@ -213,6 +213,7 @@ CALLS: dict[str, list[str]] = {
     ],
     "serve_onnx_on_cuda": ["serve", "{onnx}", "--device", "cuda", "--port", "0"],
     "serve_bf16": ["serve", "{o1}", "--precision", "bf16", "--port", "0"],
+    "serve_processes": ["serve", "{onnx}", "--processes", "2", "--port", "0"],  # supervise replaced: one worker here
     # ---- export
     "export_ner": [
         "export", "{o1}", "--onnx", "{onnx}", "--quantize", "int8", "--eval", "{test}", "--format", "bio",
@@ -1058,6 +1059,39 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
         assert client.get("/info").json()["backend"] == "torch"
         assert len(client.post("/predict", json={"texts": ["show me films"]}).json()["predictions"]) == 1
     assert batches and {(b["scorer"], b["precision"]) for b in batches} == {("TorchScorer", "bf16")}
+
+
+def test_serve_processes_reach_each_worker(paths, onnx_export, batches, monkeypatch):
+    """--processes 2: the supervisor is asked for 2 workers on the socket bound first, each worker
+    gets the CPUs divided among the processes (an export: its batches at once), and /info says how
+    many processes serve and which one answered. The supervisor is replaced: it runs one worker
+    here, in this process, whose uvicorn.Server.run is replaced as above (tests/e2e/test_serve_processes.py
+    runs the real processes)."""
+    import os
+
+    import uvicorn
+    from starlette.testclient import TestClient
+
+    import entitune.serve
+
+    served, asked = [], []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server, sockets: served.append(server.config.app))
+
+    def supervise_here(target, args, *, processes, sock, **kwargs):
+        asked.append((processes, sock.getsockname()))
+        target(sock, lambda said: None, *args)
+
+    monkeypatch.setattr(entitune.serve, "supervise", supervise_here)
+    ok(run_cli("serve_processes", paths))
+    (processes, (host, port)), = asked
+    assert processes == 2 and host == "127.0.0.1" and port != 0  # --processes; --port 0 bound before
+    (server_app,) = served
+    with TestClient(server_app, base_url="http://127.0.0.1") as client:  # a Host a loopback server answers
+        info = client.get("/info").json()
+        assert (info["processes"], info["pid"]) == (2, os.getpid())
+        assert client.post("/predict", json={"texts": ["show me films"]}).status_code == 200
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert {b["streams"] for b in batches} == {max(1, cpus // 2)}  # --threads' default: the CPUs over 2
 
 
 # -------------------------------------------------------------------------------------------

@@ -155,6 +155,10 @@ class ServeConfig(ScorerOptions, ServeLimits):
 
     host: str = option("127.0.0.1", "address to listen on (0.0.0.0 for every interface)", group="service")
     port: int = option(8000, "TCP port (0: a free one, printed)", group="service", low=0, high=65535)
+    processes: int = option(1, "server processes answering on the port, each with its own copy of the model and its "
+                            "own micro-batcher (the kernel spreads connections over them); a process that dies is "
+                            "replaced; with more than one, --threads defaults to the CPUs divided among them",
+                            group="service", low=1, high=1024)
 
     def limits(self) -> ServeLimits:
         """The request limits of these options."""

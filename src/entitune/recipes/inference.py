@@ -10,8 +10,10 @@ torch" checks it."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import chain, repeat
 from pathlib import Path
 from typing import TextIO
@@ -315,7 +317,9 @@ def _with_fields(answer: dict, fields: dict, line: int | None) -> dict:
 def serve(config: ServeConfig, console: Console | None = None) -> None:
     """Serve ``config.model`` over HTTP until interrupted (see ``serve.create_app``), within
     ``config``'s request limits (``ServeLimits``). ``device``: auto, cpu or cuda
-    (``backends.resolve_device``)."""
+    (``backends.resolve_device``). ``processes`` above 1: that many worker processes on the one
+    port, each loading the model (``serve_worker``, ``serve.processes``), with ``threads`` each
+    (default: the CPUs divided among them); stopped together by Ctrl-C or SIGTERM."""
     try:
         from ..serve import listen, model_info, run  # FastAPI loads only for this verb
     except ModuleNotFoundError as exc:
@@ -327,13 +331,70 @@ def serve(config: ServeConfig, console: Console | None = None) -> None:
     console = console or Console()
     sock = listen(config.host, config.port)  # first: a taken port fails before the model loads or anything is said
     try:
+        if config.processes > 1:
+            _serve_processes(config, sock, console)
+            return
         scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
         _say_precision(scorer, config.precision, console)
-        info = model_info(scorer, str(config.model), backend_name(scorer))
-        host = f"[{config.host}]" if ":" in config.host else config.host
-        console.note(f"serving {config.model} on http://{host}:{sock.getsockname()[1]} (page at /, API docs at /docs; "
-                     f"{backend_name(scorer)} on {getattr(scorer, 'device', 'cpu')})")
+        info = {**model_info(scorer, str(config.model), backend_name(scorer)), "processes": 1, "pid": os.getpid()}
+        console.note(_serving_line(config, sock, backend_name(scorer), getattr(scorer, "device", "cpu")))
         run(predictor_for(scorer, config.batch_size), info=info, limits=config.limits(), threads=config.threads,
             host=config.host, sock=sock)
     finally:
         sock.close()
+
+
+def _serving_line(config: ServeConfig, sock, backend: str, device: object, processes: str = "") -> str:
+    """The one "serving on" line: the model, the address (the port ``sock`` got), how it runs."""
+    host = f"[{config.host}]" if ":" in config.host else config.host
+    return (f"serving {config.model} on http://{host}:{sock.getsockname()[1]} (page at /, API docs at /docs; "
+            f"{backend} on {device}{processes})")
+
+
+def _serve_processes(config: ServeConfig, sock, console: Console) -> None:
+    """``serve`` with ``config.processes`` workers on ``sock``: the parent loads no model; it says
+    "serving on" (and the first worker's notes) once every worker is ready, and stops them all on
+    Ctrl-C or SIGTERM (``serve.processes.supervise``)."""
+    from ..serve import supervise, threads_per_process
+
+    # before any worker starts: a directory that is not a model is one line here, not one per
+    # worker, and an archive is unpacked once, not by each worker at the same time
+    read_settings(model_directory(config.model))
+    threads = config.threads or threads_per_process(config.processes)
+    worker_config = replace(config, threads=threads)
+
+    def on_ready(said: dict) -> None:
+        for line in said["notes"]:
+            console.note(line)
+        console.note(_serving_line(config, sock, said["backend"], said["device"],
+                                   f"; {config.processes} processes, {threads} thread{'s' if threads > 1 else ''} each"))
+
+    supervise(serve_worker, (worker_config,), processes=config.processes, sock=sock, on_ready=on_ready,
+              note=console.note)
+
+
+class _Notes(Console):
+    """A console that keeps its notes (a worker's, for its parent to say once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def serve_worker(sock, ready, config: ServeConfig) -> None:
+    """One process of ``serve --processes``: load the model, serve on the inherited listening
+    ``sock`` until SIGTERM, and ``ready({"backend", "device", "notes"})`` once it accepts
+    connections. ``/info`` says how many processes serve and which one answered (``pid``)."""
+    from ..serve import model_info, run
+
+    notes = _Notes()
+    scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
+    _say_precision(scorer, config.precision, notes)
+    backend = backend_name(scorer)
+    info = {**model_info(scorer, str(config.model), backend), "processes": config.processes, "pid": os.getpid()}
+    said = {"backend": backend, "device": str(getattr(scorer, "device", "cpu")), "notes": notes.lines}
+    run(predictor_for(scorer, config.batch_size), info=info, limits=config.limits(), threads=config.threads,
+        host=config.host, sock=sock, on_started=lambda: ready(said))

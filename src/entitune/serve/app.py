@@ -336,16 +336,24 @@ def listen(host: str = "127.0.0.1", port: int = 8000):
 
 
 def run(predictor: SupportsPredict, *, info: dict, limits: ServeLimits = ServeLimits(), host: str = "127.0.0.1",
-        port: int = 8000, threads: int | None = None, log_level: str = "info", sock=None) -> None:
+        port: int = 8000, threads: int | None = None, log_level: str = "info", sock=None,
+        on_started: Callable[[], None] | None = None) -> None:
     """Serve ``predictor`` with uvicorn until interrupted (one process, one event loop), on uvicorn's
     h11 protocol with the idle-connection timeout (``limits.idle_timeout_protocol``), on ``sock``
-    (from ``listen``; default: one bound to ``host``:``port`` here)."""
+    (from ``listen``; default: one bound to ``host``:``port`` here). ``on_started()`` is called
+    once the server accepts connections (a worker of ``serve --processes`` tells its parent)."""
     import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and on_started is not None:
+                on_started()
 
     sock = sock if sock is not None else listen(host, port)
     app = create_app(predictor, info=info, limits=limits, threads=threads, host=host)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, http=idle_timeout_protocol(limits.idle_timeout_s))
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        Server(config).run(sockets=[sock])
     finally:
         sock.close()

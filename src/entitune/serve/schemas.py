@@ -88,3 +88,5 @@ class InfoResponse(BaseModel):
     model_version: Optional[str] = None
     entitune_version: str
     limits: dict[str, float | str | None]
+    processes: Optional[int] = Field(None, description="server processes answering on this port (entitune serve --processes)")
+    pid: Optional[int] = Field(None, description="the id of the server process that answered")
