@@ -191,15 +191,15 @@ CALLS: dict[str, list[str]] = {
     "predict_best_score": ["predict", "{o_cls}", "--input", "{texts}", "--best-score"],
     "predict_onnx": ["predict", "{onnx}", "--input", "{lines}", "--backend", "onnx", "--threads", "2"],
     "predict_onnx_on_cuda": ["predict", "{onnx}", "--input", "{lines}", "--device", "cuda"],
-    # ---- serve (uvicorn.run replaced: the app it would serve is driven in-process)
+    # ---- serve (uvicorn.Server.run replaced: the app it would serve is driven in-process)
     "serve": [
         "serve", "{onnx}", "--host", "127.0.0.9", "--port", "8123", "--batch-size", "2", "--threads", "{threads}",
         "--max-texts", "3", "--max-chars", "40", "--max-words", "7", "--max-body-bytes", "4000",
         "--max-batch-texts", "5", "--max-batch-wait-ms", "1.5", "--workers", "1", "--idle-timeout-s", "4",
         "--body-timeout-s", "6", "--backend", "onnx", "--device", "cpu",
     ],
-    "serve_onnx_on_cuda": ["serve", "{onnx}", "--device", "cuda"],
-    "serve_bf16": ["serve", "{o1}", "--precision", "bf16"],
+    "serve_onnx_on_cuda": ["serve", "{onnx}", "--device", "cuda", "--port", "0"],
+    "serve_bf16": ["serve", "{o1}", "--precision", "bf16", "--port", "0"],
     # ---- export
     "export_ner": [
         "export", "{o1}", "--onnx", "{onnx}", "--quantize", "int8", "--eval", "{test}", "--format", "bio",
@@ -974,7 +974,7 @@ def test_predict_backend_and_device(paths, onnx_export, batches):
 
 
 # -------------------------------------------------------------------------------------------
-# serve: uvicorn.run is replaced, and the app it was given is driven in-process
+# serve: uvicorn.Server.run is replaced, and the app it was given is driven in-process
 
 
 def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
@@ -982,11 +982,15 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
     from starlette.testclient import TestClient
 
     served = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.append((app, kwargs)))
+
+    def serve_once(server, sockets):  # records what uvicorn would serve, and on which socket, and returns
+        served.append((server.config.app, server.config, sockets[0].getsockname()))
+
+    monkeypatch.setattr(uvicorn.Server, "run", serve_once)
     r = ok(run_cli("serve", paths))
-    (server_app, kwargs), = served
-    assert (kwargs["host"], kwargs["port"]) == ("127.0.0.9", 8123)  # --host, --port
-    assert kwargs["http"].idle_timeout_s == 4  # --idle-timeout-s
+    (server_app, config, address), = served
+    assert address == ("127.0.0.9", 8123)  # --host, --port: the socket bound before the model loads
+    assert config.http.idle_timeout_s == 4  # --idle-timeout-s
     assert r.threads == BASE_THREADS  # an export runs without torch: its threads are left alone
     assert "http://127.0.0.9:8123" in r.err
     with TestClient(server_app) as client:
@@ -1012,7 +1016,7 @@ def test_serve_flags_reach_the_server(paths, onnx_export, batches, monkeypatch):
     served.clear()
     batches.clear()
     ok(run_cli("serve_bf16", paths))
-    (server_app, _), = served
+    (server_app, _, _), = served
     with TestClient(server_app) as client:
         assert client.get("/info").json()["backend"] == "torch"
         assert len(client.post("/predict", json={"texts": ["show me films"]}).json()["predictions"]) == 1

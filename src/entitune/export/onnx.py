@@ -223,57 +223,13 @@ def export_onnx(tagger: EncoderModel, out_dir: str | Path, quantize: str = "none
     wrapper = ScoreGraph(model).eval()
     sample = model.word_encoder.encode([["Entitune", "exports", "this"], ["x"]])
     batch = collate(sample, model.pad_id)
-    inputs = wrapper.inputs
-    args = tuple(batch[name] for name in inputs)
-    axes = {name: {0: "batch", 1: "seq"} for name in INPUTS[:3]}
-    for name in ("word_starts", "word_shapes", "word_mask"):
-        axes[name] = {0: "batch", 1: "words"}
-    axes["word_chars"] = {0: "batch", 1: "words", 2: "chars"}
-    axes = {name: axis for name, axis in axes.items() if name in inputs}
-    axes[OUTPUT] = {0: "batch"} if model.task == "classify" else {0: "batch", 1: "words"}
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.onnx"
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            torch.onnx.export(wrapper, args, str(raw), input_names=list(inputs), output_names=[OUTPUT],
-                              dynamic_axes=axes, opset_version=17, dynamo=False)
-        current = raw
+        current = _trace(wrapper, batch, model.task, Path(tmp) / "raw.onnx")
         model_type = _FUSABLE.get(model.encoder.config.model_type)
         if optimize and model_type:
-            from onnxruntime.transformers import optimizer
-            from onnxruntime.transformers.fusion_options import FusionOptions
-
-            fused = Path(tmp) / "fused.onnx"
-            config = model.encoder.config
-            fusion = FusionOptions(model_type)
-            # residual Add + LayerNormalization beat the fused SkipLayerNormalization on CPU (6x per
-            # call with onnxruntime 1.32): keep them apart (OnnxScorer.load keeps onnxruntime from
-            # fusing them back)
-            fusion.enable_skip_layer_norm = False
-            fusion.enable_bias_skip_layer_norm = False
-            # int8: GELU by its tanh form (FastGelu, a third faster here); it moves activations by
-            # under 5e-4, far less than int8 rounding does, and the export is re-scored anyway
-            fusion.enable_gelu_approximation = quantize == "int8"
-            with contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
-                optimized = optimizer.optimize_model(str(current), model_type=model_type,
-                                                     num_heads=config.num_attention_heads,
-                                                     hidden_size=config.hidden_size, opt_level=1,
-                                                     optimization_options=fusion)
-                optimized.save_model_to_file(str(fused))
-            current = fused
+            current = _fuse(current, model.encoder.config, model_type, quantize, Path(tmp) / "fused.onnx")
         if quantize == "int8":
-            import onnx
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            quantized = Path(tmp) / "int8.onnx"
-            head_nodes = [node.name for node in onnx.load(str(current), load_external_data=False).graph.node
-                          if node.name.startswith(HEAD_SCOPE)]
-            # fused (com.microsoft) nodes defeat ONNX shape inference: their outputs are float
-            with contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
-                quantize_dynamic(str(current), str(quantized), weight_type=QuantType.QInt8, per_channel=True,
-                                 op_types_to_quantize=QUANTIZED_OPS, nodes_to_exclude=head_nodes,
-                                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-            current = quantized
+            current = _quantize(current, Path(tmp) / "int8.onnx")
         shutil.copyfile(current, out / model_dir.ONNX_FILE)
     if model.task == "ner":
         decoder = model.head.tag_decoder().to_dict(model.settings.labels)
@@ -281,5 +237,60 @@ def export_onnx(tagger: EncoderModel, out_dir: str | Path, quantize: str = "none
     model_dir.write_model_files(out, model.settings, model.encoder.config, model.tokenizer,
                                 extra={"backend": "onnx", "quantize": quantize}, config_extra=model.hf_config_extra())
     return out
+
+
+def _trace(wrapper: "ScoreGraph", batch: dict, task: str, raw: Path) -> Path:
+    """``wrapper`` traced to ONNX at ``raw``, batch and length axes dynamic."""
+    inputs = wrapper.inputs
+    args = tuple(batch[name] for name in inputs)
+    axes = {name: {0: "batch", 1: "seq"} for name in INPUTS[:3]}
+    for name in ("word_starts", "word_shapes", "word_mask"):
+        axes[name] = {0: "batch", 1: "words"}
+    axes["word_chars"] = {0: "batch", 1: "words", 2: "chars"}
+    axes = {name: axis for name, axis in axes.items() if name in inputs}
+    axes[OUTPUT] = {0: "batch"} if task == "classify" else {0: "batch", 1: "words"}
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(wrapper, args, str(raw), input_names=list(inputs), output_names=[OUTPUT],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+    return raw
+
+
+def _fuse(current: Path, config, model_type: str, quantize: str, fused: Path) -> Path:
+    """Attention, LayerNorm and GELU fused by onnxruntime's transformer optimizer, written to ``fused``."""
+    from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
+
+    fusion = FusionOptions(model_type)
+    # residual Add + LayerNormalization beat the fused SkipLayerNormalization on CPU (6x per
+    # call with onnxruntime 1.32): keep them apart (OnnxScorer.load keeps onnxruntime from
+    # fusing them back)
+    fusion.enable_skip_layer_norm = False
+    fusion.enable_bias_skip_layer_norm = False
+    # int8: GELU by its tanh form (FastGelu, a third faster here); it moves activations by
+    # under 5e-4, far less than int8 rounding does, and the export is re-scored anyway
+    fusion.enable_gelu_approximation = quantize == "int8"
+    with contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
+        optimized = optimizer.optimize_model(str(current), model_type=model_type,
+                                             num_heads=config.num_attention_heads,
+                                             hidden_size=config.hidden_size, opt_level=1,
+                                             optimization_options=fusion)
+        optimized.save_model_to_file(str(fused))
+    return fused
+
+
+def _quantize(current: Path, quantized: Path) -> Path:
+    """Dynamic int8 MatMuls (per channel), the head's nodes left in fp32, written to ``quantized``."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    head_nodes = [node.name for node in onnx.load(str(current), load_external_data=False).graph.node
+                  if node.name.startswith(HEAD_SCOPE)]
+    # fused (com.microsoft) nodes defeat ONNX shape inference: their outputs are float
+    with contextlib.redirect_stdout(io.StringIO()), _quiet_logging():
+        quantize_dynamic(str(current), str(quantized), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=QUANTIZED_OPS, nodes_to_exclude=head_nodes,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    return quantized
 
 
