@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def _pytest(selection: list[str], src: Path) -> tuple[int, str]:
            "TOKENIZERS_PARALLELISM": "false"}
     env.setdefault("ENTITUNE_DATA", "/work/shared/data")
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *selection]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, check=False, cwd=ROOT, env=env, capture_output=True, text=True)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -67,7 +67,7 @@ def run(bug: dict, scratch: Path, target: Path, tests: str | None) -> tuple[int,
     """Run the selection (``-x``: stop at the first failure) against the bugged copy: (exit code,
     the first failing test id, "survived", or the end of the output when pytest failed otherwise)."""
     code, out = _pytest([*(tests or bug["tests"]).split(), str(target)], scratch)
-    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.M)
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE)
     return code, failed[0] if failed else ("survived" if code == 0 else out[-2000:])
 
 
@@ -114,7 +114,7 @@ def summarise(data: dict) -> None:
         if any(field in b for b in bugs):
             data[field] = sum(is_catch(b.get(field)) for b in bugs)
     data["equivalent"] = sum("equivalent" in b for b in bugs)
-    data["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    data["date"] = datetime.now(UTC).strftime("%Y-%m-%d")
     data["machine"] = machine()
     data["command"] = "python bench/realistic_bugs.py --all"
     data["command_before"] = ("python bench/realistic_bugs.py N --record caught_before, for each bug, on the suite "
