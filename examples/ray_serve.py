@@ -24,6 +24,7 @@ the same request limits and micro-batching), behind Ray Serve's proxy and load b
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 
@@ -47,14 +48,19 @@ class EntituneReplica:
         self.started = False
 
     async def __call__(self, request: Request) -> Response:
-        if not self.started:  # the app's lifespan: its micro-batcher runs on this replica's event loop
-            await self.app.state.batcher.start()
+        if not self.started:  # the app's lifespan: its service (micro-batcher, counting thread) runs on this replica's loop
+            await self.app.state.service.start()
             self.started = True
         body = await request.body()
         sent: list[dict] = []
+        unread = [{"type": "http.request", "body": body, "more_body": False}]
 
         async def receive() -> dict:
-            return {"type": "http.request", "body": body, "more_body": False}
+            if unread:
+                return unread.pop()
+            # after the body the app only listens for a disconnect: Ray Serve cancels this call when the
+            # client goes, which cancels the request's work as a disconnect would
+            await asyncio.Event().wait()
 
         async def send(message: dict) -> None:
             sent.append(message)
