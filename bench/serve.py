@@ -91,6 +91,23 @@ def wait_serving(proc: subprocess.Popen, log_path: Path, timeout: float = 300.0)
     raise SystemExit(f"entitune serve did not say 'serving on' within {timeout:.0f} s")
 
 
+def wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 180.0) -> None:
+    """Until ``url``/health answers 200 (serve_hostile.py and serve_overload.py start their own server)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"entitune serve exited: {(proc.stderr.read() if proc.stderr else '').strip()}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit(f"entitune serve did not answer /health within {timeout:.0f} s")
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
