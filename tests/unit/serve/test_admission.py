@@ -16,6 +16,7 @@ import pytest
 from entitune.serve import Busy, MicroBatcher, Overdue, SubwordCounter
 from entitune.serve.costs import GROUP_CHARS, request_costs
 from entitune.serve.limits import RequestLimitError
+from tests.helpers.batching import with_batcher
 
 #: most seconds any of these tests waits on the batcher before calling it stuck
 STUCK_S = 20.0
@@ -41,11 +42,7 @@ class _Timed:
 
 
 async def _with(batcher: MicroBatcher, scenario):
-    await batcher.start()
-    try:
-        return await asyncio.wait_for(scenario(), STUCK_S)
-    finally:
-        await batcher.stop()
+    return await with_batcher(batcher, scenario, STUCK_S)
 
 
 async def _ask(batcher: MicroBatcher, inputs: list, costs: list[int], events: list, name: str, delay: float = 0.0,

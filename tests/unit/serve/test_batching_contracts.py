@@ -18,6 +18,7 @@ import time
 import pytest
 
 from entitune.serve import MicroBatcher
+from tests.helpers.batching import with_batcher
 
 #: most seconds any of these tests waits on the batcher before calling it stuck
 STUCK_S = 10.0
@@ -37,11 +38,7 @@ class _Echo:
 
 
 async def _with_batcher(batcher: MicroBatcher, scenario):
-    await batcher.start()
-    try:
-        return await asyncio.wait_for(scenario(), STUCK_S)
-    finally:
-        await batcher.stop()
+    return await with_batcher(batcher, scenario, STUCK_S)
 
 
 async def _submit_after(batcher: MicroBatcher, delay: float, inputs: list) -> tuple[float, list]:
