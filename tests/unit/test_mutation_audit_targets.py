@@ -18,7 +18,7 @@ def _audit():
 
 def test_every_injected_bug_finds_exactly_one_target_and_an_existing_test():
     mutations = _audit().MUTATIONS
-    assert len(mutations) == 11
+    assert len(mutations) == 13
     for name, _behaviour, file, search, replace, test in mutations:
         text = (ROOT / "src" / "entitune" / file).read_text()
         assert text.count(search) == 1, f"{name}: {search!r} occurs {text.count(search)} times in {file}"
