@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,14 +24,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.data import TINY_SENTENCES, write_bio
+from tests.helpers.net import free_port
 
 TIMEOUT = 300  # a launch takes well under a minute; a mismatch between ranks hangs
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

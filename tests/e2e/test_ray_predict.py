@@ -3,29 +3,18 @@ the answers of ``predict_lines`` in one process. Ray is in the ``test`` extra, s
 fails here (an ImportError) rather than skipping."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import ray
 
 from entitune.recipes.inference import predict_lines
+from tests.helpers.examples import EXAMPLES, load_example
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ray_predict.py"
 
 pytestmark = pytest.mark.ray
-
-
-def _example():
-    """examples/ray_predict.py imported as ``ray_predict`` (examples/ is no package)."""
-    if "ray_predict" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("ray_predict", EXAMPLE)
-        sys.modules["ray_predict"] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules["ray_predict"]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +49,7 @@ def test_ray_map_batches_equals_predict_lines(local_ray, tmp_path, tiny_tagger_d
         paths[-1].write_text("\n".join(lines[i * 15:(i + 1) * 15]) + "\n", newline="")
         assert predict_lines(tiny_tagger_dir, paths[-1], stdout=local, device="cpu") == 15
     out = tmp_path / "ray.jsonl"
-    n = _example().predict_files(str(tiny_tagger_dir), [str(p) for p in paths], str(out), workers=2,
+    n = load_example("ray_predict").predict_files(str(tiny_tagger_dir), [str(p) for p in paths], str(out), workers=2,
                                  lines_per_batch=4, device="cpu",
                                  cpus_per_worker=0.5)  # two actors on one of the two CPUs: the other reads
     assert n == len(lines)
@@ -78,7 +67,7 @@ def test_ray_worker_loads_the_model_once(tiny_tagger_dir):
     ``map_batches`` relies on to load the model once per actor). Broken: a load per call."""
     import numpy as np
 
-    worker = _example().EntituneWorker(str(tiny_tagger_dir), device="cpu")
+    worker = load_example("ray_predict").EntituneWorker(str(tiny_tagger_dir), device="cpu")
     predictor = worker.predictor
     for texts in (["films", ""], ['{"id": 1, "text": "drew barrymore"}']):
         batch = {"path": np.array(["a.txt"] * len(texts), dtype=object), "line": np.arange(1, len(texts) + 1),
@@ -104,7 +93,7 @@ def test_the_example_with_its_defaults_finishes_on_two_cpus(tmp_path, tiny_tagge
     assert predict_lines(tiny_tagger_dir, source, stdout=local, device="cpu") == len(lines)
     out = tmp_path / "ray.jsonl"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "RAY_DEDUP_LOGS": "0"}
-    proc = subprocess.run([sys.executable, str(EXAMPLE), str(tiny_tagger_dir), str(out), str(source), "--local-cpus", "2"],
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "ray_predict.py"), str(tiny_tagger_dir), str(out), str(source), "--local-cpus", "2"],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ray: 1 actor(s) of 1 CPU each on a cluster of 2 CPUs (1 left for reading the input)" in proc.stderr
@@ -115,6 +104,6 @@ def test_the_example_with_its_defaults_finishes_on_two_cpus(tmp_path, tiny_tagge
                                                       (2, 0.5, 2, (2, 0.5)), (None, 1, 1, (1, 0.5))])
 def test_actor_pool_never_asks_for_more_than_the_cluster_has(workers, per, cpus, want):
     """Actors of ``per`` CPUs on ``cpus`` CPUs: at most what fits beside one CPU left for reading."""
-    got = _example().actor_pool(workers, per, cpus)
+    got = load_example("ray_predict").actor_pool(workers, per, cpus)
     assert got[:2] == want
     assert got[0] * got[1] <= cpus - min(1, cpus / 2)

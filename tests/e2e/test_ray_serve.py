@@ -3,12 +3,8 @@
 is in the ``test`` extra, so a missing one fails here (an ImportError) rather than skipping."""
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import socket
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,33 +12,20 @@ import ray
 from ray import serve
 
 from entitune.recipes.inference import predict_lines
+from tests.helpers.examples import load_example
+from tests.helpers.net import free_port
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ray_serve.py"
 
 pytestmark = pytest.mark.ray
-
-
-def _example():
-    if "ray_serve_example" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("ray_serve_example", EXAMPLE)
-        sys.modules["ray_serve_example"] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules["ray_serve_example"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def served(tiny_tagger_dir):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    port = _free_port()
+    port = free_port()
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(_example().build(str(tiny_tagger_dir), replicas=2, cpus_per_replica=0.5, limits={"max_texts": 4}),
+        serve.run(load_example("ray_serve").build(str(tiny_tagger_dir), replicas=2, cpus_per_replica=0.5, limits={"max_texts": 4}),
                   route_prefix="/")
         yield f"http://127.0.0.1:{port}"
     finally:

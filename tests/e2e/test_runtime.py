@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import pytest
 from entitune.recipes import evaluate_file, export_model, predict_lines
 from tests.helpers.data import (REPO, TINY_SENTENCES, TINY_TEXTS, WORDS, entity_spans, tiny_sentences, write_bio,
                                 write_texts_csv)
+from tests.helpers.net import free_port
 
 #: what a child process that cannot import torch or transformers runs: the CLI's ``main``
 BLOCKED = ("import sys; sys.modules.update(dict.fromkeys(('torch', 'transformers'))); "
@@ -178,12 +178,6 @@ def test_an_export_answers_as_its_model_where_torch_cannot_be_imported(exports):
 # ------------------------------------------------------------------------------ a fresh venv
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def runtime_venv():
     """A virtual environment with ``pip install '<this repository>[runtime]'`` and nothing else (its
@@ -230,7 +224,7 @@ def test_an_export_answers_as_its_model_in_a_venv_without_torch(runtime_venv, ex
     _check_export_answers(run, exports)
     # serve: /predict answers as the PyTorch model
     _, export, inputs, _ = exports["bilstm-crf"]
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([str(entitune), "serve", str(export), "--port", str(port), "--threads", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=runtime_venv)
     try:

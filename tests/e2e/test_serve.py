@@ -21,6 +21,7 @@ from entitune.serve import BackgroundServer, ServeLimits, create_app, model_info
 
 from tests.helpers.browser import artifacts, offline_chromium
 from tests.helpers.data import REPO, TINY_SENTENCES, WORDS, entity_spans, gold_entities
+from tests.helpers.net import free_port
 
 
 def _plain(predictions) -> list[dict]:
@@ -756,12 +757,6 @@ def test_the_service_keeps_nothing_per_request():
 # the CLI verb, as a user runs it
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _entitune(*args, **kwargs):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.Popen([sys.executable, "-m", "entitune", *map(str, args)], env=env, cwd=REPO,
@@ -772,7 +767,7 @@ def test_cli_serve_answers_like_the_predictor(tiny_tagger_dir, predictor):
     """``entitune serve`` answers like the predictor, applies its limit flags (an idle socket is
     closed after --idle-timeout-s) and names the model directory in /info without its path. Broken,
     the flags would not reach the server (an idle socket stays open) or /info leaks the path."""
-    port = _free_port()
+    port = free_port()
     proc = _entitune("serve", tiny_tagger_dir, "--port", port, "--threads", 1, "--max-texts", 3,
                      "--idle-timeout-s", 1, "--body-timeout-s", 2)
     try:
@@ -851,7 +846,7 @@ def test_cli_serve_on_port_0_prints_the_port_it_got(tiny_tagger_dir):
 
 
 def test_cli_serve_refuses_a_non_model_dir(tmp_path):
-    proc = _entitune("serve", tmp_path, "--port", _free_port())
+    proc = _entitune("serve", tmp_path, "--port", free_port())
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert len(err.strip().splitlines()) == 1 and "not an entitune model" in err and "Traceback" not in err

@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -18,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.net import free_port
 
 SERVER_USER = "postgres"
 DATABASE = "entitune"
@@ -57,12 +58,6 @@ def _user_exists(name: str) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def postgres_server():
     """A running PostgreSQL server with an empty database; yields its SQLAlchemy URL
@@ -77,7 +72,7 @@ def postgres_server():
     home = Path(tempfile.mkdtemp(prefix="entitune-pg-"))
     if as_root:
         shutil.chown(home, SERVER_USER)
-    data, log, port = home / "data", home / "server.log", _free_port()
+    data, log, port = home / "data", home / "server.log", free_port()
 
     def run(*argv: str) -> None:
         cmd = [str(bindir / argv[0]), *argv[1:]]

@@ -68,7 +68,7 @@ MUTATIONS = [
      "if len(inputs) > limits.max_texts:", "if len(inputs) >= limits.max_texts:",
      f"{T_SERVE}::test_max_texts_is_inclusive"),
     ("max-chars-no-spaces", "--max-chars for pre-split words", "serve/limits.py",
-     "chars = sum(len(w) for w in item) + max(len(item) - 1, 0)", "chars = sum(len(w) for w in item)",
+     "else sum(len(w) for w in item) + max(len(item) - 1, 0)", "else sum(len(w) for w in item)",
      f"{T_SERVE}::test_max_chars_of_pre_split_words_counts_the_joining_spaces"),
     ("unk-share-zero", "doctor's [UNK] share", "curate/doctor.py",
      '"share": round(unk / max(1, words), 4),', '"share": 0.0,',

@@ -321,7 +321,7 @@ def serve(config: ServeConfig, console: Console | None = None) -> None:
     port, each loading the model (``serve_worker``, ``serve.processes``), with ``threads`` each
     (default: the CPUs divided among them); stopped together by Ctrl-C or SIGTERM."""
     try:
-        from ..serve import listen, model_info, run  # FastAPI loads only for this verb
+        from ..serve import listen, run  # FastAPI loads only for this verb
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in ("fastapi", "fastapi_offline", "starlette", "pydantic", "uvicorn"):
             raise
@@ -334,12 +334,9 @@ def serve(config: ServeConfig, console: Console | None = None) -> None:
         if config.processes > 1:
             _serve_processes(config, sock, console)
             return
-        scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
-        _say_precision(scorer, config.precision, console)
-        info = {**model_info(scorer, str(config.model), backend_name(scorer)), "processes": 1, "pid": os.getpid()}
-        console.note(_serving_line(config, sock, backend_name(scorer), getattr(scorer, "device", "cpu")))
-        run(predictor_for(scorer, config.batch_size), info=info, limits=config.limits(), threads=config.threads,
-            host=config.host, sock=sock)
+        predictor, info, backend, device = _load_for_serving(config, console)
+        console.note(_serving_line(config, sock, backend, device))
+        run(predictor, info=info, limits=config.limits(), threads=config.threads, host=config.host, sock=sock)
     finally:
         sock.close()
 
@@ -388,13 +385,23 @@ def serve_worker(sock, ready, config: ServeConfig) -> None:
     """One process of ``serve --processes``: load the model, serve on the inherited listening
     ``sock`` until SIGTERM, and ``ready({"backend", "device", "notes"})`` once it accepts
     connections. ``/info`` says how many processes serve and which one answered (``pid``)."""
-    from ..serve import model_info, run
+    from ..serve import run
 
     notes = _Notes()
+    predictor, info, backend, device = _load_for_serving(config, notes)
+    said = {"backend": backend, "device": device, "notes": notes.lines}
+    run(predictor, info=info, limits=config.limits(), threads=config.threads, host=config.host, sock=sock,
+        on_started=lambda: ready(said))
+
+
+def _load_for_serving(config: ServeConfig, console: Console) -> tuple:
+    """What one server process serves: the predictor of ``config.model`` (its precision said on
+    ``console``), ``/info``'s content (how many processes serve, and this one's ``pid``), and the
+    backend and device the "serving on" line names."""
+    from ..serve import model_info
+
     scorer = load_scorer(config.model, config.backend, config.threads, config.device, config.precision)
-    _say_precision(scorer, config.precision, notes)
+    _say_precision(scorer, config.precision, console)
     backend = backend_name(scorer)
     info = {**model_info(scorer, str(config.model), backend), "processes": config.processes, "pid": os.getpid()}
-    said = {"backend": backend, "device": str(getattr(scorer, "device", "cpu")), "notes": notes.lines}
-    run(predictor_for(scorer, config.batch_size), info=info, limits=config.limits(), threads=config.threads,
-        host=config.host, sock=sock, on_started=lambda: ready(said))
+    return predictor_for(scorer, config.batch_size), info, backend, str(getattr(scorer, "device", "cpu"))

@@ -88,7 +88,7 @@ def refit(config: FinetuneConfig, console: Console, listeners: tuple = ()) -> Fi
         raise ConfigError(f"refit: the selection run left no {LOG_FILE} in {out / REFIT_DIR}")
     final, point = refit_config(config, chosen)
     (out / REFIT_DIR / "model.safetensors").unlink(missing_ok=True)  # its weights were only there to be scored
-    console.note(f"refit 2/2: training on all of --train ({point['train_examples']} examples) to {point['describe']}")
+    console.note(f"refit 2/2: training on all of --train ({point['train_examples']} examples) to {point.pop('describe')}")
     result = finetune(final, console, listeners)
     if result.log:
         result.log["refit"] = point

@@ -26,7 +26,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from ..data.text import split_words
-from .limits import RequestLimitError
+from .limits import RequestLimitError, input_chars
 
 _log = logging.getLogger("entitune.serve")
 
@@ -75,11 +75,6 @@ class SubwordCounter:
         batch = [list(i) or [""] for i in inputs] if split else list(inputs)
         encodings = self._tokenizer.encode_batch(batch, is_pretokenized=split, add_special_tokens=False)
         return [max(len(e.ids), 1) for e in encodings]
-
-
-def input_chars(item: str | Sequence[str]) -> int:
-    """The characters of an input (a word list's words joined by spaces)."""
-    return len(item) if isinstance(item, str) else sum(len(w) for w in item) + max(len(item) - 1, 0)
 
 
 def _groups(inputs: Sequence, limit: int) -> Iterator[Sequence]:

@@ -299,6 +299,11 @@ def unencodable(text: str) -> str | None:
     return None
 
 
+def input_chars(item: str | Sequence[str]) -> int:
+    """The characters of an input (a word list's words joined by spaces)."""
+    return len(item) if isinstance(item, str) else sum(len(w) for w in item) + max(len(item) - 1, 0)
+
+
 def check_limits(inputs: Sequence[str | Sequence[str]], limits: ServeLimits) -> None:
     """Raises ``RequestLimitError`` for the first input over a limit, saying which and by how much,
     and for the first string the tokenizer cannot take (``texts[3]``, ``tokens[0][2]``: see
@@ -310,7 +315,6 @@ def check_limits(inputs: Sequence[str | Sequence[str]], limits: ServeLimits) -> 
             problem = unencodable(item)
             if problem:
                 raise RequestLimitError(f"texts[{i}] {problem}")
-            chars = len(item)
         else:
             for j, word in enumerate(item):
                 problem = unencodable(word)
@@ -318,6 +322,6 @@ def check_limits(inputs: Sequence[str | Sequence[str]], limits: ServeLimits) -> 
                     raise RequestLimitError(f"tokens[{i}][{j}] {problem}")
             if len(item) > limits.max_words:
                 raise RequestLimitError(f"input {i} has {len(item)} words, the maximum is {limits.max_words} (--max-words)")
-            chars = sum(len(w) for w in item) + max(len(item) - 1, 0)
+        chars = input_chars(item)
         if chars > limits.max_chars:
             raise RequestLimitError(f"input {i} has {chars} characters, the maximum is {limits.max_chars} (--max-chars)")

@@ -35,7 +35,7 @@ from .compact import COMPACT_SUFFIX, compact_word_embeddings
 from .config import PRECISIONS, CheckpointOptions, TrainConfig
 from .distributed import all_sum, barrier, broadcast, current, gather, shard
 from .dropout import fast_dropout
-from .memory import release_freed_memory
+from ..memory import release_freed_memory
 from .optim import build_optimizer, lr_factor, seed_everything
 from .progress import EpochResult, Evaluation, ProgressBar, TrainListener, TrainResult, default_listener, tell_evaluation
 

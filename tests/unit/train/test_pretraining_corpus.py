@@ -154,7 +154,7 @@ def test_freed_memory_goes_back_to_the_system():
     session's heap is free already depends on the tests before. Broken: a release that does nothing."""
     code = """
 import numpy as np
-from entitune.train.memory import release_freed_memory
+from entitune.memory import release_freed_memory
 
 def rss():
     with open("/proc/self/statm") as fh:
