@@ -16,7 +16,7 @@ points at a corruption when it is in the same sentence and its words overlap the
 Classification (AG News train): --rate of the labels flipped to another class, seeded.
 
   cd bench && python audit_noise.py --task ner --out results/audit_noise_mit.json
-  cd bench && python audit_noise.py --task classify --limit 20000 --out results/audit_noise_ag_news.json
+  cd bench && python audit_noise.py --task classify --limit 4000 --set epochs=1 --out results/audit_noise_ag_news.json
 
 --limit takes a seeded sample of the file first; --set NAME=VALUE passes an 'entitune train' option
 to the folds' models (default: train's options, 5 folds).
