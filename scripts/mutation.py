@@ -24,6 +24,7 @@ one of them survives unexplained.
 from __future__ import annotations
 
 import argparse
+import ast
 import concurrent.futures
 import datetime as dt
 import json
@@ -143,15 +144,12 @@ def run_mutmut(work: Path, max_children: int, timeout: float) -> tuple[str, floa
     return ("finished" if rc == 0 else f"failed (rc {rc}, see {work.relative_to(REPO)}/mutmut.log)"), seconds
 
 
-DIFFS = """
-import ast, json, re, sys
-from pathlib import Path
-from mutmut.mutation.diff_apply import get_diff_for_mutant
-
-def line_of(path, key, diff):
-    # the mutated line in the original file: the function's first line plus the hunk's offset
+def line_of(path: Path, key: str, diff: str) -> int | None:
+    """The mutated line's number in the original file: the first line of the mutant's function
+    (``key`` names it, mutmut's way: ``pkg.mod.x_func__mutmut_3``, ``pkg.mod.xǁClassǁmethod__mutmut_3``)
+    plus the offset of the first removed line in ``diff`` (a hunk of that function's source)."""
     name = key.split("__mutmut_")[0].split(".")[-1]
-    parts = name[1:].split("\\u01c1") if name.startswith("x\\u01c1") else [name[2:]]
+    parts = name[1:].split("\u01c1") if name.startswith("x\u01c1") else [name[2:]]
     tree, starts = ast.parse(Path(path).read_text()), {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
@@ -163,25 +161,40 @@ def line_of(path, key, diff):
     start = starts.get(tuple(p for p in parts if p))
     lines = diff.splitlines()
     for i, line in enumerate(lines):
-        m = re.match(r"@@ -(\\\\d+)", line)
+        m = re.match(r"@@ -(\d+)", line)
         if m and start is not None:
             for j, body in enumerate(lines[i + 1:]):
                 if body.startswith("-"):
                     return start + int(m.group(1)) - 1 + j
     return None
 
-found = {}
-for key in sys.stdin.read().split():
+
+def source_of(key: str, root: Path = Path(".")) -> Path:
+    """The source file (relative to ``root``) of a mutant named ``key``: ``pkg.mod.x_f__mutmut_1`` ->
+    src/pkg/mod.py, or src/pkg/mod/__init__.py for a package's own module."""
     path = Path("src", *key.split("__mutmut_")[0].split(".")[:-1]).with_suffix(".py")
+    return path if (root / path).is_file() else path.with_suffix("") / "__init__.py"
+
+
+#: run in a group's work folder (mutmut imported there): each survivor's diff, file, line and lines
+DIFFS = f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from mutation import line_of, source_of
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+found = {{}}
+for key in sys.stdin.read().split():
+    path = source_of(key)
     try:
         diff = get_diff_for_mutant(key, path=path)
     except Exception as e:  # a diff is a convenience; the counts are the result
-        found[key] = {"file": str(path), "line": None, "diff": f"no diff ({e!r})", "was": "", "now": ""}
+        found[key] = {{"file": str(path), "line": None, "diff": f"no diff ({{e!r}})", "was": "", "now": ""}}
         continue
     was = [l[1:].strip() for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
     now = [l[1:].strip() for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
-    found[key] = {"file": str(path), "line": line_of(path, key, diff), "diff": diff, "was": " ".join(was),
-                  "now": " ".join(now)}
+    found[key] = {{"file": str(path), "line": line_of(path, key, diff), "diff": diff, "was": " ".join(was),
+                  "now": " ".join(now)}}
 json.dump(found, sys.stdout)
 """
 
