@@ -192,13 +192,14 @@ def test_a_consumer_that_stops_early_drops_the_queued_batches():
 def test_stream_answers_any_iterable_lazily_in_chunks_of_chunk_size(items, chunk_size):
     """``stream`` draws ``chunk_size`` inputs at a time from any iterable (here a generator) and
     hands each chunk to ``predict`` with the caller's options: the answers are the inputs' own in
-    input order, every call but the last holds exactly ``chunk_size`` inputs. Broken: the whole
+    input order, every call but the last holds exactly ``chunk_size`` inputs, the last the rest. Broken: the whole
     input in one call, options dropped, no chunking."""
     engine = Echo(EchoScorer(), chunk_size=chunk_size)
     got = list(engine.stream((k for k in items), flag="on"))
     assert got == items
     sizes = [len(c) for c, _, _ in engine.calls]
-    assert sum(sizes) == len(items) and all(s == chunk_size for s in sizes[:-1])
+    whole, rest = divmod(len(items), chunk_size)
+    assert sizes == [chunk_size] * whole + ([rest] if rest else [])
     assert all(docs is None and options == {"flag": "on"} for _, docs, options in engine.calls)
 
 
