@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from entitune import Predictor
@@ -96,3 +97,21 @@ def test_entities_carry_word_positions_and_predictions_carry_offsets():
     per, loc = prediction.entities
     assert (per.text, per.start, per.end, per.word_start, per.word_end) == ("Ada Lovelace", 4, 16, 1, 3)
     assert (loc.text, loc.word_start, loc.word_end) == ("London", 4, 5)
+
+
+def test_the_head_sees_float32_scores():
+    """The merged scores reach the head's decoder as float32, the dtype every backend's decoder is
+    written for (a float64 batch would give probabilities that differ in the last digits)."""
+    labels = ("O", "B-PER", "I-PER")
+    scorer = _scorer(labels, "IOB2", [])
+    seen = []
+    inner = scorer.decode
+
+    def decode(scores, mask):
+        seen.append(scores.dtype)
+        return inner(scores, mask)
+
+    scorer.decode = decode
+    Predictor(scorer)._decode([["a", "b"], ["c"]], [_scores(labels, ("B-PER", "O")).numpy(),
+                                                  _scores(labels, ("O",)).numpy()])
+    assert seen == [np.float32]

@@ -252,6 +252,24 @@ def test_documents_change_nothing_for_a_model_without_context_and_must_match_the
     assert Counter(no_ids.scored) == Counter(w.input_ids for w in context_encoder.encode(sentences))
 
 
+def test_predict_reads_document_context_as_tag_does(context_encoder):
+    """``predict`` with document ids (texts split into words here, one path or the other) reads the
+    windows of each document, those ``tag`` reads with the same ids, not the sentence-level ones;
+    and an entity's score (its words' mean probability, which moves with the context) is the one
+    ``tag`` gives with the ids. Broken: the ids dropped on the way to the encoder."""
+    sentences = [_sentence(k, n) for k, n in enumerate(DOC_LENGTHS)]
+    texts = [" ".join(s) for s in sentences]
+    for streams in (1, 2):
+        tagging, predicting = WindowEcho(context_encoder, streams), WindowEcho(context_encoder, streams)
+        tagged = Predictor(tagging, chunk_size=4).tag(sentences, DOCS)
+        predicted = Predictor(predicting, chunk_size=4).predict(texts, DOCS)
+        assert Counter(predicting.scored) == Counter(tagging.scored)
+        assert Counter(tagging.scored) != Counter(w.input_ids for w in context_encoder.encode(sentences))
+        for t, p in zip(tagged, predicted):
+            want = [sum(t.scores[s.start : s.end]) / (s.end - s.start) for s in spans_from_tags(t.tags)]
+            assert [e.score for e in p.entities] == pytest.approx(want, abs=0)
+
+
 # ------------------------------------------------------------------------- entities
 
 TAGS = ["O", "B-ACTOR", "I-ACTOR", "B-YEAR", "I-YEAR"]
