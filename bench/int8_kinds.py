@@ -96,13 +96,14 @@ def linear_macs(tagger, sentences) -> dict:
     return {"subwords": tokens, "words": words, "linear_gmacs": macs / 1e9}
 
 
-def int8_matmul_peak(threads: int) -> dict:
-    """Best GMAC/s of PyTorch's int8 dynamic linear (512 x 384 -> 1536) under each engine."""
+def torch_int8_rates(rows: int, k: int, n: int, rounds: int = 7, calls: int = 30) -> dict:
+    """G multiply-adds/s of PyTorch's dynamic int8 linear, (rows, k) x (k, n), under each quantized
+    engine the build has (onednn, x86, fbgemm), at the current torch thread count."""
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    x, lin = torch.randn(512, 384), nn.Linear(384, 1536)
+    x, lin = torch.randn(rows, k), nn.Linear(k, n)
     out = {}
     for engine in torch.backends.quantized.supported_engines:
         if engine not in ("onednn", "x86", "fbgemm"):
@@ -112,9 +113,14 @@ def int8_matmul_peak(threads: int) -> dict:
             warnings.simplefilter("ignore")
             q = torch.ao.quantization.quantize_dynamic(nn.Sequential(lin), {nn.Linear}, dtype=torch.qint8)
         with torch.inference_mode():
-            best_s = best_ms(lambda q=q: q(x)) / 1e3
-        out[engine] = 512 * 384 * 1536 / best_s / 1e9
-    return {"shape": "(512, 384) x (384, 1536)", "threads": threads, "gmacs_per_s": out}
+            best_s = best_ms(lambda q=q: q(x), rounds=rounds, calls=calls) / 1e3
+        out[engine] = rows * k * n / best_s / 1e9
+    return out
+
+
+def int8_matmul_peak(threads: int) -> dict:
+    """Best GMAC/s of PyTorch's int8 dynamic linear (512 x 384 -> 1536) under each engine."""
+    return {"shape": "(512, 384) x (384, 1536)", "threads": threads, "gmacs_per_s": torch_int8_rates(512, 384, 1536)}
 
 
 def main() -> None:

@@ -34,13 +34,13 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from _common import find_dataset, machine
+from int8_kinds import torch_int8_rates
 from matmul_kinds import best_ms
 
 #: onnxruntime operators that are int8 matmuls of a linear layer (activations quantized in the kernel
@@ -163,27 +163,6 @@ def ort_rate(rows: int, shapes: list[tuple[int, int]], name: str, work: Path) ->
     return rows * sum(k * n for k, n in shapes) / seconds / 1e9
 
 
-def torch_int8_peak(rows: int, k: int, n: int) -> dict:
-    """G multiply-adds/s, one thread, of PyTorch's dynamic int8 linear under each quantized engine."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    x, lin = torch.randn(rows, k), nn.Linear(k, n)
-    out = {}
-    for engine in torch.backends.quantized.supported_engines:
-        if engine not in ("onednn", "x86", "fbgemm"):
-            continue
-        torch.backends.quantized.engine = engine
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            q = torch.ao.quantization.quantize_dynamic(nn.Sequential(lin), {nn.Linear}, dtype=torch.qint8)
-        with torch.inference_mode():
-            seconds = best_ms(lambda q=q: q(x), rounds=5, calls=20) / 1e3
-        out[engine] = rows * k * n / seconds / 1e9
-    return out
-
-
 def int8_peaks(work: Path) -> dict:
     """Every kernel and shape measured, and the best rate among them (the roofline)."""
     import torch
@@ -195,7 +174,7 @@ def int8_peaks(work: Path) -> dict:
             shape = f"({rows}, {k}) x ({k}, {n})"
             measured.append({"kernel": "onnxruntime DynamicQuantizeMatMul", "shape": shape,
                              "gmacs_per_s": ort_rate(rows, [(k, n)], f"one_{k}x{n}", work)})
-            for engine, rate in torch_int8_peak(rows, k, n).items():
+            for engine, rate in torch_int8_rates(rows, k, n, rounds=5, calls=20).items():
                 measured.append({"kernel": f"torch quantized.linear_dynamic ({engine})", "shape": shape, "gmacs_per_s": rate})
             print(shape, {m["kernel"]: round(m["gmacs_per_s"], 1) for m in measured if m["shape"] == shape}, flush=True)
     best = max(measured, key=lambda m: m["gmacs_per_s"])
