@@ -103,21 +103,10 @@ def profile_by_op(profile_file: str, after_gap_us: float = 0.0) -> dict:
 
 
 def _session(path: Path, threads: int, profile_prefix: str | None = None):
-    """An onnxruntime session with ``OnnxScorer.load``'s options (and the profiler when asked)."""
-    import onnxruntime as ort
+    """A session opened as ``OnnxScorer.load`` opens one (and with the profiler when asked)."""
+    from entitune.backends.onnx import open_session
 
-    from entitune.backends.onnx import SLOW_FUSIONS
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if profile_prefix:
-        options.enable_profiling = True
-        options.profile_file_prefix = profile_prefix
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
-                                disabled_optimizers=SLOW_FUSIONS)
+    return open_session(path, threads, profile_prefix)
 
 
 def _ort_linears(shapes: list[tuple[int, int]], name: str, work: Path):

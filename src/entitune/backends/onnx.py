@@ -69,6 +69,23 @@ def default_streams() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def open_session(file: str | Path, threads: int = 1, profile_prefix: str | None = None):
+    """An onnxruntime CPU session on ``file`` as ``OnnxScorer.load`` opens one: ``threads`` threads per
+    run (1: ``streams`` runs at once, Predictor maps batches over them), no spinning, every graph
+    optimization but ``SLOW_FUSIONS``; with ``profile_prefix``, onnxruntime's profiler on."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile_prefix:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"], disabled_optimizers=SLOW_FUSIONS)
+
+
 class OnnxScorer(HeadScorer):
     """An exported model as a ``Scorer``. Build with ``OnnxScorer.load(directory, threads=N)``.
 
@@ -97,8 +114,6 @@ class OnnxScorer(HeadScorer):
         """Load a directory written by ``export.export_onnx``; ``threads``: how many batches run at
         once, each on one onnxruntime thread (default: ``default_streams``)."""
         require_onnxruntime()
-        import onnxruntime as ort
-
         path = Path(directory)
         for name in (layout.ONNX_FILE, layout.SETTINGS_FILE, layout.CONFIG_FILE):
             if not (path / name).is_file():
@@ -106,15 +121,8 @@ class OnnxScorer(HeadScorer):
         settings, extra = layout.read_settings(path)
         layout.read_config_json(path, settings)  # its labels are the settings'; the tokenizer needs nothing else
         decoder = _read_decoder(path, settings) if settings.task == "ner" else None
-        options = ort.SessionOptions()
-        # one thread per run and ``streams`` runs at once (Predictor maps batches over them)
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            session = ort.InferenceSession(str(path / layout.ONNX_FILE), options, providers=["CPUExecutionProvider"],
-                                           disabled_optimizers=SLOW_FUSIONS)
+            session = open_session(path / layout.ONNX_FILE)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad files
             raise not_a_model(path, f"cannot load {layout.ONNX_FILE} ({str(exc).splitlines()[0][:200]})") from None
         if SCORES not in [o.name for o in session.get_outputs()]:
