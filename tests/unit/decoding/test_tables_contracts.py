@@ -7,6 +7,7 @@
 - a ``TagDecoder`` of an unknown kind, a CRF decoder without learned scores and a softmax decoder
   with them are refused, each with its own message.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,19 +31,24 @@ def test_tables_of_any_one_size_are_accepted(c):
     assert all(t.dtype == np.float32 for t in tables)
 
 
-@pytest.mark.parametrize("shapes", [
-    ((3,), (3, 2), (3,)),     # transitions not square
-    ((3,), (2, 2), (3,)),     # transitions of another size, end right
-    ((3,), (3, 3), (2,)),     # end of another size, transitions right
-    ((3,), (2, 2), (2,)),     # start alone of another size
-    ((3, 3), (3, 3), (3,)),   # a 2-D start table is not read as its first axis
-    ((1, 1), (1, 1), (1,)),   # nor as one label
-    ((), (1, 1), (1,)),       # a 0-D start table
-])
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        ((3,), (3, 2), (3,)),  # transitions not square
+        ((3,), (2, 2), (3,)),  # transitions of another size, end right
+        ((3,), (3, 3), (2,)),  # end of another size, transitions right
+        ((3,), (2, 2), (2,)),  # start alone of another size
+        ((3, 3), (3, 3), (3,)),  # a 2-D start table is not read as its first axis
+        ((1, 1), (1, 1), (1,)),  # nor as one label
+        ((), (1, 1), (1,)),  # a 0-D start table
+    ],
+)
 def test_tables_whose_shapes_disagree_are_refused_naming_the_shapes(shapes):
     start, trans, end = (_zeros(*s) for s in shapes)
-    expected = (f"transition tables must be (C,), (C, C), (C,), got {start.shape}, {trans.shape}, "
-                f"{end.shape}")
+    expected = (
+        f"transition tables must be (C,), (C, C), (C,), got {start.shape}, {trans.shape}, "
+        f"{end.shape}"
+    )
     with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         Transitions.of(start, trans, end)
 
@@ -57,7 +63,9 @@ def test_adding_tables_adds_each_to_its_counterpart():
 
 
 def test_an_unknown_kind_is_refused_naming_the_kinds():
-    with pytest.raises(ValueError, match=r"^decoder kind must be one of softmax, crf, got 'beam'$"):
+    with pytest.raises(
+        ValueError, match=r"^decoder kind must be one of softmax, crf, got 'beam'$"
+    ):
         TagDecoder("beam")
 
 
