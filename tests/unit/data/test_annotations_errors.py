@@ -570,6 +570,18 @@ LS_FILES = [  # (id, content, line, why); the valid neighbour of each is in LS_F
     ),
     ("a second array", "[]\n\n[]", 3, "unexpected data after the array of tasks"),
     (
+        "data after the array, lines before and after it",
+        "\n[]\n\nx\n\n",
+        4,
+        "unexpected data after the array of tasks",
+    ),
+    (
+        "no comma, lines before the array",
+        "\n[\n" + TASK + "\n\n  " + TASK + "\n]\n\n",
+        5,
+        "expected ',' or ']' after a task",
+    ),
+    (
         "a bracket after the tasks",
         "[\n" + TASK + "\n]\n]",
         4,
