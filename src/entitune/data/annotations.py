@@ -7,7 +7,8 @@ as every other reader, with the same ``DataFormatError(path, line, why)`` errors
   ``labels`` is an entity (``value``: ``start``, ``end``, ``labels``); one of type ``choices`` a
   class (``value.choices``). A task's first annotation that was not cancelled is read; a task
   with none is skipped (an export of a project still being labelled holds them). ``predictions``
-  are never read as labels. The line of an error is the line where its task starts.
+  are never read as labels. The line of an error is the line where its task starts. Offsets are
+  code points; an older export's UTF-16 offsets are converted where the result's ``text`` shows them.
 - doccano (``doccano``): JSON Lines, one text a line. Sequence labelling:
   ``{"text": ..., "label": [[start, end, "TYPE"], ...]}`` (also ``labels``), or
   ``{"text": ..., "entities": [{"start_offset", "end_offset", "label"}, ...]}`` from projects with
@@ -171,6 +172,23 @@ def _tasks(path: str) -> Iterator[tuple[int, str, list]]:
         yield line, _task_text(path, line, task), results
 
 
+def _code_points(text: str, start: object, end: object, shown: object) -> tuple[object, object]:
+    """``start``/``end`` as code-point offsets of ``text``. Label Studio before 1.4 (its front end is
+    JavaScript) counted UTF-16 units, so every span after an emoji or another character beyond the
+    Basic Multilingual Plane is shifted by one per such character. Where the result's own ``text``
+    does not match the code-point slice but does match the UTF-16 slice, the offsets are converted;
+    anything else is returned as given (and checked by ``_trimmed``)."""
+    if (type(start) is not int or type(end) is not int or not isinstance(shown, str) or not 0 <= start <= end
+            or text[start:end] == shown or all(ord(c) <= 0xFFFF for c in text)):
+        return start, end
+    units = text.encode("utf-16-le")
+    try:
+        s, e = len(units[:2 * start].decode("utf-16-le")), len(units[:2 * end].decode("utf-16-le"))
+    except UnicodeDecodeError:  # an offset inside a surrogate pair: not UTF-16 offsets either
+        return start, end
+    return (s, e) if text[s:e] == shown else (start, end)
+
+
 def read_labelstudio(path: str | Path) -> Iterator[Sentence]:
     """The annotated tasks of a Label Studio JSON export with entity (``labels``) results, as sentences.
     A ``choices`` result is an error saying the file is for classification."""
@@ -187,7 +205,8 @@ def read_labelstudio(path: str | Path) -> Iterator[Sentence]:
             value = r.get("value")
             if not isinstance(value, dict) or not isinstance(value.get("labels"), list) or len(value["labels"]) != 1:
                 raise DataFormatError(path, line, f"result {k}: expected value with start, end and one label in 'labels'")
-            entities.append(_trimmed(path, line, text, value.get("start"), value.get("end"), value["labels"][0], k))
+            start, end = _code_points(text, value.get("start"), value.get("end"), value.get("text"))
+            entities.append(_trimmed(path, line, text, start, end, value["labels"][0], k))
         if (sentence := _sentence(path, line, text, entities)) is not None:
             yield sentence
 
