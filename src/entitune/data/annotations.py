@@ -179,7 +179,7 @@ def _code_points(text: str, start: object, end: object, shown: object) -> tuple[
     does not match the code-point slice but does match the UTF-16 slice, the offsets are converted;
     anything else is returned as given (and checked by ``_trimmed``)."""
     if (type(start) is not int or type(end) is not int or not isinstance(shown, str) or not 0 <= start <= end
-            or text[start:end] == shown or all(ord(c) <= 0xFFFF for c in text)):
+            or text[start:end] == shown):
         return start, end
     units = text.encode("utf-16-le")
     try:
