@@ -15,7 +15,7 @@ Scheme = Literal["IOB1", "IOB2", "BIOES", "BILOU", "IO"]
 SCHEMES: tuple[str, ...] = ("IOB1", "IOB2", "BIOES", "BILOU", "IO")
 
 #: The shape every tag must have: ``O`` or a prefix, a dash and a non-empty type.
-TAG_PATTERN = re.compile(r"^(O|[BIESLU]-\S.*)$")
+TAG_PATTERN = re.compile(r"^(O|[BIESLU]-\S.*)\Z")
 _BILOU_TO_BIOES = {"L": "E", "U": "S"}
 
 
