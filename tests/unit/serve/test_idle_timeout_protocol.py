@@ -19,30 +19,12 @@ from uvicorn.config import Config
 from uvicorn.server import ServerState
 
 from entitune.serve.limits import idle_timeout_protocol
+from tests.helpers.clock import VirtualClockLoop
 
 SECONDS = 2.0
 #: how far either side of the deadline the tests look (the virtual clock is exact)
 EPS = 0.001
 GET = b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n"
-
-
-class VirtualClockLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock stands still until ``advance``; ``settle`` runs what is ready."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = 1000.0
-
-    def time(self) -> float:
-        return self.now
-
-    def settle(self) -> None:
-        for _ in range(10):
-            self.run_until_complete(asyncio.sleep(0))
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self.settle()
 
 
 class FakeTransport:
