@@ -7,7 +7,8 @@ reset it; a request being served disarms it; a response re-arms it; pipelined re
 before it is armed again. tests/e2e/test_serve.py checks the same on real sockets, too slowly to run
 per mutant.
 
-uvicorn's own keep-alive timer is set to a million seconds here, so every close seen is this one's."""
+uvicorn's own keep-alive timer is set to a million seconds here, so every close seen is this one's
+(but in the last test, which checks the two together)."""
 
 from __future__ import annotations
 
@@ -285,3 +286,29 @@ def test_a_connection_already_closing_is_left_alone(loop, connect, caplog):
         loop.advance(2 * SECONDS)
     assert transport.close_calls == 0
     assert not [r for r in caplog.records if r.name == "entitune.serve"]
+
+
+@pytest.mark.parametrize("seconds", [60.0, 2.0])
+def test_uvicorns_keep_alive_timer_does_not_close_a_kept_alive_connection_before_the_idle_timeout(
+    loop, seconds
+):
+    """With uvicorn's own keep-alive timer left at its default (5 s, as ``entitune serve`` leaves it),
+    a kept-alive connection still has ``seconds`` after a response, longer or shorter than 5 s.
+    Broken (uvicorn's timer left at 5 s), ``--idle-timeout-s 60`` closes it 5 s after each response."""
+    app = HeldApp()
+    config = Config(app=app, lifespan="off", log_config=None)
+    protocol = idle_timeout_protocol(seconds)(
+        config=config, server_state=ServerState(), app_state={}, _loop=loop
+    )
+    transport = FakeTransport(loop)
+    transport.protocol = protocol
+    protocol.connection_made(transport)
+    protocol.data_received(GET)
+    loop.settle()
+    app.release(0)
+    loop.settle()
+    assert transport.responses == 1
+    loop.advance(seconds - EPS)
+    assert not transport.closing
+    loop.advance(2 * EPS)
+    assert transport.closing
