@@ -235,6 +235,9 @@ def idle_timeout_protocol(seconds: float) -> type:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
+            # uvicorn's own keep-alive timer (5 s by default) would close a kept-alive connection
+            # before ``seconds``; given the same time, it never fires before this one's
+            self.timeout_keep_alive = seconds
             self._idle_timer: asyncio.TimerHandle | None = None
             self._idle_cycle: Any = None  # the request cycle that was current when the timer was armed
 
