@@ -143,3 +143,13 @@ def test_written_sentences_are_read_back(sentences):
         got = list(read_gmb(path))
     assert [list(s.words) for s in got] == sentences
     assert all(s.tags == ("O",) * len(s.words) for s in got)
+
+
+def test_cr_line_ends_are_line_ends(tmp_path):
+    content = (
+        "Sentence #,Word,POS,Tag\rSentence: 1,a,NN,O\r,b,NN,O\rSentence: 2,c,NN,O\r"
+    )
+    assert list(read_gmb(_file(tmp_path, content))) == [
+        Sentence(("a", "b"), ("O", "O"), 2),
+        Sentence(("c",), ("O",), 4),
+    ]
