@@ -105,3 +105,70 @@ def test_an_over_long_line_after_a_leading_newline_is_refused(tmp_path, monkeypa
         read_bytes(_file(tmp_path, b"\n" + b"a" * 100 + b"\nb\n"))
         == b"\n" + b"a" * 100 + b"\nb\n"
     )
+
+
+def _read_limit(monkeypatch, n: int) -> None:
+    """``read_bytes``' own count of the total limit, as if the file grew after its size was checked
+    (the check on the size on disk uses the real limit)."""
+    monkeypatch.setattr("entitune.data._lines.max_input_bytes", lambda: n)
+
+
+def test_read_bytes_counts_every_chunk_against_the_total_limit(tmp_path, monkeypatch):
+    limit = 150_000  # more than two read chunks of 64 KiB
+    _limit(monkeypatch, "ENTITUNE_MAX_LINE_MB", 100)
+    _read_limit(monkeypatch, limit)
+    data = (b"x" * 99 + b"\n") * (limit // 100)
+    assert read_bytes(_file(tmp_path, data)) == data
+    path = _file(tmp_path, data + b"y", "big.txt")
+    with pytest.raises(DataFormatError) as info:
+        read_bytes(path)
+    assert str(info.value) == (
+        f"{path}: has more than 150,000 bytes, more than the 150,000 bytes allowed for one input; "
+        "set ENTITUNE_MAX_INPUT_MB to raise the limit"
+    )
+
+
+def test_an_over_long_open_line_is_refused_in_the_chunk_that_shows_it(
+    tmp_path, monkeypatch
+):
+    # the first chunk is one unfinished line already over the line limit: that is the error,
+    # before the total limit is passed in the next chunk
+    _limit(monkeypatch, "ENTITUNE_MAX_LINE_MB", 100)
+    _read_limit(monkeypatch, 100_000)
+    path = _file(tmp_path, b"a" * 140_000)
+    with pytest.raises(DataFormatError) as info:
+        read_bytes(path)
+    assert str(info.value) == (
+        f"{path}:1: line longer than 100 bytes; is this the right file? (set ENTITUNE_MAX_LINE_MB to raise the limit)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line_limit", "total", "size", "first_error"),
+    [
+        # chunks are 64 KiB, or the line limit when that is larger (up to 8 MiB)
+        (100, 50_000, 60_000, "total"),  # the first 64 KiB chunk passes the total limit
+        (
+            100,
+            65_550,
+            70_000,
+            "line",
+        ),  # a 64 KiB chunk stays under it and shows the line
+        (
+            70_000,
+            135_000,
+            200_000,
+            "total",
+        ),  # 70,000-byte chunks: the second passes the total
+    ],
+)
+def test_the_chunk_size_decides_which_limit_is_met_first(
+    tmp_path, monkeypatch, line_limit, total, size, first_error
+):
+    _limit(monkeypatch, "ENTITUNE_MAX_LINE_MB", line_limit)
+    _read_limit(monkeypatch, total)
+    with pytest.raises(DataFormatError) as info:
+        read_bytes(_file(tmp_path, b"a" * size))
+    assert info.value.why.startswith(
+        "line longer than" if first_error == "line" else "has more than"
+    )
