@@ -173,7 +173,7 @@ def _tasks(path: str) -> Iterator[tuple[int, str, list]]:
 
 
 def _code_points(text: str, start: object, end: object, shown: object) -> tuple[object, object]:
-    """``start``/``end`` as code-point offsets of ``text``. Label Studio before 1.4 (its front end is
+    """``start``/``end`` as code-point offsets of ``text``. Older Label Studio versions (its front end is
     JavaScript) counted UTF-16 units, so every span after an emoji or another character beyond the
     Basic Multilingual Plane is shifted by one per such character. Where the result's own ``text``
     does not match the code-point slice but does match the UTF-16 slice, the offsets are converted;

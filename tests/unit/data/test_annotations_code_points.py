@@ -1,5 +1,5 @@
 """``_code_points`` (``data/annotations.py``) on its own: offsets given as code points stay, offsets
-that only the UTF-16 reading (Label Studio before 1.4) makes match the result's text are converted,
+that only the UTF-16 reading (older Label Studio versions) makes match the result's text are converted,
 and anything that is not a pair of in-order non-negative integers with a text is returned as given
 (for ``_trimmed`` to refuse), never raising itself."""
 

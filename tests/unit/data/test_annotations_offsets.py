@@ -1,4 +1,4 @@
-"""Label Studio offsets count code points (1.4 and later); older exports counted UTF-16 units, so
+"""Label Studio offsets count code points (current versions); older exports counted UTF-16 units, so
 every span after an emoji was shifted by one per emoji. The reader converts a span's offsets only
 where the result's own ``text`` matches the UTF-16 reading and not the code-point one, and leaves
 every other span as given."""
