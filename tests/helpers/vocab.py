@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
+from entitune.vocab.wordpiece import WordPiece, _toy_state
 from tests.helpers.data import WORDS
 
 #: ``[unusedN]`` placeholders in the tiny vocabulary (ids 5 .. 5 + UNUSED - 1).
@@ -38,3 +39,14 @@ def build_mlm_checkpoint(directory: Path, tied: bool = True, unused: int = UNUSE
             model.cls.predictions.bias.normal_(0, 0.02)
     model.save_pretrained(str(directory), safe_serialization=True)
     return directory
+
+
+#: specials, five letters and their continuations: a word's cost is its length
+LETTERS = ["[UNK]", *"abcde", *(f"##{c}" for c in "abcde")]
+
+
+def toy_wordpiece(vocab=LETTERS, **model) -> WordPiece:
+    """A WordPiece on ``vocab`` with ``model`` settings (``unk_token``, prefix...) changed."""
+    state = _toy_state(vocab)
+    state["model"].update(model)
+    return WordPiece.from_state(state)

@@ -13,28 +13,11 @@ import json
 import pytest
 
 from entitune.serve.limits import BodyLimitMiddleware
+from tests.helpers.asgi import Inner
 from tests.helpers.clock import VirtualClockLoop
 
 TIMEOUT_S = 10.0
 EPS = 0.001
-
-
-class Inner:
-    """The wrapped app: reads the whole body and answers 200."""
-
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-
-    async def __call__(self, scope, receive, send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        self.bodies.append(body)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
 
 
 class Request:

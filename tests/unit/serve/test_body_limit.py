@@ -12,27 +12,7 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 
 from entitune.serve.limits import BodyLimitMiddleware, validation_message
-
-
-class Inner:
-    """The wrapped app: reads the whole body through ``receive`` and answers 200."""
-
-    def __init__(self):
-        self.bodies: list[bytes] = []
-        self.calls = 0
-
-    async def __call__(self, scope, receive, send):
-        self.calls += 1
-        body = b""
-        if scope["type"] == "http" and scope["method"] != "GET":
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body", False):
-                    break
-        self.bodies.append(body)
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
+from tests.helpers.asgi import Inner
 
 
 def call(chunks, *, method="POST", length=None, max_bytes=10, timeout_s=5.0, scope_type="http", stall=False):

@@ -16,20 +16,11 @@ from entitune.vocab import wordpiece
 from entitune.vocab.wordpiece import (
     UNK_COST,
     WordPiece,
-    _toy_state,
     analyse,
     learned_units,
     plan_vocabulary,
 )
-
-#: specials, five letters and their continuations: a word's cost is its length
-LETTERS = ["[UNK]", *"abcde", *(f"##{c}" for c in "abcde")]
-
-
-def _wp(vocab=LETTERS, **model) -> WordPiece:
-    state = _toy_state(vocab)
-    state["model"].update(model)
-    return WordPiece.from_state(state)
+from tests.helpers.vocab import LETTERS, toy_wordpiece
 
 
 def _learn(wp: WordPiece, words: dict, size: int = 40, **kw) -> list[str]:
@@ -40,14 +31,14 @@ def _learn(wp: WordPiece, words: dict, size: int = 40, **kw) -> list[str]:
 
 
 def test_learned_units_are_multi_character_tokens_the_base_lacks():
-    got = _learn(_wp(), {"abab": 5, "cd": 2})
+    got = _learn(toy_wordpiece(), {"abab": 5, "cd": 2})
     assert set(got) == {"ab", "##ab", "abab", "cd"}
     assert "[UNK]" not in got and not set(got) & set(LETTERS)
 
 
 def test_a_merge_seen_min_count_times_is_learned_and_one_seen_fewer_is_not():
     """``cd`` occurs twice: learned at the default ``min_count`` (2), not at 3."""
-    wp = _wp()
+    wp = toy_wordpiece()
     assert "cd" in _learn(wp, {"abab": 5, "cd": 2})
     assert "cd" in _learn(wp, {"abab": 5, "cd": 2}, min_count=2)
     assert "cd" not in _learn(wp, {"abab": 5, "cd": 2}, min_count=3)
@@ -61,14 +52,14 @@ def test_a_word_seen_more_than_512_times_is_fed_exactly_as_often_as_it_occurs(
 ):
     """1,025 occurrences go to the trainer as lines of at most 512 copies: 1,025 in all, so the
     merge ``c d`` reaches a minimum of 1,025 and not 1,026."""
-    assert _learn(_wp(), {"cd": 1025}, min_count=min_count) == learned
+    assert _learn(toy_wordpiece(), {"cd": 1025}, min_count=min_count) == learned
 
 
 def test_the_vocabulary_size_bounds_what_is_learned():
     """The trained vocabulary holds ``size`` entries in all: ``[UNK]`` and the corpus's 8 characters
     (a..e, ##a ##b ##e) take 9 of 12, leaving room for 3 merges."""
-    small = _learn(_wp(), {"abab": 5, "cab": 3, "de": 1}, size=12)
-    large = _learn(_wp(), {"abab": 5, "cab": 3, "de": 1}, size=40, min_count=1)
+    small = _learn(toy_wordpiece(), {"abab": 5, "cab": 3, "de": 1}, size=12)
+    large = _learn(toy_wordpiece(), {"abab": 5, "cab": 3, "de": 1}, size=40, min_count=1)
     assert len(small) == 3 and set(small) < set(large)
     assert set(large) == {"ab", "##ab", "abab", "cab", "de"}
 
@@ -76,7 +67,7 @@ def test_the_vocabulary_size_bounds_what_is_learned():
 def test_learned_units_come_in_the_trainers_order_alphabet_first():
     """Characters the base lacks (``e``, ``##e``) are the trainer's alphabet, ahead of every merge,
     whatever their spelling sorts as."""
-    wp = _wp(["[UNK]", *"abcd", *(f"##{c}" for c in "abcd")])
+    wp = toy_wordpiece(["[UNK]", *"abcd", *(f"##{c}" for c in "abcd")])
     got = _learn(wp, {"abab": 5, "ed": 3, "be": 2})
     assert got[:2] == ["e", "##e"]
     assert set(got[2:]) == {"ab", "##ab", "abab", "ed", "be"}
@@ -85,21 +76,21 @@ def test_learned_units_come_in_the_trainers_order_alphabet_first():
 def test_words_longer_than_max_input_chars_are_left_out_of_training():
     """With ``max_input_chars_per_word`` 4, ``abcde`` (5 characters, an ``[UNK]`` word) teaches
     nothing; ``abcd`` (exactly 4) is learned from."""
-    wp = _wp(max_input_chars_per_word=4)
+    wp = toy_wordpiece(max_input_chars_per_word=4)
     assert set(_learn(wp, {"abcd": 3, "abcde": 5})) == {"ab", "##cd", "abcd"}
     assert _learn(wp, {"abcde": 5}) == []
 
 
 def test_learned_units_use_the_bases_continuation_prefix_and_unknown_token():
     vocab = ["<unk>", *"abcde", *(f"@@{c}" for c in "abcde")]
-    wp = _wp(vocab, continuing_subword_prefix="@@", unk_token="<unk>")
+    wp = toy_wordpiece(vocab, continuing_subword_prefix="@@", unk_token="<unk>")
     got = _learn(wp, {"abab": 5, "cab": 3})
     assert set(got) == {"@@ab", "ab", "abab", "cab"}
     assert not any(t.startswith("##") or t in ("<unk>", "[UNK]") for t in got)
 
 
 def test_training_writes_no_progress_bar(capfd):
-    _learn(_wp(), {"abab": 5, "cd": 2})
+    _learn(toy_wordpiece(), {"abab": 5, "cd": 2})
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
 
@@ -112,7 +103,7 @@ def test_plan_with_learned_units_credits_whole_words_and_shared_stems():
     ``[UNK]`` and the 8 characters: ``##ab``, ``ab`` and ``abab``. abab (x5, 4 pieces) becomes one token: 5 x 3 saved; cab (x3,
     3 pieces) becomes ``c ##ab``: 3 x 1 saved by ``##ab`` alone (``c`` is no new token); de is
     untouched. After adding both, abab costs 1 and cab 2."""
-    wp = _wp()
+    wp = toy_wordpiece()
     plan = plan_vocabulary(
         wp,
         Counter({"abab": 5, "cab": 3, "de": 1}),
@@ -148,7 +139,7 @@ def test_plan_with_learned_units_credits_whole_words_and_shared_stems():
 def test_plan_with_learned_units_passes_min_count_to_the_trainer(min_count, tokens):
     """``max_new`` 10: room for every merge; ``de`` (seen once) is learned only at ``min_count`` 1."""
     plan = plan_vocabulary(
-        _wp(),
+        toy_wordpiece(),
         Counter({"abab": 5, "cab": 3, "de": 1}),
         max_new=10,
         min_count=min_count,
@@ -179,7 +170,7 @@ def test_a_words_saving_is_shared_among_the_fresh_units_of_its_new_split(given_u
     - e x7: one token already, nothing.
     """
     given_units(["ab", "##cd", "##ab"])
-    wp = _wp([*LETTERS, "##bc"])
+    wp = toy_wordpiece([*LETTERS, "##bc"])
     words = Counter({"abcd": 2, "abc": 5, "cab": 4, "abab": 1, "ax": 1, "e": 7})
     plan = plan_vocabulary(wp, words, max_new=10, min_count=1, unit="learned")
     got = [(c.token, c.count, c.saved, c.kind, c.pieces) for c in plan.candidates]
@@ -194,7 +185,7 @@ def test_a_words_saving_is_shared_among_the_fresh_units_of_its_new_split(given_u
 def test_no_learned_unit_means_no_learned_candidate(given_units):
     given_units([])
     plan = plan_vocabulary(
-        _wp(), Counter({"abab": 5, "cab": 3}), max_new=10, min_count=1, unit="learned"
+        toy_wordpiece(), Counter({"abab": 5, "cab": 3}), max_new=10, min_count=1, unit="learned"
     )
     assert plan.candidates == [] and plan.after == plan.before
 
@@ -206,6 +197,6 @@ def test_learned_units_are_not_consulted_for_other_units(monkeypatch):
     monkeypatch.setattr(wordpiece, "learned_units", fail)
     for unit in ("word", "char", "auto"):
         plan = plan_vocabulary(
-            _wp(), Counter({"abab": 5}), max_new=1, min_count=1, unit=unit
+            toy_wordpiece(), Counter({"abab": 5}), max_new=1, min_count=1, unit=unit
         )
         assert plan.unit == ("word" if unit == "auto" else unit)

@@ -19,14 +19,7 @@ from entitune.vocab.wordpiece import (
     init_pieces,
     plan_vocabulary,
 )
-
-LETTERS = ["[UNK]", *"abcde", *(f"##{c}" for c in "abcde")]
-
-
-def _wp(vocab=LETTERS, **model) -> WordPiece:
-    state = _toy_state(vocab)
-    state["model"].update(model)
-    return WordPiece.from_state(state)
+from tests.helpers.vocab import LETTERS, toy_wordpiece
 
 
 def test_corpus_stats_as_dict_names_every_number_and_rounds_rates():
@@ -65,7 +58,7 @@ def test_plan_as_dict_reports_every_field():
     """我 x1 (CJK, [UNK]) and ab x2: a CJK share of 1/3, ``auto`` picks words. 我 saves
     1 x (10 - 1) as a word plus UNK_COST as its missing character (counted once), ab 2 x 1.
     ``max_new`` 1 chooses 我 only: after it, the same 1 + 2 x 2 sub-words for 3 words, no [UNK]."""
-    wp = _wp()
+    wp = toy_wordpiece()
     plan = plan_vocabulary(wp, Counter({"我": 1, "ab": 2}), max_new=1, min_count=1)
     assert plan.as_dict() == {
         "unit": "word",
@@ -118,7 +111,7 @@ def test_plan_as_dict_reports_every_field():
 
 
 def test_plan_defaults_are_auto_units_min_count_2_and_3000_new_tokens():
-    plan = plan_vocabulary(_wp(), Counter({"ab": 2, "abc": 1}))
+    plan = plan_vocabulary(toy_wordpiece(), Counter({"ab": 2, "abc": 1}))
     assert (plan.unit, plan.unit_reason, plan.min_count, plan.max_new) == (
         "word",
         "auto: 0% of the words are CJK",
@@ -132,7 +125,7 @@ def test_plan_defaults_are_auto_units_min_count_2_and_3000_new_tokens():
 
 def test_a_word_whose_first_pre_token_is_one_token_still_credits_the_rest():
     """``a,bcd``: pre-tokens a , bcd; a and , cost one sub-word each, bcd is still a candidate."""
-    wp = _wp([*LETTERS, ","])
+    wp = toy_wordpiece([*LETTERS, ","])
     plan = plan_vocabulary(
         wp, Counter({"a,bcd": 2}), max_new=5, min_count=1, unit="word"
     )
@@ -141,7 +134,7 @@ def test_a_word_whose_first_pre_token_is_one_token_still_credits_the_rest():
 
 def test_zero_sub_word_words_add_up_wherever_they_come():
     """Two distinct words of nothing but characters the normalizer drops, before and after others."""
-    wp = _wp()
+    wp = toy_wordpiece()
     words = Counter({"\u200b": 2, "ab": 3, "\x00": 4, "c": 1})
     stats = corpus_stats(wp, analyse(wp, words))
     assert (stats.words, stats.zero_words, stats.subwords, stats.unk_words) == (
@@ -153,7 +146,7 @@ def test_zero_sub_word_words_add_up_wherever_they_come():
 
 
 def test_a_one_word_cjk_corpus_has_a_cjk_share_of_one():
-    wp = _wp()
+    wp = toy_wordpiece()
     assert choose_unit(analyse(wp, Counter({"我": 1})), "auto") == (
         "char",
         "auto: 100% of the words are CJK",
@@ -164,7 +157,7 @@ def test_a_one_word_cjk_corpus_has_a_cjk_share_of_one():
 def test_a_continuation_candidate_shows_its_pieces_inside_a_word():
     """A missing ``##f`` (f is known at the start) is ``[UNK]`` inside a word: its pieces are None,
     not those of ``f``."""
-    wp = _wp(["[UNK]", *"abcdef", *(f"##{c}" for c in "abcde")])
+    wp = toy_wordpiece(["[UNK]", *"abcdef", *(f"##{c}" for c in "abcde")])
     plan = plan_vocabulary(wp, Counter({"af": 2}), max_new=5, min_count=1, unit="char")
     assert [(c.token, c.pieces) for c in plan.candidates] == [("##f", None)]
 
